@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""Orchestrates the download benchmark; see bench/README.md. Standard library only."""
+
+import base64, hashlib, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time, uuid
+
+QUICK = "--quick" in sys.argv
+# BENCH_ONLY=a,d runs only those scenarios (for iterating on one number).
+ONLY = set(os.environ.get("BENCH_ONLY", "a,b,c,d,e").split(","))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target/release/assetgate")
+PG = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+DUR = 5 if QUICK else 10           # seconds per wrk run
+BIG = (256 if QUICK else 1024) << 20  # scenario (c) file size
+BIG_CLIENTS = 20
+WRK_THREADS = 2
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+def run(cmd, env=None, check=True):
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{r.stderr}")
+    return r.stdout
+
+def cli(env, *args):
+    return json.loads(run([BIN, *args], env=env))
+
+def http(method, url, token=None, body=None):
+    cmd = ["curl", "-s", "-o", "/dev/stdout", "-w", "\n%{http_code} %{time_total}", "-X", method, url]
+    if token: cmd += ["-H", f"Authorization: Bearer {token}"]
+    if body is not None: cmd += ["-H", "content-type: application/json", "-d", json.dumps(body)]
+    out = run(cmd).rsplit("\n", 1)
+    code, t = out[1].split()
+    return int(code), out[0], float(t)
+
+class RssSampler:
+    """Peak resident set size of a process while a scenario runs."""
+    def __init__(self, pid): self.pid, self.peak, self.stop = pid, 0, False
+    def __enter__(self):
+        self.t = threading.Thread(target=self.loop, daemon=True); self.t.start(); return self
+    def loop(self):
+        while not self.stop:
+            try:
+                for line in open(f"/proc/{self.pid}/status"):
+                    if line.startswith("VmRSS:"): self.peak = max(self.peak, int(line.split()[1]))
+            except OSError: pass
+            time.sleep(0.05)
+    def __exit__(self, *a): self.stop = True; self.t.join()
+    def mib(self): return self.peak / 1024
+
+def parse_ms(v):
+    m = re.match(r"([\d.]+)(us|ms|s|m|h)$", v)
+    if not m:
+        sys.exit(f"cannot read wrk latency {v!r}")
+    n, u = float(m.group(1)), m.group(2)
+    return n * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000, "h": 3600000}[u]
+
+def wrk(url, conns, duration=DUR, script=None, threads=WRK_THREADS):
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency"]
+    if script: cmd += ["-s", script]
+    out = run(cmd + [url])
+    if os.environ.get("BENCH_DEBUG"): log(out)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    mbs = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
+    mib = float(mbs.group(1)) * {"B": 1 / 2**20, "KB": 1 / 1024, "MB": 1, "GB": 1024}[mbs.group(2)]
+    # The "Latency Distribution" lines, not a "…50%" in the stdev column.
+    p50 = parse_ms(re.search(r"^\s+50%\s+(\S+)\s*$", out, re.M).group(1))
+    p99 = parse_ms(re.search(r"^\s+99%\s+(\S+)\s*$", out, re.M).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0)
+    return dict(rps=rps, mib=mib, p50=p50, p99=p99, errors=errors)
+
+def paced_script(tmp, delay_ms):
+    path = os.path.join(tmp, f"paced-{delay_ms}.lua")
+    with open(path, "w") as f:
+        f.write(f"function delay() return {delay_ms} end\n")
+    return path
+
+def big_download(url, clients=BIG_CLIENTS):
+    start = time.time()
+    procs = [subprocess.Popen(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", url],
+                              stdout=subprocess.PIPE, text=True) for _ in range(clients)]
+    total, errors = 0, 0
+    for p in procs:
+        code, size = p.communicate()[0].split()
+        if code != "200": errors += 1
+        total += int(size)
+    secs = time.time() - start
+    return dict(rps=clients / secs, mib=total / 2**20 / secs, p50=None, p99=None, errors=errors)
+
+class Gateway:
+    def __init__(self, name, tmp, database_url, redis_url):
+        self.name, self.dir = name, os.path.join(tmp, re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"))
+        os.makedirs(self.dir)
+        self.env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url,
+                        ASSETGATE__STORAGE__PATH=os.path.join(self.dir, "assets"),
+                        ASSETGATE__LINKS__SIGNING_KEY=base64.b64encode(os.urandom(32)).decode(),
+                        ASSETGATE__REDIS__KEY_PREFIX=f"bench-{uuid.uuid4().hex}",
+                        ASSETGATE__LOG__LEVEL="warn", ASSETGATE__SERVER__PORT=str(free_port()))
+        self.port = int(self.env["ASSETGATE__SERVER__PORT"])
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.proc = subprocess.Popen([BIN, "serve"], env=self.env, cwd=self.dir,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.proc.stdout.readline()  # "assetgate is serving on …"
+        vendor = cli(self.env, "vendor", "create", "--name", "Bench")["vendor_id"]
+        self.token = cli(self.env, "token", "create", "--vendor", vendor, "--environment", "LIVE")["token"]
+        self.next_order = 1
+
+    def add(self, path):
+        return cli(self.env, "asset", "add", "--file", path, "--title", os.path.basename(path))
+
+    def order(self, asset_id):
+        order = self.next_order; self.next_order += 1
+        code, body, _ = http("POST", f"{self.base}/purchase/register", self.token,
+                             dict(asset_id=asset_id, order_number=order, order_line_id=1,
+                                  unit_price=1, line_item_price=1, customer="Bench"))
+        assert code == 201, body
+        for _ in range(400):
+            code, body, _ = http("GET", f"{self.base}/purchase/download-url?order_id={order}&order_line_id=1", self.token)
+            if code == 200: return order, json.loads(body)["url"]
+            time.sleep(0.05)
+        sys.exit(f"order {order} was not fulfilled: {body}")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try: self.proc.wait(10)
+        except subprocess.TimeoutExpired: self.proc.kill()
+
+def nginx_start(tmp, storage):
+    port, secret = free_port(), uuid.uuid4().hex
+    conf = os.path.join(tmp, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""
+worker_processes auto; pid {tmp}/nginx.pid; error_log {tmp}/nginx-error.log warn; daemon off;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;
+  default_type application/octet-stream;
+  client_body_temp_path {tmp}/nginx-body; proxy_temp_path {tmp}/nginx-proxy;
+  fastcgi_temp_path {tmp}/nginx-fcgi; uwsgi_temp_path {tmp}/nginx-uwsgi; scgi_temp_path {tmp}/nginx-scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    location /dl/ {{
+      secure_link $arg_md5,$arg_expires;
+      secure_link_md5 "$secure_link_expires$uri {secret}";
+      if ($secure_link = "") {{ return 403; }}
+      if ($secure_link = "0") {{ return 410; }}
+      add_header Cache-Control "private, no-store";
+      alias {storage}/;
+    }}
+  }}
+}}""")
+    proc = subprocess.Popen(["nginx", "-c", conf, "-p", tmp], stderr=open(f"{tmp}/nginx-stderr.log", "w"))
+    for _ in range(100):
+        try: socket.create_connection(("127.0.0.1", port), 0.1).close(); break
+        except OSError: time.sleep(0.05)
+    else:
+        sys.exit(f"nginx did not start: {open(f'{tmp}/nginx-stderr.log').read()}")
+    def link(sha):
+        uri = f"/dl/{sha[:2]}/{sha}"
+        expires = int(time.time()) + 3600
+        digest = base64.urlsafe_b64encode(hashlib.md5(f"{expires}{uri} {secret}".encode()).digest()).decode().rstrip("=")
+        return f"http://127.0.0.1:{port}{uri}?md5={digest}&expires={expires}"
+    return proc, link
+
+def cancel_and_register_numbers(gw, asset_id, n=100):
+    lat = []
+    for _ in range(n):
+        order, _ = gw.order(asset_id)
+        code, body, t = http("DELETE", f"{gw.base}/purchase/cancel?order_id={order}", gw.token)
+        assert code == 201, body
+        lat.append(t * 1000)
+    lat.sort()
+    cancel = dict(p50=lat[len(lat) // 2], p99=lat[int(len(lat) * 0.99) - 1])
+    # Register throughput: wrk POSTing unique order numbers.
+    script = os.path.join(gw.dir, "register.lua")
+    with open(script, "w") as f:
+        f.write(f"""
+local counter = 0
+local threads = {{}}
+function setup(thread) thread:set("id", #threads + 1); table.insert(threads, thread) end
+function init(args) base = 1000000 + id * 10000000 end
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer {gw.token}"
+wrk.headers["Content-Type"] = "application/json"
+function request()
+  counter = counter + 1
+  local body = string.format('{{"asset_id":{asset_id},"order_number":%d,"order_line_id":1,"unit_price":1,"line_item_price":1,"customer":"Bench"}}', base + counter)
+  return wrk.format(nil, "/purchase/register", nil, body)
+end
+""")
+    reg = wrk(f"{gw.base}/purchase/register", 8, duration=min(DUR, 5), script=script)
+    return cancel, reg
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="assetgate-bench-")
+    os.chmod(tmp, 0o755)  # nginx workers run as nobody and must reach the files
+    db = f"assetgate_bench_{uuid.uuid4().hex}"
+    run(["psql", f"{PG}/postgres", "-qc", f'CREATE DATABASE "{db}"'])
+    files = {}
+    for name, size in [("1k.bin", 1024), ("1m.bin", 1 << 20), ("big.bin", BIG if "c" in ONLY else 1024)]:
+        path = os.path.join(tmp, name)
+        with open(path, "wb") as f:
+            left = size
+            while left:
+                chunk = min(left, 8 << 20); f.write(os.urandom(chunk)); left -= chunk
+        files[name] = path
+    gws = [Gateway("assetgate (PostgreSQL + Redis)", tmp, f"{PG}/{db}", REDIS),
+           Gateway("assetgate (embedded default)", tmp, f"sqlite://{tmp}/embedded.db?mode=rwc", "")]
+    rows, extra, ngx = [], {}, None
+    try:
+        log("setting up gateways and nginx…")
+        links = {}
+        for gw in gws:
+            gw.start()
+            assets = {n: gw.add(p) for n, p in files.items()}
+            gw.assets = assets
+            links[gw.name] = {n: gw.order(a["asset_id"])[1] for n, a in assets.items()}
+            order, revoked = gw.order(assets["1k.bin"]["asset_id"])
+            code, body, _ = http("DELETE", f"{gw.base}/purchase/cancel?order_id={order}", gw.token)
+            assert code == 201, body
+            links[gw.name]["revoked"] = revoked
+        ngx, ngx_link = nginx_start(tmp, os.path.join(gws[0].dir, "assets"))
+        links["nginx secure_link"] = {n: ngx_link(gws[0].assets[n]["sha256"]) for n in files}
+        pids = {gw.name: gw.proc.pid for gw in gws}
+        pids["nginx secure_link"] = ngx.pid
+
+        def rss_pids(name):
+            if name != "nginx secure_link": return [pids[name]]
+            # nginx: the master and its workers.
+            out = run(["pgrep", "-P", str(ngx.pid)], check=False).split()
+            return [int(p) for p in out] or [ngx.pid]
+
+        targets = ["nginx secure_link"] + [gw.name for gw in gws]
+        def measure(name, fn):
+            samplers = [RssSampler(p) for p in rss_pids(name)]
+            for s in samplers: s.__enter__()
+            try: r = fn()
+            finally:
+                for s in samplers: s.__exit__()
+            r["rss"] = sum(s.mib() for s in samplers)
+            return r
+
+        results = {}
+        for t in targets:
+            log(f"{t}: (a) 1 KiB…"); results[(t, "a")] = measure(t, lambda: wrk(links[t]["1k.bin"], 64))
+            if "b" in ONLY:
+                log(f"{t}: (b) 1 MiB…"); results[(t, "b")] = measure(t, lambda: wrk(links[t]["1m.bin"], 16))
+            if "c" in ONLY:
+                log(f"{t}: (c) {BIG >> 20} MiB × {BIG_CLIENTS}…"); results[(t, "c")] = measure(t, lambda: big_download(links[t]["big.bin"]))
+            if "d" not in ONLY: continue
+            # wrk paces per connection in whole milliseconds: 10 ms think time and
+            # as many connections as the rate needs (≈ rate × 10 ms).
+            rate = results[(t, "a")]["rps"] / 2
+            delay = 10
+            conns = max(2, round(rate * delay / 1000))
+            log(f"{t}: (d) paced at ~{rate:.0f} req/s ({conns} conns × 1 per {delay} ms)…")
+            results[(t, "d")] = measure(t, lambda: wrk(links[t]["1k.bin"], conns, script=paced_script(tmp, delay)))
+            results[(t, "d")]["target_rate"] = rate
+            if t != "nginx secure_link" and "e" in ONLY:
+                log(f"{t}: (e) revoked link…"); results[(t, "e")] = measure(t, lambda: wrk(links[t]["revoked"], 64))
+        for gw in gws[:1] if "e" in ONLY else []:
+            log(f"{gw.name}: cancel latency and register throughput…")
+            extra[gw.name] = cancel_and_register_numbers(gw, gw.assets["1k.bin"]["asset_id"])
+
+        scen = {"a": "(a) 1 KiB, 64 conns", "b": "(b) 1 MiB, 16 conns", "c": f"(c) {BIG >> 20} MiB × {BIG_CLIENTS} clients",
+                "d": "(d) 1 KiB at ½ of its (a) max", "e": "(e) revoked link, 64 conns"}
+        print(f"\n{'quick run; ' if QUICK else ''}{os.cpu_count()} cores; wrk -t{WRK_THREADS}, {DUR}s per run; load generator on the same machine\n")
+        print("| target | scenario | req/s | MiB/s | p50 ms | p99 ms | errors | peak RSS MiB | ratio to nginx |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        for key in "abcde":
+            for t in targets:
+                r = results.get((t, key))
+                if not r: continue
+                ref = results[("nginx secure_link", key)] if key != "e" else results[(t, "a")]
+                metric = "mib" if key == "c" else "rps"
+                if key == "d": ratio = f"p99 {r['p99'] / max(ref['p99'], 1e-9):.2f}×"
+                elif key == "e": ratio = f"{r['rps'] / ref['rps']:.2f}× of own (a)"
+                else: ratio = f"{r[metric] / ref[metric]:.2f}×"
+                rate = f" (aimed {r['target_rate']:.0f}/s)" if key == "d" else ""
+                fmt = lambda v: "–" if v is None else f"{v:.2f}"
+                errors = f"{r['errors']} (403, expected)" if key == "e" else str(r["errors"])
+                print(f"| {t} | {scen[key]}{rate} | {r['rps']:.0f} | {r['mib']:.1f} | {fmt(r['p50'])} | {fmt(r['p99'])} | {errors} | {r['rss']:.1f} | {ratio} |")
+        for name, (cancel, reg) in extra.items():
+            print(f"\n{name}: cancel latency p50 {cancel['p50']:.1f} ms, p99 {cancel['p99']:.1f} ms (100 sequential cancels, curl);"
+                  f" register throughput {reg['rps']:.0f} req/s (wrk, 8 conns, p99 {reg['p99']:.1f} ms, {reg['errors']} errors)")
+    finally:
+        for gw in gws:
+            if hasattr(gw, "proc"): gw.stop()
+        if ngx: ngx.terminate()
+        subprocess.run(["pkill", "-f", f"nginx -c {tmp}/nginx.conf"], check=False)
+        run(["psql", f"{PG}/postgres", "-qc", f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'], check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+if __name__ == "__main__":
+    main()

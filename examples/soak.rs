@@ -1,0 +1,469 @@
+//! Soak / chaos test of the revocation guarantee (run it with `scripts/soak.sh`).
+//!
+//! Starts a private `redis-server`, a fresh PostgreSQL database and two
+//! gateway instances; registers many single-line orders; then, for the given
+//! duration, hammers `/access` from many concurrent clients through both
+//! instances while canceling lines at random and injecting Redis faults
+//! (FLUSHALL, kill + restart, CLIENT PAUSE). A **leak** is a response carrying
+//! bytes for a line whose cancel had already answered 201 before the request
+//! was sent. Loopback only; bounded in time and request count.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a tool: a failed step should stop it loudly
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use rand::Rng as _;
+use rand::seq::SliceRandom as _;
+use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt as _;
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// The assetgate binary to run.
+    #[arg(long, default_value = "target/release/assetgate")]
+    bin: PathBuf,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 60)]
+    duration: u64,
+    /// Order lines to register (each is canceled at most once).
+    #[arg(long, default_value_t = 1500)]
+    lines: usize,
+    /// Concurrent download clients.
+    #[arg(long, default_value_t = 32)]
+    clients: usize,
+    /// Cancels per second.
+    #[arg(long, default_value_t = 22.0)]
+    cancel_rate: f64,
+    /// Seconds between injected faults.
+    #[arg(long, default_value_t = 4.0)]
+    fault_every: f64,
+    /// Stop after this many download requests even if time remains.
+    #[arg(long, default_value_t = 5_000_000)]
+    max_requests: u64,
+    /// PostgreSQL server (a database is created and dropped).
+    #[arg(
+        long,
+        env = "TEST_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
+    postgres: String,
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    served: AtomicU64,
+    refused_revoked: AtomicU64,
+    unavailable: AtomicU64,
+    other: AtomicU64,
+    leaks: AtomicU64,
+    cancels_201: AtomicU64,
+    cancels_503: AtomicU64,
+    cancels_other: AtomicU64,
+    faults: AtomicU64,
+}
+
+struct Redis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Redis {
+    fn start(port: u16) -> Self {
+        let mut r = Self { port, child: None };
+        r.spawn();
+        r
+    }
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server did not start");
+    }
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+    async fn cmd(&self, args: &[&str]) {
+        if let Ok(client) = redis::Client::open(self.url())
+            && let Ok(mut c) = client.get_multiplexed_async_connection().await
+        {
+            let mut cmd = redis::cmd(args[0]);
+            for a in &args[1..] {
+                cmd.arg(*a);
+            }
+            let _: Result<redis::Value, _> = cmd.query_async(&mut c).await;
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn cli(bin: &PathBuf, env: &[(String, String)], args: &[&str]) -> Value {
+    let out = Command::new(bin)
+        .envs(env.iter().cloned())
+        .args(args)
+        .output()
+        .expect("run assetgate");
+    assert!(
+        out.status.success(),
+        "assetgate {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+async fn start_instance(
+    bin: &PathBuf,
+    env: &[(String, String)],
+) -> (tokio::process::Child, String) {
+    let mut child = tokio::process::Command::new(bin)
+        .envs(env.iter().cloned())
+        .env("ASSETGATE__SERVER__PORT", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start assetgate");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines
+        .next_line()
+        .await
+        .unwrap()
+        .expect("assetgate printed its URL");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    (child, url)
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let mut redis = Redis::start(free_port());
+    let db = format!("assetgate_soak_{}", uuid::Uuid::new_v4().simple());
+    let admin = sea_orm::Database::connect(format!("{}/postgres", args.postgres))
+        .await
+        .expect("PostgreSQL reachable");
+    sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE \"{db}\""))
+        .await
+        .unwrap();
+    let key = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        rand::random::<[u8; 32]>(),
+    );
+    let env: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), format!("{}/{db}", args.postgres)),
+        ("REDIS_URL".into(), redis.url()),
+        (
+            "ASSETGATE__STORAGE__PATH".into(),
+            dir.path().join("assets").display().to_string(),
+        ),
+        ("ASSETGATE__LINKS__SIGNING_KEY".into(), key),
+        ("ASSETGATE__LOG__LEVEL".into(), "error".into()),
+        ("ASSETGATE__DATABASE__MAX_CONNECTIONS".into(), "20".into()),
+    ];
+
+    eprintln!("setting up: vendor, asset, {} order lines…", args.lines);
+    let vendor = cli(&args.bin, &env, &["vendor", "create", "--name", "Soak"]);
+    let vendor = vendor["vendor_id"].as_str().unwrap().to_owned();
+    let token = cli(
+        &args.bin,
+        &env,
+        &[
+            "token",
+            "create",
+            "--vendor",
+            &vendor,
+            "--environment",
+            "LIVE",
+        ],
+    );
+    let token = token["token"].as_str().unwrap().to_owned();
+    let file = dir.path().join("asset.pdf");
+    let mut bytes = b"%PDF-1.4\n".to_vec();
+    bytes.extend((0..4000).map(|i| b'a' + (i % 26) as u8));
+    std::fs::write(&file, &bytes).unwrap();
+    cli(
+        &args.bin,
+        &env,
+        &[
+            "asset",
+            "add",
+            "--file",
+            file.to_str().unwrap(),
+            "--title",
+            "Soak",
+        ],
+    );
+
+    let (_a, url_a) = start_instance(&args.bin, &env).await;
+    let (_b, url_b) = start_instance(&args.bin, &env).await;
+    let instances = [url_a.clone(), url_b.clone()];
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+
+    // Register and fulfil every line, then mint its link.
+    let orders: Vec<usize> = (1..=args.lines).collect();
+    for chunk in orders.chunks(32) {
+        let futs = chunk.iter().map(|&o| {
+            let (http, token, base) = (http.clone(), token.clone(), instances[o % 2].clone());
+            async move {
+                let body = json!({"asset_id": 1, "order_number": o, "order_line_id": 1, "unit_price": 1, "line_item_price": 1, "customer": "Soak"});
+                let res = http.post(format!("{base}/purchase/register")).bearer_auth(&token).json(&body).send().await.unwrap();
+                assert_eq!(res.status().as_u16(), 201, "register {o}");
+            }
+        });
+        futures_util::future::join_all(futs).await;
+    }
+    let mut links: HashMap<usize, String> = HashMap::new();
+    let setup_deadline = Instant::now() + Duration::from_secs(120);
+    while links.len() < args.lines {
+        assert!(Instant::now() < setup_deadline, "fulfilment did not finish");
+        let missing: Vec<usize> = orders
+            .iter()
+            .copied()
+            .filter(|o| !links.contains_key(o))
+            .take(64)
+            .collect();
+        let futs = missing.iter().map(|&o| {
+            let (http, token, base) = (http.clone(), token.clone(), url_a.clone());
+            async move {
+                let res = http
+                    .get(format!(
+                        "{base}/purchase/download-url?order_id={o}&order_line_id=1"
+                    ))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .ok()?;
+                if res.status().as_u16() != 200 {
+                    return None;
+                }
+                let v: Value = res.json().await.ok()?;
+                Some((o, v["url"].as_str()?.to_owned()))
+            }
+        });
+        for (o, url) in futures_util::future::join_all(futs)
+            .await
+            .into_iter()
+            .flatten()
+        {
+            links.insert(o, url);
+        }
+        if links.len() < args.lines {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let links = Arc::new(links);
+    eprintln!(
+        "setup done in {:.1}s; loading for {}s with {} clients on 2 instances…",
+        started.elapsed().as_secs_f64(),
+        args.duration,
+        args.clients
+    );
+
+    let counters = Arc::new(Counters::default());
+    let canceled: Arc<Mutex<HashSet<usize>>> = Arc::default();
+    let deadline = Instant::now() + Duration::from_secs(args.duration);
+
+    // Download clients.
+    let mut tasks = Vec::new();
+    for _ in 0..args.clients {
+        let (http, links, counters, canceled, instances) = (
+            http.clone(),
+            links.clone(),
+            counters.clone(),
+            canceled.clone(),
+            instances.clone(),
+        );
+        let (url_a, max) = (url_a.clone(), args.max_requests);
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline && counters.requests.load(Ordering::Relaxed) < max {
+                let (line, target) = {
+                    let mut rng = rand::rng();
+                    (
+                        rng.random_range(1..=links.len()),
+                        instances[rng.random_range(0..2)].clone(),
+                    )
+                };
+                let url = links[&line].replacen(&url_a, &target, 1);
+                let was_canceled = canceled.lock().unwrap().contains(&line);
+                counters.requests.fetch_add(1, Ordering::Relaxed);
+                let Ok(res) = http.get(&url).header("Range", "bytes=0-99").send().await else {
+                    counters.other.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                let status = res.status().as_u16();
+                let body = res.bytes().await.unwrap_or_default();
+                match status {
+                    200 | 206 => {
+                        counters.served.fetch_add(1, Ordering::Relaxed);
+                        if was_canceled && !body.is_empty() {
+                            counters.leaks.fetch_add(1, Ordering::Relaxed);
+                            eprintln!(
+                                "LEAK: line {line} served {status} after its cancel answered 201"
+                            );
+                        }
+                    }
+                    403 => {
+                        counters.refused_revoked.fetch_add(1, Ordering::Relaxed);
+                    }
+                    503 => {
+                        counters.unavailable.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {
+                        counters.other.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+
+    // Canceller: one line at a time, at the given rate, through either instance.
+    let cancel_task = {
+        let (http, counters, canceled, instances, token) = (
+            http.clone(),
+            counters.clone(),
+            canceled.clone(),
+            instances.clone(),
+            token.clone(),
+        );
+        let mut queue: Vec<usize> = (1..=args.lines).collect();
+        queue.shuffle(&mut rand::rng());
+        let every = Duration::from_secs_f64(1.0 / args.cancel_rate);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            while Instant::now() < deadline {
+                tick.tick().await;
+                let Some(line) = queue.pop() else { break };
+                let target = instances[rand::rng().random_range(0..2)].clone();
+                let res = http
+                    .delete(format!(
+                        "{target}/purchase/cancel?order_id={line}&order_line_id=1"
+                    ))
+                    .bearer_auth(&token)
+                    .header("Idempotency-Key", format!("soak-{line}"))
+                    .send()
+                    .await;
+                match res.map(|r| r.status().as_u16()) {
+                    Ok(201) => {
+                        canceled.lock().unwrap().insert(line);
+                        counters.cancels_201.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(503) => {
+                        // Committed but not confirmed: retry in about a second, same key.
+                        counters.cancels_503.fetch_add(1, Ordering::Relaxed);
+                        let at = queue.len().saturating_sub(20);
+                        queue.insert(at, line);
+                    }
+                    _ => {
+                        counters.cancels_other.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        })
+    };
+
+    // Chaos: FLUSHALL, kill + restart, CLIENT PAUSE, in turn.
+    let mut n = 0u64;
+    while Instant::now() + Duration::from_secs_f64(args.fault_every) < deadline {
+        tokio::time::sleep(Duration::from_secs_f64(args.fault_every)).await;
+        match n % 3 {
+            0 => redis.cmd(&["FLUSHALL"]).await,
+            1 => {
+                redis.kill();
+                tokio::time::sleep(Duration::from_millis(800)).await;
+                redis.spawn();
+            }
+            _ => redis.cmd(&["CLIENT", "PAUSE", "800", "ALL"]).await,
+        }
+        n += 1;
+        counters.faults.fetch_add(1, Ordering::Relaxed);
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let _ = cancel_task.await;
+
+    let c = &counters;
+    let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    println!("| metric | value |");
+    println!("|---|---|");
+    println!("| duration (s) | {} |", args.duration);
+    println!("| instances | 2 |");
+    println!("| download requests | {} |", g(&c.requests));
+    println!("| served (200/206) | {} |", g(&c.served));
+    println!("| refused 403 access_revoked | {} |", g(&c.refused_revoked));
+    println!(
+        "| refused 503 revocation_unavailable | {} |",
+        g(&c.unavailable)
+    );
+    println!("| other / transport errors | {} |", g(&c.other));
+    println!("| cancels answered 201 | {} |", g(&c.cancels_201));
+    println!("| cancels answered 503 (retried) | {} |", g(&c.cancels_503));
+    println!("| cancels other | {} |", g(&c.cancels_other));
+    println!("| faults injected | {} |", g(&c.faults));
+    println!("| **leaks** | **{}** |", g(&c.leaks));
+
+    drop(redis);
+    drop(_a);
+    drop(_b);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = sea_orm::ConnectionTrait::execute_unprepared(
+        &admin,
+        &format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
+    )
+    .await;
+    if g(&c.leaks) > 0 {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,21 @@
+//! The one set of migrations, run on SQLite and PostgreSQL alike.
+//!
+//! Timestamps are stored as unix milliseconds (`BIGINT`) so that comparisons
+//! (leases, expiries, revocation windows) behave identically on both backends.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_catalogue;
+mod m20261122_000002_create_orders;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_catalogue::Migration),
+            Box::new(m20261122_000002_create_orders::Migration),
+        ]
+    }
+}

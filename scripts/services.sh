@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Makes sure PostgreSQL and Redis answer on 127.0.0.1, starting them if they are
+# installed but stopped, and installing them with apt when absent (as root).
+# Sourced by scripts/test.sh and bench/run.sh. Honours TEST_POSTGRES_URL /
+# TEST_REDIS_URL: when set, those services are used as they are.
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {
+  for _ in $(seq 1 60); do port_open "$1" && return 0; sleep 0.5; done
+  return 1
+}
+
+apt_install() {
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "error: $* is not installed and this is not a root Debian/Ubuntu machine; install it, or set TEST_POSTGRES_URL / TEST_REDIS_URL" >&2
+    return 1
+  fi
+  echo "installing $* with apt-get…" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+ensure_postgres() {
+  [ -n "${TEST_POSTGRES_URL:-}" ] && return 0
+  port_open 5432 && return 0
+  local fresh=0
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    apt_install postgresql || return 1
+    fresh=1
+  fi
+  local version
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  echo "starting PostgreSQL $version…" >&2
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start >&2 || true
+  wait_port 5432 || { echo "error: PostgreSQL did not start on 127.0.0.1:5432" >&2; return 1; }
+  if [ "$fresh" = 1 ]; then
+    # A fresh Debian cluster wants a password over TCP: give the test user one.
+    su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\"" >&2
+    export TEST_POSTGRES_URL="postgres://postgres:postgres@127.0.0.1:5432"
+  fi
+}
+
+ensure_redis() {
+  [ -n "${TEST_REDIS_URL:-}" ] && return 0
+  if ! command -v redis-server >/dev/null; then
+    apt_install redis-server || return 1
+  fi
+  port_open 6379 && return 0
+  echo "starting Redis…" >&2
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >&2
+  wait_port 6379 || { echo "error: Redis did not start on 127.0.0.1:6379" >&2; return 1; }
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests and the black-box API tests, each API test
+# on SQLite + in-process revocations and on PostgreSQL + Redis.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/services.sh
+ensure_postgres
+ensure_redis   # also needed as a binary: fault tests start private redis-server children
+
+if ! command -v cargo-nextest >/dev/null; then
+  echo "installing cargo-nextest…" >&2
+  cargo install --locked cargo-nextest >&2
+fi
+exec cargo nextest run --workspace --no-fail-fast "$@"

@@ -1,0 +1,284 @@
+//! The operator CLI. Every command prints one JSON object on stdout and exits
+//! 0; on failure it prints a message on stderr and exits non-zero.
+
+mod asset;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret as _;
+use serde_json::json;
+
+use crate::config::Settings;
+use crate::domain::{Environment, OrderNumber, TokenId, VendorId, VendorStatus, ms_to_rfc3339};
+use crate::startup::Application;
+use crate::store::Store;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "assetgate",
+    version,
+    about = "Access-control gateway for digital assets with instantly revocable links"
+)]
+pub struct Cli {
+    /// Configuration file (TOML); overrides the built-in defaults. Also ASSETGATE_CONFIG.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the gateway (the default).
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Manage vendors (shops).
+    #[command(subcommand)]
+    Vendor(VendorCmd),
+    /// Manage vendor API tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Manage the asset catalogue.
+    #[command(subcommand)]
+    Asset(AssetCmd),
+    /// Inspect orders.
+    #[command(subcommand)]
+    Order(OrderCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum VendorCmd {
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    Suspend {
+        vendor_id: String,
+    },
+    Activate {
+        vendor_id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCmd {
+    Create {
+        #[arg(long)]
+        vendor: String,
+        #[arg(long, value_name = "SANDBOX|LIVE")]
+        environment: String,
+    },
+    Revoke {
+        token_id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AssetCmd {
+    Add(asset::AddArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum OrderCmd {
+    /// Print an order, its lines and their full history.
+    Show {
+        #[arg(long)]
+        vendor: String,
+        #[arg(long, value_name = "SANDBOX|LIVE")]
+        environment: String,
+        #[arg(long)]
+        order: i64,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let serving = matches!(cli.command, None | Some(Command::Serve));
+    let level = if serving {
+        settings.log.level.clone()
+    } else {
+        "warn".to_owned()
+    };
+    crate::telemetry::init(settings.log.format, &level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), settings)) {
+        Ok(Some(output)) => {
+            println!("{output}");
+            ExitCode::SUCCESS
+        }
+        Ok(None) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = Store::connect(&settings.database).await?;
+    if settings.database.migrate_on_start {
+        store
+            .migrate()
+            .await
+            .context("running database migrations")?;
+    }
+    Ok(store)
+}
+
+fn vendor_id(raw: &str) -> anyhow::Result<VendorId> {
+    VendorId::parse(raw)
+        .map_err(|_| anyhow::anyhow!("{raw:?} is not a vendor id (a UUID from `vendor create`)"))
+}
+
+fn environment(raw: &str) -> anyhow::Result<Environment> {
+    raw.parse()
+        .map_err(|e| anyhow::anyhow!("--environment: {e}"))
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<Option<serde_json::Value>> {
+    let value = match command {
+        Command::Serve => {
+            let app = Application::build(settings).await?;
+            println!(
+                "assetgate is serving on {}  (health: {}/health)",
+                app.public_url(),
+                app.public_url()
+            );
+            app.run_until_stopped().await?;
+            return Ok(None);
+        }
+        Command::Migrate => {
+            let store = Store::connect(&settings.database).await?;
+            json!({ "applied": store.migrate().await.context("running database migrations")? })
+        }
+        Command::Vendor(cmd) => {
+            let store = open_store(&settings).await?;
+            let vendor = match cmd {
+                VendorCmd::Create { name } => {
+                    let name = name.trim();
+                    anyhow::ensure!(
+                        (1..=200).contains(&name.chars().count()),
+                        "--name must be 1 to 200 characters"
+                    );
+                    store.create_vendor(name).await?
+                }
+                VendorCmd::Suspend { vendor_id: id } => store
+                    .set_vendor_status(vendor_id(&id)?, VendorStatus::Suspended)
+                    .await?
+                    .with_context(|| format!("no vendor with id {id}"))?,
+                VendorCmd::Activate { vendor_id: id } => store
+                    .set_vendor_status(vendor_id(&id)?, VendorStatus::Active)
+                    .await?
+                    .with_context(|| format!("no vendor with id {id}"))?,
+            };
+            serde_json::to_value(vendor)?
+        }
+        Command::Token(TokenCmd::Create {
+            vendor,
+            environment: env,
+        }) => {
+            let store = open_store(&settings).await?;
+            let (record, secret) = store
+                .create_token(vendor_id(&vendor)?, environment(&env)?)
+                .await?
+                .with_context(|| format!("no vendor with id {vendor}"))?;
+            json!({
+                "token": secret.expose_secret(),
+                "token_id": record.token_id,
+                "vendor_id": record.vendor_id,
+                "environment": record.environment,
+                "prefix": record.prefix,
+                "created_at": record.created_at,
+            })
+        }
+        Command::Token(TokenCmd::Revoke { token_id }) => {
+            let store = open_store(&settings).await?;
+            let id = TokenId::parse(&token_id)
+                .map_err(|_| anyhow::anyhow!("{token_id:?} is not a token id"))?;
+            serde_json::to_value(
+                store
+                    .revoke_token(id)
+                    .await?
+                    .with_context(|| format!("no token with id {token_id}"))?,
+            )?
+        }
+        Command::Asset(AssetCmd::Add(args)) => {
+            let store = open_store(&settings).await?;
+            serde_json::to_value(asset::add(&store, &settings, args).await?)?
+        }
+        Command::Order(OrderCmd::Show {
+            vendor,
+            environment: env,
+            order,
+        }) => {
+            let store = open_store(&settings).await?;
+            order_show(&store, vendor_id(&vendor)?, environment(&env)?, order).await?
+        }
+    };
+    Ok(Some(value))
+}
+
+async fn order_show(
+    store: &Store,
+    vendor: VendorId,
+    environment: Environment,
+    order: i64,
+) -> anyhow::Result<serde_json::Value> {
+    let number = OrderNumber::parse(order).map_err(|e| anyhow::anyhow!("--order: {e}"))?;
+    let lines = store.order_lines(vendor, environment, number).await?;
+    anyhow::ensure!(
+        !lines.is_empty(),
+        "no order {order} for vendor {vendor} in {environment}"
+    );
+    let ids: Vec<i64> = lines.iter().map(|l| l.line_id.get()).collect();
+    let history = store.history(&ids).await?;
+    let lines: Vec<_> = lines
+        .iter()
+        .map(|l| {
+            json!({
+                "line_id": l.line_id,
+                "order_line_id": l.order_line_id,
+                "asset_id": l.asset_id,
+                "customer": l.customer,
+                "quantity": l.quantity,
+                "unit_price": l.unit_price,
+                "line_item_price": l.line_item_price,
+                "country_code": l.country_code,
+                "status": l.status,
+                "failure_message": l.failure_message,
+                "created_at": ms_to_rfc3339(l.created_at_ms),
+                "updated_at": ms_to_rfc3339(l.updated_at_ms),
+                "canceled_at": l.canceled_at_ms.map(ms_to_rfc3339),
+                "cancel_reason": l.cancel_reason,
+                "metadata": l.metadata,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "vendor_id": vendor,
+        "environment": environment,
+        "order_id": order,
+        "lines": lines,
+        "history": history,
+    }))
+}

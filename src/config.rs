@@ -1,0 +1,313 @@
+//! Layered configuration (SPEC §3): compiled-in defaults → `--config` file or
+//! `ASSETGATE_CONFIG` → `ASSETGATE__SECTION__KEY` → `DATABASE_URL` / `REDIS_URL`.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use config::{Config, Environment, File, FileFormat};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration key `{key}`: {problem}")]
+    Invalid { key: &'static str, problem: String },
+}
+
+fn invalid(key: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        problem: problem.into(),
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub storage: StorageSettings,
+    pub links: LinkSettings,
+    pub validation: ValidationSettings,
+    pub fulfilment: FulfilmentSettings,
+    pub history: HistorySettings,
+    pub log: LogSettings,
+    pub testing: TestingSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub public_url: String,
+    pub max_body_bytes: usize,
+    pub workers: usize,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// May carry a password, hence secret.
+    pub url: SecretString,
+    pub migrate_on_start: bool,
+    pub max_connections: u32,
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_url(self.url.expose_secret()))
+            .field("migrate_on_start", &self.migrate_on_start)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+#[derive(Clone, Deserialize)]
+pub struct RedisSettings {
+    pub url: SecretString,
+    pub key_prefix: String,
+    pub timeout_ms: u64,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &redact_url(self.url.expose_secret()))
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+/// Scheme and host only: `postgres://user:pw@db/x` → `postgres://…@db/x`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…{}", &url[..s], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct StorageSettings {
+    pub path: PathBuf,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct LinkSettings {
+    pub ttl_seconds: u64,
+    pub signing_key: SecretString,
+    pub signing_key_file: PathBuf,
+    pub revocation_margin_seconds: u64,
+}
+
+impl std::fmt::Debug for LinkSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkSettings")
+            .field("ttl_seconds", &self.ttl_seconds)
+            .field("signing_key", &"[redacted]")
+            .field("signing_key_file", &self.signing_key_file)
+            .field("revocation_margin_seconds", &self.revocation_margin_seconds)
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ValidationSettings {
+    pub ttl_seconds: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct FulfilmentSettings {
+    pub enabled: bool,
+    pub poll_interval_ms: u64,
+    pub lease_seconds: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct HistorySettings {
+    pub record_access: bool,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct TestingSettings {
+    pub panic_route: bool,
+}
+
+impl Settings {
+    /// Loads every layer. `file` is `--config`; when absent `ASSETGATE_CONFIG` is used.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env_file = std::env::var_os("ASSETGATE_CONFIG").map(PathBuf::from);
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(path) = file.map(Path::to_path_buf).or(env_file) {
+            if !path.is_file() {
+                return Err(invalid(
+                    "--config",
+                    format!("{} does not exist or is not a file", path.display()),
+                ));
+            }
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml));
+        }
+        builder = builder.add_source(
+            Environment::with_prefix("ASSETGATE")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            builder = builder.set_override("database.url", url)?;
+        }
+        if let Ok(url) = std::env::var("REDIS_URL") {
+            builder = builder.set_override("redis.url", url)?;
+        }
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.host.trim().is_empty() {
+            return Err(invalid("server.host", "must not be empty"));
+        }
+        let public = self.server.public_url.trim();
+        if !(public.is_empty() || public.starts_with("http://") || public.starts_with("https://")) {
+            return Err(invalid(
+                "server.public_url",
+                "must start with http:// or https:// (or be empty)",
+            ));
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err(invalid("server.max_body_bytes", "must be at least 1024"));
+        }
+        let db = self.database.url.expose_secret();
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database.url",
+                "must start with sqlite: or postgres:// (e.g. sqlite://data/assetgate.db?mode=rwc)",
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        let redis = self.redis.url.expose_secret();
+        if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+            return Err(invalid(
+                "redis.url",
+                "must be empty (in-process revocation set) or start with redis:// or rediss://",
+            ));
+        }
+        if self.redis.key_prefix.is_empty()
+            || !self
+                .redis
+                .key_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+        {
+            return Err(invalid(
+                "redis.key_prefix",
+                "must be non-empty and use only letters, digits, '-', '_', ':' and '.'",
+            ));
+        }
+        if self.redis.timeout_ms == 0 {
+            return Err(invalid("redis.timeout_ms", "must be at least 1"));
+        }
+        if self.links.ttl_seconds == 0 {
+            return Err(invalid("links.ttl_seconds", "must be at least 1"));
+        }
+        if !self.links.signing_key.expose_secret().is_empty() {
+            decode_signing_key(self.links.signing_key.expose_secret())?;
+        }
+        if self.validation.ttl_seconds == 0 {
+            return Err(invalid("validation.ttl_seconds", "must be at least 1"));
+        }
+        if self.fulfilment.poll_interval_ms == 0 {
+            return Err(invalid("fulfilment.poll_interval_ms", "must be at least 1"));
+        }
+        if self.fulfilment.lease_seconds == 0 {
+            return Err(invalid("fulfilment.lease_seconds", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    pub fn uses_redis(&self) -> bool {
+        !self.redis.url.expose_secret().is_empty()
+    }
+}
+
+/// A signing key is base64 (standard or URL-safe) of at least 32 bytes.
+pub fn decode_signing_key(encoded: &str) -> Result<Vec<u8>, ConfigError> {
+    let trimmed = encoded.trim();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(trimmed)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(trimmed))
+        .map_err(|_| invalid("links.signing_key", "is not valid base64"))?;
+    if bytes.len() < 32 {
+        return Err(invalid(
+            "links.signing_key",
+            format!("decodes to {} bytes; at least 32 are required", bytes.len()),
+        ));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_hides_credentials() {
+        assert_eq!(
+            redact_url("postgres://u:secret@db:5432/x"),
+            "postgres://…@db:5432/x"
+        );
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
+    }
+
+    #[test]
+    fn signing_key_shorter_than_32_bytes_is_refused_with_the_key_name() {
+        let short = base64::engine::general_purpose::STANDARD.encode([7u8; 16]);
+        let err = decode_signing_key(&short).err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "configuration key `links.signing_key`: decodes to 16 bytes; at least 32 are required"
+            )
+        );
+        let ok = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        assert_eq!(decode_signing_key(&ok).ok().map(|k| k.len()), Some(32));
+    }
+
+    #[test]
+    fn compiled_in_defaults_parse_and_validate() {
+        let settings: Settings = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .unwrap_or_else(|e| panic!("defaults must parse: {e}"));
+        assert!(settings.validate().is_ok());
+        assert_eq!(settings.server.port, 8080);
+        assert!(!settings.uses_redis());
+    }
+}

@@ -1,0 +1,126 @@
+//! API tokens and one-time validation tokens: random secrets with a visible
+//! prefix, stored only as SHA-256 hashes.
+
+use base64::Engine as _;
+use rand::RngCore as _;
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+
+use super::Environment;
+
+pub const LIVE_PREFIX: &str = "agt_live_";
+pub const TEST_PREFIX: &str = "agt_test_";
+pub const VALIDATION_PREFIX: &str = "agv_";
+const RANDOM_BYTES: usize = 32;
+/// Prefix + 43 characters of unpadded base64url.
+const MAX_TOKEN_LEN: usize = 64;
+
+/// A freshly generated secret: shown once, stored as `hash`.
+pub struct NewSecret {
+    pub secret: SecretString,
+    pub hash: String,
+    pub display_prefix: String,
+}
+
+fn random_part() -> String {
+    let mut bytes = [0u8; RANDOM_BYTES];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+fn generate(prefix: &str) -> NewSecret {
+    let token = format!("{prefix}{}", random_part());
+    let hash = sha256_hex(token.as_bytes());
+    let display_prefix = token.chars().take(prefix.len() + 4).collect();
+    NewSecret {
+        secret: SecretString::from(token),
+        hash,
+        display_prefix,
+    }
+}
+
+pub fn generate_api_token(environment: Environment) -> NewSecret {
+    generate(match environment {
+        Environment::Live => LIVE_PREFIX,
+        Environment::Sandbox => TEST_PREFIX,
+    })
+}
+
+pub fn generate_validation_token() -> NewSecret {
+    generate(VALIDATION_PREFIX)
+}
+
+fn well_formed(presented: &str, prefix: &str) -> bool {
+    presented.len() <= MAX_TOKEN_LEN
+        && presented.len() > prefix.len()
+        && presented.starts_with(prefix)
+        && presented[prefix.len()..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Hash of a presented API token, or `None` when it cannot be one of ours
+/// (so obviously bad tokens never reach the database).
+pub fn hash_presented_api_token(presented: &str) -> Option<String> {
+    (well_formed(presented, LIVE_PREFIX) || well_formed(presented, TEST_PREFIX))
+        .then(|| sha256_hex(presented.as_bytes()))
+}
+
+pub fn hash_presented_validation_token(presented: &str) -> Option<String> {
+    well_formed(presented, VALIDATION_PREFIX).then(|| sha256_hex(presented.as_bytes()))
+}
+
+/// Constant-time equality of two hashes.
+pub fn hashes_equal(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret as _;
+
+    #[test]
+    fn generated_tokens_carry_their_environment_prefix_and_hash_back() {
+        let live = generate_api_token(Environment::Live);
+        let token = live.secret.expose_secret();
+        assert!(token.starts_with(LIVE_PREFIX));
+        assert_eq!(
+            hash_presented_api_token(token).as_deref(),
+            Some(live.hash.as_str())
+        );
+        assert!(
+            generate_api_token(Environment::Sandbox)
+                .secret
+                .expose_secret()
+                .starts_with(TEST_PREFIX)
+        );
+    }
+
+    #[test]
+    fn malformed_tokens_are_refused_before_hashing() {
+        for bad in [
+            "",
+            "agt_live_",
+            "Bearer x",
+            "agt_prod_abc",
+            "agt_live_a b",
+            &"agt_live_x".repeat(10),
+        ] {
+            assert!(hash_presented_api_token(bad).is_none(), "{bad:?}");
+        }
+        assert!(hash_presented_validation_token("agt_live_abc").is_none());
+    }
+
+    #[test]
+    fn hash_comparison_is_exact() {
+        assert!(hashes_equal("abc", "abc"));
+        assert!(!hashes_equal("abc", "abd"));
+        assert!(!hashes_equal("abc", "abcd"));
+    }
+}

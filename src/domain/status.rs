@@ -1,0 +1,166 @@
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::ValueError;
+
+/// Every token belongs to one environment; orders are partitioned by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Environment {
+    Sandbox,
+    Live,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sandbox => "SANDBOX",
+            Self::Live => "LIVE",
+        }
+    }
+}
+
+impl FromStr for Environment {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "SANDBOX" => Ok(Self::Sandbox),
+            "LIVE" => Ok(Self::Live),
+            _ => Err(ValueError::new("environment must be SANDBOX or LIVE")),
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum VendorStatus {
+    Active,
+    Suspended,
+}
+
+impl VendorStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Suspended => "SUSPENDED",
+        }
+    }
+}
+
+impl FromStr for VendorStatus {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ACTIVE" => Ok(Self::Active),
+            "SUSPENDED" => Ok(Self::Suspended),
+            _ => Err(ValueError::new("unknown vendor status")),
+        }
+    }
+}
+
+/// The order-line state machine (SPEC §4):
+///
+/// ```text
+/// register ──► PROCESSING ──► COMPLETED ──► CANCELED (terminal)
+///                  │  └──────────────────────► CANCELED
+///                  └──► FAILED (terminal)
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LineStatus {
+    Processing,
+    Completed,
+    Canceled,
+    Failed,
+}
+
+impl LineStatus {
+    pub const CANCELABLE: [LineStatus; 2] = [LineStatus::Processing, LineStatus::Completed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Processing => "PROCESSING",
+            Self::Completed => "COMPLETED",
+            Self::Canceled => "CANCELED",
+            Self::Failed => "FAILED",
+        }
+    }
+
+    pub fn is_cancelable(self) -> bool {
+        Self::CANCELABLE.contains(&self)
+    }
+
+    /// Whether the state machine allows `self → next`.
+    pub fn can_become(self, next: LineStatus) -> bool {
+        matches!(
+            (self, next),
+            (Self::Processing, Self::Completed)
+                | (Self::Processing, Self::Failed)
+                | (Self::Processing, Self::Canceled)
+                | (Self::Completed, Self::Canceled)
+        )
+    }
+}
+
+impl FromStr for LineStatus {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "PROCESSING" => Ok(Self::Processing),
+            "COMPLETED" => Ok(Self::Completed),
+            "CANCELED" => Ok(Self::Canceled),
+            "FAILED" => Ok(Self::Failed),
+            _ => Err(ValueError::new("unknown line status")),
+        }
+    }
+}
+
+impl fmt::Display for LineStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [LineStatus; 4] = [
+        LineStatus::Processing,
+        LineStatus::Completed,
+        LineStatus::Canceled,
+        LineStatus::Failed,
+    ];
+
+    #[test]
+    fn terminal_states_have_no_way_out() {
+        for next in ALL {
+            assert!(!LineStatus::Canceled.can_become(next), "CANCELED -> {next}");
+            assert!(!LineStatus::Failed.can_become(next), "FAILED -> {next}");
+        }
+    }
+
+    #[test]
+    fn cancelable_states_are_exactly_those_that_can_become_canceled() {
+        for s in ALL {
+            assert_eq!(s.is_cancelable(), s.can_become(LineStatus::Canceled), "{s}");
+        }
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_wire_names() {
+        for s in ALL {
+            assert_eq!(s.as_str().parse::<LineStatus>().ok(), Some(s));
+        }
+        assert_eq!("live".parse::<Environment>().ok(), Some(Environment::Live));
+        assert!("PROD".parse::<Environment>().is_err());
+    }
+}

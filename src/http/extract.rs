@@ -1,0 +1,273 @@
+//! Request extractors. The caller is an extractor (`Caller`), so a handler
+//! cannot forget authentication; bodies and query strings are parsed with the
+//! path of the offending field kept for the 422 answer.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
+use futures_util::StreamExt as _;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::domain::secrets::hash_presented_api_token;
+use crate::domain::{Environment, IdempotencyKey, TokenId, VendorId, VendorStatus};
+use crate::state::AppState;
+
+/// An authenticated vendor, bound to one environment.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub vendor: VendorId,
+    pub environment: Environment,
+    pub token: TokenId,
+}
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state(&req)?;
+            let hash = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
+                .and_then(|t| hash_presented_api_token(t.trim()))
+                .ok_or(ApiError::Unauthorized)?;
+            let found = state
+                .store
+                .authenticate(&hash)
+                .await?
+                .ok_or(ApiError::Unauthorized)?;
+            if found.vendor_status == VendorStatus::Suspended {
+                return Err(ApiError::VendorSuspended);
+            }
+            tracing::Span::current().record("vendor_id", tracing::field::display(found.vendor_id));
+            req.extensions_mut().insert(found.environment);
+            Ok(Caller {
+                vendor: found.vendor_id,
+                environment: found.environment,
+                token: found.token_id,
+            })
+        })
+    }
+}
+
+/// Optional `Idempotency-Key` header, parsed.
+pub struct IdempotencyHeader(pub Option<IdempotencyKey>);
+
+impl FromRequest for IdempotencyHeader {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(match req.headers().get("Idempotency-Key") {
+            None => Ok(Self(None)),
+            Some(v) => v
+                .to_str()
+                .map_err(|_| ApiError::invalid("Idempotency-Key", "must be visible ASCII"))
+                .and_then(|s| {
+                    IdempotencyKey::parse(s).map_err(|e| ApiError::invalid("Idempotency-Key", e))
+                })
+                .map(|k| Self(Some(k))),
+        })
+    }
+}
+
+/// Turns a serde error with its path into a 422 naming the field.
+fn field_error<E: std::fmt::Display>(err: serde_path_to_error::Error<E>) -> ApiError {
+    let path = err.path().to_string();
+    let reason = err.inner().to_string();
+    // serde reports a missing field at the parent's path; name the field itself.
+    let missing = reason
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split('`').next())
+        .map(str::to_owned);
+    // `.` is the root and `?` an unknown position (a syntax error).
+    let field = match (path.as_str(), missing) {
+        ("." | "?", Some(f)) => f,
+        (p, Some(f)) => format!("{p}.{f}"),
+        ("." | "?", None) => "body".to_owned(),
+        (p, None) => p.to_owned(),
+    };
+    let reason = reason
+        .split(" at line ")
+        .next()
+        .unwrap_or(&reason)
+        .to_owned();
+    ApiError::InvalidRequest { field, reason }
+}
+
+/// A JSON body parsed into `T`, with the raw bytes kept (for idempotency fingerprints).
+pub struct ApiJson<T> {
+    pub value: T,
+    pub raw: web::Bytes,
+}
+
+/// Reads the whole body, refusing more than `server.max_body_bytes`.
+pub async fn read_body(req: &HttpRequest, payload: &mut Payload) -> Result<web::Bytes, ApiError> {
+    let limit = state(req)?.settings.server.max_body_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::invalid("body", format!("could not be read: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
+    // serde would accept `[..]` for a struct, positionally; clients mean objects.
+    if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::invalid("body", "a JSON object is required"));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(raw);
+    serde_path_to_error::deserialize(de).map_err(field_error)
+}
+
+/// The extractor future shared by the body extractors: read (bounded), then `parse`.
+fn with_body<T: 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    parse: fn(web::Bytes) -> Result<T, ApiError>,
+) -> LocalBoxFuture<'static, Result<T, ApiError>> {
+    let req = req.clone();
+    let mut payload = payload.take();
+    Box::pin(async move { parse(read_body(&req, &mut payload).await?) })
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        with_body(req, payload, |raw| {
+            Ok(Self {
+                value: parse_json(&raw)?,
+                raw,
+            })
+        })
+    }
+}
+
+/// Optional body: empty is `None`, anything else must parse.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        with_body(req, payload, |raw| {
+            if raw.iter().all(u8::is_ascii_whitespace) {
+                Ok(Self(None))
+            } else {
+                parse_json(&raw).map(|v| Self(Some(v)))
+            }
+        })
+    }
+}
+
+/// A query string parsed into `T`.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = form_parse::<T>(req.query_string());
+        std::future::ready(parsed.map(Self))
+    }
+}
+
+fn form_parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let pairs = form_urlencoded::parse(query.as_bytes());
+    let de = serde_urlencoded::Deserializer::new(pairs);
+    serde_path_to_error::deserialize(de).map_err(field_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Q {
+        order_id: i64,
+        order_line_id: Option<i64>,
+    }
+
+    #[test]
+    fn query_errors_name_the_field() {
+        let err = form_parse::<Q>("order_id=abc").err().map(|e| e.details());
+        assert_eq!(
+            err.flatten()
+                .and_then(|d| d["field"].as_str().map(str::to_owned))
+                .as_deref(),
+            Some("order_id")
+        );
+        let err = form_parse::<Q>("order_line_id=1")
+            .err()
+            .map(|e| e.details());
+        assert_eq!(
+            err.flatten()
+                .and_then(|d| d["field"].as_str().map(str::to_owned))
+                .as_deref(),
+            Some("order_id")
+        );
+        assert!(form_parse::<Q>("order_id=5&order_line_id=2").is_ok());
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct B {
+        parts: Vec<P>,
+    }
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct P {
+        asset_id: i64,
+    }
+
+    #[test]
+    fn json_errors_name_the_nested_field() {
+        let err = parse_json::<B>(br#"{"parts":[{"asset_id":"x"}]}"#)
+            .err()
+            .and_then(|e| e.details());
+        assert_eq!(
+            err.and_then(|d| d["field"].as_str().map(str::to_owned))
+                .as_deref(),
+            Some("parts[0].asset_id")
+        );
+        let err = parse_json::<B>(b"not json").err().and_then(|e| e.details());
+        assert_eq!(
+            err.and_then(|d| d["field"].as_str().map(str::to_owned))
+                .as_deref(),
+            Some("body")
+        );
+    }
+}

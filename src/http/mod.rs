@@ -1,0 +1,72 @@
+//! HTTP: the routing table, extractors, middleware and error mapping.
+//! One file per endpoint under `routes/`.
+
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod middleware;
+pub mod order_item;
+pub mod routes;
+
+use actix_web::middleware::from_fn;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use error::ApiError;
+
+/// A resource whose wrong methods answer 405 `ErrorResponse` with `Allow`.
+fn resource(path: &str, allowed: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            allowed,
+        })
+    }))
+}
+
+/// Panics become JSON 500s. Applied per resource, i.e. after routing: actix's
+/// router needs the request unshared, so this cannot wrap the whole App.
+fn guarded(r: actix_web::Resource) -> impl actix_web::dev::HttpServiceFactory {
+    r.wrap(from_fn(middleware::catch_panic))
+}
+
+/// Every route of the gateway.
+pub fn configure(cfg: &mut web::ServiceConfig, panic_route: bool) {
+    use routes::*;
+    // First and by static prefix: the download path never runs the router's regex.
+    cfg.service(web::scope("/access").default_service(web::to(access::access)));
+    let routes = [
+        resource("/health", "GET").route(web::get().to(health::health)),
+        resource("/assets/list", "GET").route(web::get().to(assets::list)),
+        resource("/purchase/validate-purchase-before-payment", "POST")
+            .route(web::post().to(validate::validate)),
+        resource("/purchase/register", "POST").route(web::post().to(register::register)),
+        resource("/purchase/info", "GET").route(web::get().to(info::info)),
+        resource("/purchase/download-url", "GET").route(web::get().to(links::download_url)),
+        resource("/purchase/view-url", "GET").route(web::get().to(links::view_url)),
+        resource("/purchase/cancel", "DELETE").route(web::delete().to(cancel::cancel)),
+    ];
+    for r in routes {
+        cfg.service(guarded(r));
+    }
+    if panic_route {
+        cfg.service(guarded(
+            resource("/__test/panic", "GET").route(web::get().to(panic)),
+        ));
+    }
+}
+
+/// Unknown routes: JSON 404.
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::RouteNotFound {
+        method: req.method().to_string(),
+        path: req.path().chars().take(200).collect(),
+    })
+}
+
+#[expect(
+    clippy::panic,
+    reason = "test-only route proving that panics become JSON 500s"
+)]
+async fn panic() -> HttpResponse {
+    panic!("deliberate panic from /__test/panic")
+}

@@ -1,0 +1,255 @@
+//! Signed, expiring links: `{public_url}/access/{jwt}`.
+//!
+//! The JWT (HS256, `kid` header so keys can rotate) names the order line and
+//! the action, and carries what the access path needs to serve the file
+//! without a database query: the asset's digest (which is also its storage
+//! name and its ETag), content type and a safe file name. No personal data.
+
+mod key;
+
+use std::collections::HashMap;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use serde::{Deserialize, Serialize};
+
+pub use key::load_or_create_signing_key;
+
+use crate::domain::LineId;
+use crate::store::assets::Asset;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Download,
+    View,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Download => "download",
+            Self::View => "view",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkClaims {
+    /// Internal order line id.
+    pub sub: String,
+    pub act: Action,
+    pub ast: i64,
+    /// sha256 of the asset file: storage name and ETag.
+    pub sha: String,
+    pub ct: String,
+    #[serde(rename = "fn")]
+    pub file_name: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+impl LinkClaims {
+    pub fn line(&self) -> Option<LineId> {
+        self.sub
+            .parse::<i64>()
+            .ok()
+            .and_then(|v| LineId::parse(v).ok())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    #[error("the link is malformed or its signature is not valid")]
+    Invalid,
+    #[error("the link has expired")]
+    Expired,
+}
+
+/// A link as handed out.
+#[derive(Clone, Debug)]
+pub struct Minted {
+    pub url: String,
+    pub jti: String,
+    pub expires_at: i64,
+}
+
+pub struct LinkSigner {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: HashMap<String, DecodingKey>,
+    validation: Validation,
+    ttl_seconds: i64,
+    access_base: String,
+}
+
+impl std::fmt::Debug for LinkSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkSigner")
+            .field("kid", &self.kid)
+            .field("ttl_seconds", &self.ttl_seconds)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Key id: a short digest of the key, so rotating keys get distinct ids.
+pub fn key_id(secret: &[u8]) -> String {
+    crate::domain::secrets::sha256_hex(secret)[..16].to_owned()
+}
+
+impl LinkSigner {
+    /// `secret` signs new links; `previous` are still accepted (key rotation).
+    pub fn new(secret: &[u8], previous: &[Vec<u8>], ttl_seconds: u64, public_url: &str) -> Self {
+        let kid = key_id(secret);
+        let mut decoding = HashMap::new();
+        decoding.insert(kid.clone(), DecodingKey::from_secret(secret));
+        for old in previous {
+            decoding.insert(key_id(old), DecodingKey::from_secret(old));
+        }
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.validate_exp = true;
+        validation.set_required_spec_claims(&["exp", "iat", "sub", "jti"]);
+        Self {
+            kid,
+            encoding: EncodingKey::from_secret(secret),
+            decoding,
+            validation,
+            ttl_seconds: i64::try_from(ttl_seconds).unwrap_or(i64::MAX / 2),
+            access_base: format!("{}/access/", public_url.trim_end_matches('/')),
+        }
+    }
+
+    pub fn mint(
+        &self,
+        line: LineId,
+        action: Action,
+        asset: &Asset,
+    ) -> Result<Minted, jsonwebtoken::errors::Error> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = LinkClaims {
+            sub: line.to_string(),
+            act: action,
+            ast: asset.asset_id.get(),
+            sha: asset.sha256.clone(),
+            ct: asset.content_type.clone(),
+            file_name: asset.file_name.clone(),
+            iat: now,
+            exp: now + self.ttl_seconds,
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding)?;
+        Ok(Minted {
+            url: format!("{}{}", self.access_base, token),
+            jti: claims.jti,
+            expires_at: claims.exp,
+        })
+    }
+
+    /// Signature first, then expiry: an expired link with a bad signature is invalid.
+    pub fn verify(&self, token: &str) -> Result<LinkClaims, LinkError> {
+        if token.len() > 4096 {
+            return Err(LinkError::Invalid);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| LinkError::Invalid)?;
+        if header.alg != Algorithm::HS256 {
+            return Err(LinkError::Invalid);
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.decoding.get(kid))
+            .ok_or(LinkError::Invalid)?;
+        let data = jsonwebtoken::decode::<LinkClaims>(token, key, &self.validation).map_err(
+            |e| match e.kind() {
+                ErrorKind::ExpiredSignature => LinkError::Expired,
+                _ => LinkError::Invalid,
+            },
+        )?;
+        let claims = data.claims;
+        if claims.line().is_none() || !crate::storage::is_sha256_hex(&claims.sha) {
+            return Err(LinkError::Invalid);
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    fn asset() -> Asset {
+        Asset {
+            asset_id: crate::domain::AssetId::from_db(7),
+            title: "Score".into(),
+            description: None,
+            format: "PDF".into(),
+            content_type: "application/pdf".into(),
+            size_bytes: 3,
+            sha256: "a".repeat(64),
+            viewable: true,
+            countries: vec![],
+            world: true,
+            min_qty: 1,
+            file_name: "score.pdf".into(),
+        }
+    }
+
+    fn token_of(url: &str) -> &str {
+        url.rsplit('/').next().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_minted_link_verifies_and_names_its_line_and_action() {
+        let signer = LinkSigner::new(&[1u8; 32], &[], 60, "http://x:1/");
+        let minted = signer
+            .mint(LineId::from_db(42), Action::View, &asset())
+            .ok();
+        let minted = minted.as_ref().map(|m| m.url.as_str()).unwrap_or_default();
+        assert!(minted.starts_with("http://x:1/access/"));
+        let claims = signer.verify(token_of(minted));
+        assert_eq!(
+            claims.as_ref().ok().and_then(LinkClaims::line),
+            Some(LineId::from_db(42))
+        );
+        assert_eq!(claims.map(|c| c.act), Ok(Action::View));
+    }
+
+    #[test]
+    fn links_signed_with_another_key_or_tampered_are_invalid() {
+        let signer = LinkSigner::new(&[1u8; 32], &[], 60, "http://x");
+        let other = LinkSigner::new(&[2u8; 32], &[], 60, "http://x");
+        let url = other
+            .mint(LineId::from_db(1), Action::Download, &asset())
+            .map(|m| m.url)
+            .unwrap_or_default();
+        assert_eq!(signer.verify(token_of(&url)), Err(LinkError::Invalid));
+
+        let url = signer
+            .mint(LineId::from_db(1), Action::Download, &asset())
+            .map(|m| m.url)
+            .unwrap_or_default();
+        let token = token_of(&url);
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let payload = engine.decode(&parts[1]).unwrap_or_default();
+        let forged = String::from_utf8_lossy(&payload).replace("\"sub\":\"1\"", "\"sub\":\"2\"");
+        parts[1] = engine.encode(forged);
+        assert_eq!(signer.verify(&parts.join(".")), Err(LinkError::Invalid));
+        assert_eq!(signer.verify("garbage"), Err(LinkError::Invalid));
+    }
+
+    #[test]
+    fn a_rotated_out_key_still_verifies_old_links() {
+        let old = LinkSigner::new(&[1u8; 32], &[], 60, "http://x");
+        let url = old
+            .mint(LineId::from_db(1), Action::Download, &asset())
+            .map(|m| m.url)
+            .unwrap_or_default();
+        let new = LinkSigner::new(&[3u8; 32], &[vec![1u8; 32]], 60, "http://x");
+        assert!(new.verify(token_of(&url)).is_ok());
+    }
+}

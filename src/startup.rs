@@ -1,0 +1,220 @@
+//! Builds the application: opens storage and database, runs migrations,
+//! loads the signing key, picks the revocation store, starts the background
+//! workers, and binds its own listener (port 0 picks a free one).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use secrecy::ExposeSecret as _;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::fulfilment::{FulfilmentHandle, Worker};
+use crate::http::{self, middleware};
+use crate::links::{LinkSigner, load_or_create_signing_key};
+use crate::revocation::{
+    Maintainer, MemoryRevocations, RedisRevocations, SetState, SharedRevocations, spawn_maintainer,
+};
+use crate::state::{AppState, PublicUrl};
+use crate::storage::Storage;
+use crate::store::Store;
+use crate::telemetry::AssetgateRootSpan;
+
+const MAINTAIN_EVERY: Duration = Duration::from_millis(500);
+
+pub struct Application {
+    port: u16,
+    public_url: String,
+    server: Server,
+    state: AppState,
+    background: Vec<tokio::task::JoinHandle<()>>,
+    history_writer: tokio::task::JoinHandle<()>,
+}
+
+/// A name for this process in fulfilment leases and rebuild locks.
+fn instance_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".to_owned());
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}
+
+pub fn revocation_store(settings: &Settings, instance: &str) -> anyhow::Result<SharedRevocations> {
+    if settings.uses_redis() {
+        let redis = RedisRevocations::new(
+            settings.redis.url.expose_secret(),
+            &settings.redis.key_prefix,
+            Duration::from_millis(settings.redis.timeout_ms),
+            instance,
+        )?;
+        Ok(Arc::new(redis))
+    } else {
+        tracing::warn!(
+            "revocation set is in-process: valid for a SINGLE instance only; set redis.url (REDIS_URL) to run a fleet"
+        );
+        Ok(Arc::new(MemoryRevocations::new()))
+    }
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let settings = Arc::new(settings);
+        let instance = instance_name();
+        let storage = Storage::open(&settings.storage.path)?;
+        let store = Store::connect(&settings.database).await?;
+        if settings.database.migrate_on_start {
+            let applied = store
+                .migrate()
+                .await
+                .context("running database migrations")?;
+            if !applied.is_empty() {
+                tracing::info!(?applied, "database migrations applied");
+            }
+        }
+        let key = load_or_create_signing_key(&settings.links)?;
+
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .with_context(|| {
+                format!(
+                    "binding {}:{} (server.host / server.port); is another process using it?",
+                    settings.server.host, settings.server.port
+                )
+            })?;
+        let port = listener.local_addr()?.port();
+        let public_url = match settings.server.public_url.trim() {
+            "" => format!("http://{}:{port}", settings.server.host),
+            url => url.trim_end_matches('/').to_owned(),
+        };
+        let signer = Arc::new(LinkSigner::new(
+            &key,
+            &[],
+            settings.links.ttl_seconds,
+            &public_url,
+        ));
+
+        let revocations = revocation_store(&settings, &instance)?;
+        let maintainer = Maintainer::new(store.clone(), revocations.clone());
+        // Before serving: complete the set (in-process) or rebuild it if Redis lost it.
+        if maintainer.run_once().await != SetState::Complete {
+            tracing::warn!(
+                store = revocations.kind(),
+                "revocation set not confirmed complete yet; /access answers 503 until it is"
+            );
+        }
+        let (access_log, history_writer) = crate::history::spawn_writer(store.clone());
+        let fulfilment = FulfilmentHandle::default();
+        let worker = Worker {
+            store: store.clone(),
+            storage: storage.clone(),
+            instance: instance.clone(),
+            lease: Duration::from_secs(settings.fulfilment.lease_seconds),
+            poll: Duration::from_millis(settings.fulfilment.poll_interval_ms),
+        };
+        let mut background = vec![
+            spawn_maintainer(maintainer.clone(), MAINTAIN_EVERY),
+            spawn_housekeeping(store.clone()),
+        ];
+        if settings.fulfilment.enabled {
+            background.push(worker.spawn(fulfilment.clone()));
+        }
+
+        let state = AppState {
+            store,
+            revocations,
+            maintainer,
+            signer,
+            storage,
+            settings: settings.clone(),
+            public_url: PublicUrl(public_url.clone()),
+            fulfilment,
+            access_log,
+        };
+        let server = run(listener, state.clone())?;
+        tracing::info!(url = %public_url, port, revocation_store = state.revocations.kind(), "assetgate listening");
+        Ok(Self {
+            port,
+            public_url,
+            server,
+            state,
+            background,
+            history_writer,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// Serves until the server stops (Ctrl-C / SIGTERM), then flushes history.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self {
+            server,
+            state,
+            background,
+            history_writer,
+            ..
+        } = self;
+        let result = server.await;
+        for task in background {
+            task.abort();
+        }
+        drop(state);
+        let _ = tokio::time::timeout(Duration::from_secs(5), history_writer).await;
+        result
+    }
+}
+
+/// Purges idempotency keys past their retention, hourly.
+fn spawn_housekeeping(store: Store) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match store.idempotency_purge().await {
+                Ok(n) if n > 0 => tracing::info!(purged = n, "old idempotency keys purged"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purging idempotency keys failed"),
+            }
+        }
+    })
+}
+
+fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let workers = match state.settings.server.workers {
+        0 => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+        n => n,
+    };
+    let panic_route = state.settings.testing.panic_route;
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .configure(|cfg| http::configure(cfg, panic_route))
+            .default_service(web::to(http::not_found))
+            .wrap(from_fn(middleware::environment_header))
+            .wrap(TracingLogger::<AssetgateRootSpan>::new())
+            .wrap(from_fn(middleware::request_id))
+    })
+    .workers(workers)
+    // Without TCP_NODELAY a response written as headers + body waits for the
+    // client's delayed ACK (~40 ms per small download).
+    .on_connect(|conn, _| {
+        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            let _ = tcp.set_nodelay(true);
+        }
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,24 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "assets")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub asset_id: i64,
+    pub title: String,
+    pub description: Option<String>,
+    pub format: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub viewable: bool,
+    pub countries: String,
+    pub min_qty: i32,
+    pub file_name: String,
+    pub created_at_ms: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,10 @@
+//! sea-orm entities in the shape `sea-orm-cli generate entity` produces.
+//! Do not put behaviour here; queries live in `store/*.rs` beside them.
+
+pub mod api_tokens;
+pub mod assets;
+pub mod idempotency_keys;
+pub mod line_events;
+pub mod order_lines;
+pub mod validation_tokens;
+pub mod vendors;

@@ -1,0 +1,119 @@
+//! `Idempotency-Key` (extension): the first answer to a (vendor, environment,
+//! key) is stored and replayed to retries of the same request.
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, DbErr, EntityTrait as _, QueryFilter as _, sea_query::Expr,
+};
+
+use super::entities::idempotency_keys;
+use super::{Store, is_unique_violation};
+use crate::domain::{Environment, IdempotencyKey, VendorId, now_ms};
+
+/// How long keys are kept at least (SPEC: 24 h); purged after twice that.
+pub const KEEP_MS: i64 = 48 * 3600 * 1000;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Begin {
+    /// First use: run the request, then `finish`.
+    New,
+    /// Seen before with the same request: replay this answer.
+    Replay { status: u16, body: String },
+    /// Seen before with a different request.
+    Mismatch,
+    /// The first request with this key is still running.
+    InProgress,
+}
+
+pub struct KeyScope<'a> {
+    pub vendor: VendorId,
+    pub environment: Environment,
+    pub key: &'a IdempotencyKey,
+}
+
+impl KeyScope<'_> {
+    fn filter(&self) -> sea_orm::Condition {
+        sea_orm::Condition::all()
+            .add(idempotency_keys::Column::VendorId.eq(self.vendor.to_string()))
+            .add(idempotency_keys::Column::Environment.eq(self.environment.as_str()))
+            .add(idempotency_keys::Column::Key.eq(self.key.as_str()))
+    }
+}
+
+impl Store {
+    pub async fn idempotency_begin(
+        &self,
+        scope: &KeyScope<'_>,
+        request_hash: &str,
+    ) -> Result<Begin, DbErr> {
+        let row = idempotency_keys::ActiveModel {
+            vendor_id: Set(scope.vendor.to_string()),
+            environment: Set(scope.environment.as_str().to_owned()),
+            key: Set(scope.key.as_str().to_owned()),
+            request_hash: Set(request_hash.to_owned()),
+            response_status: Set(None),
+            response_body: Set(None),
+            created_at_ms: Set(now_ms()),
+        };
+        match idempotency_keys::Entity::insert(row)
+            .exec_without_returning(self.conn())
+            .await
+        {
+            Ok(_) => return Ok(Begin::New),
+            Err(e) if is_unique_violation(&e) => {}
+            Err(e) => return Err(e),
+        }
+        let Some(found) = idempotency_keys::Entity::find()
+            .filter(scope.filter())
+            .one(self.conn())
+            .await?
+        else {
+            // Purged or abandoned between our insert and read: treat as in progress.
+            return Ok(Begin::InProgress);
+        };
+        if found.request_hash != request_hash {
+            return Ok(Begin::Mismatch);
+        }
+        Ok(match (found.response_status, found.response_body) {
+            (Some(status), Some(body)) => Begin::Replay {
+                status: u16::try_from(status).unwrap_or(500),
+                body,
+            },
+            _ => Begin::InProgress,
+        })
+    }
+
+    pub async fn idempotency_finish(
+        &self,
+        scope: &KeyScope<'_>,
+        status: u16,
+        body: &str,
+    ) -> Result<(), DbErr> {
+        idempotency_keys::Entity::update_many()
+            .col_expr(
+                idempotency_keys::Column::ResponseStatus,
+                Expr::value(i32::from(status)),
+            )
+            .col_expr(idempotency_keys::Column::ResponseBody, Expr::value(body))
+            .filter(scope.filter())
+            .exec(self.conn())
+            .await
+            .map(|_| ())
+    }
+
+    /// Forgets a key whose request failed with a server error, so a retry runs again.
+    pub async fn idempotency_abandon(&self, scope: &KeyScope<'_>) -> Result<(), DbErr> {
+        idempotency_keys::Entity::delete_many()
+            .filter(scope.filter())
+            .exec(self.conn())
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn idempotency_purge(&self) -> Result<u64, DbErr> {
+        Ok(idempotency_keys::Entity::delete_many()
+            .filter(idempotency_keys::Column::CreatedAtMs.lt(now_ms() - KEEP_MS))
+            .exec(self.conn())
+            .await?
+            .rows_affected)
+    }
+}

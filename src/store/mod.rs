@@ -1,0 +1,110 @@
+//! Persistence: sea-orm over SQLite or PostgreSQL. Each file holds the
+//! queries of one idea and returns domain types; entities stay untouched.
+
+pub mod assets;
+pub mod entities;
+pub mod events;
+pub mod idempotency;
+pub mod orders;
+pub mod tokens;
+pub mod validation;
+pub mod vendors;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait as _};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use secrecy::ExposeSecret as _;
+
+use crate::config::DatabaseSettings;
+
+/// The database: the source of truth for vendors, assets, orders and revocations.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let url = settings.url.expose_secret();
+        if let Some(parent) = sqlite_parent_dir(url) {
+            std::fs::create_dir_all(&parent)
+                .with_context(|| format!("creating the database folder {}", parent.display()))?;
+        }
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .max_connections(settings.max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(5))
+            .sqlx_logging(false);
+        let db = Database::connect(options).await.with_context(|| {
+            format!(
+                "connecting to the database at {} (check database.url / DATABASE_URL)",
+                crate::config::redact_url(url)
+            )
+        })?;
+        Ok(Self { db })
+    }
+
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Applies pending migrations and returns their names.
+    pub async fn migrate(&self) -> Result<Vec<String>, DbErr> {
+        let pending: Vec<String> = Migrator::get_pending_migrations(&self.db)
+            .await?
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect();
+        Migrator::up(&self.db, None).await?;
+        Ok(pending)
+    }
+
+    pub async fn ping(&self) -> bool {
+        self.db.ping().await.is_ok()
+    }
+}
+
+/// `sqlite://data/x.db?mode=rwc` → `data`, so a fresh clone can create its database.
+fn sqlite_parent_dir(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    if path.is_empty() || path.starts_with(":memory:") {
+        return None;
+    }
+    std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(std::path::Path::to_path_buf)
+}
+
+/// Whether an insert failed on a unique constraint (duplicate line, key, …).
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_parent_dir;
+
+    #[test]
+    fn sqlite_parent_dir_is_found_for_relative_and_absolute_paths() {
+        assert_eq!(
+            sqlite_parent_dir("sqlite://data/assetgate.db?mode=rwc"),
+            Some("data".into())
+        );
+        assert_eq!(
+            sqlite_parent_dir("sqlite:///tmp/x/a.db"),
+            Some("/tmp/x".into())
+        );
+        assert_eq!(sqlite_parent_dir("sqlite::memory:"), None);
+        assert_eq!(sqlite_parent_dir("postgres://localhost/x"), None);
+    }
+}

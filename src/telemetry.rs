@@ -1,0 +1,81 @@
+//! Logging: pretty for people, JSON for production. The root span of every
+//! request records the request id, route pattern (never the raw path: it may
+//! hold a link), vendor, order and line.
+
+use actix_web::HttpMessage as _;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use tracing::Span;
+use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+use crate::config::LogFormat;
+use crate::http::middleware::RequestId;
+
+/// Installs the global subscriber (once; later calls are ignored).
+pub fn init(format: LogFormat, level: &str) {
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| {
+        EnvFilter::new(format!("{level},sqlx=warn,sea_orm=warn,actix_server=warn"))
+    });
+    let registry = tracing_subscriber::registry().with(filter);
+    let _ = match format {
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+        LogFormat::Pretty => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+    };
+}
+
+pub struct AssetgateRootSpan;
+
+impl RootSpanBuilder for AssetgateRootSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        tracing::info_span!(
+            "http_request",
+            http.method = %request.method(),
+            http.route = %route,
+            request_id = %request_id,
+            vendor_id = tracing::field::Empty,
+            order_id = tracing::field::Empty,
+            line_id = tracing::field::Empty,
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(
+        span: Span,
+        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+    ) {
+        let status = match outcome {
+            Ok(res) => res.status().as_u16(),
+            Err(e) => e.as_response_error().status_code().as_u16(),
+        };
+        span.in_scope(|| tracing::info!(status, "request finished"));
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}

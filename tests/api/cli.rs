@@ -1,0 +1,410 @@
+//! The `assetgate` binary: CLI commands, `order show`, the embedded default,
+//! and configuration errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use assetgate::domain::Environment;
+use reqwest::StatusCode;
+use secrecy::ExposeSecret as _;
+use serde_json::Value;
+use tokio::io::AsyncBufReadExt as _;
+
+use crate::both_backends;
+use crate::helpers::{AssetSpec, Backend, TestApp, assert_error, spawn_app};
+
+const BIN: &str = env!("CARGO_BIN_EXE_assetgate");
+
+/// Runs the binary with a clean environment plus `envs`, in `cwd`.
+fn run(cwd: &Path, envs: &[(&str, String)], args: &[&str]) -> Output {
+    Command::new(BIN)
+        .current_dir(cwd)
+        .env_clear()
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(args)
+        .output()
+        .expect("run assetgate")
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "stdout is not JSON: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn app_env(app: &TestApp) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "DATABASE_URL",
+            app.settings.database.url.expose_secret().to_owned(),
+        ),
+        (
+            "ASSETGATE__STORAGE__PATH",
+            app.settings.storage.path.display().to_string(),
+        ),
+    ]
+}
+
+#[test]
+fn cli_commands_print_json_and_fail_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [(
+        "DATABASE_URL",
+        format!("sqlite://{}/cli.db?mode=rwc", dir.path().display()),
+    )];
+
+    let migrated = json_of(&run(dir.path(), &env, &["migrate"]));
+    assert_eq!(
+        migrated["applied"].as_array().map(Vec::len),
+        Some(2),
+        "{migrated}"
+    );
+    assert_eq!(
+        json_of(&run(dir.path(), &env, &["migrate"]))["applied"],
+        serde_json::json!([])
+    );
+
+    let vendor = json_of(&run(
+        dir.path(),
+        &env,
+        &["vendor", "create", "--name", "Nordic Scores"],
+    ));
+    assert_eq!(vendor["status"], "ACTIVE");
+    assert_eq!(vendor["name"], "Nordic Scores");
+    let vid = vendor["vendor_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        json_of(&run(dir.path(), &env, &["vendor", "suspend", &vid]))["status"],
+        "SUSPENDED"
+    );
+    assert_eq!(
+        json_of(&run(dir.path(), &env, &["vendor", "activate", &vid]))["status"],
+        "ACTIVE"
+    );
+
+    let token = json_of(&run(
+        dir.path(),
+        &env,
+        &[
+            "token",
+            "create",
+            "--vendor",
+            &vid,
+            "--environment",
+            "SANDBOX",
+        ],
+    ));
+    assert!(token["token"].as_str().unwrap().starts_with("agt_test_"));
+    assert_eq!(token["environment"], "SANDBOX");
+    let revoked = json_of(&run(
+        dir.path(),
+        &env,
+        &["token", "revoke", token["token_id"].as_str().unwrap()],
+    ));
+    assert!(revoked["revoked_at"].as_str().is_some());
+    assert!(
+        revoked.get("token").is_none(),
+        "the secret is shown once only"
+    );
+
+    let file = dir.path().join("Score.PDF");
+    std::fs::write(&file, b"%PDF-1.7 a score").unwrap();
+    let asset = json_of(&run(
+        dir.path(),
+        &env,
+        &[
+            "asset",
+            "add",
+            "--file",
+            file.to_str().unwrap(),
+            "--title",
+            "Études, Op. 10",
+            "--asset-id",
+            "42",
+            "--viewable",
+            "--countries",
+            "se,NO",
+            "--min-qty",
+            "2",
+        ],
+    ));
+    assert_eq!(asset["asset_id"], 42);
+    assert_eq!(asset["content_type"], "application/pdf");
+    assert_eq!(asset["format"], "PDF");
+    assert_eq!(asset["countries"], serde_json::json!(["SE", "NO"]));
+    assert_eq!(asset["world"], false);
+    assert_eq!(asset["size_bytes"], 16);
+    // Stored under the digest, not the client's name.
+    let sha = asset["sha256"].as_str().unwrap();
+    assert!(
+        dir.path()
+            .join("data/assets")
+            .join(&sha[..2])
+            .join(sha)
+            .is_file()
+    );
+
+    for (args, needle) in [
+        (
+            vec![
+                "token",
+                "create",
+                "--vendor",
+                vid.as_str(),
+                "--environment",
+                "PROD",
+            ],
+            "environment",
+        ),
+        (
+            vec!["vendor", "suspend", "00000000-0000-0000-0000-000000000000"],
+            "no vendor",
+        ),
+        (vec!["vendor", "suspend", "nope"], "not a vendor id"),
+        (
+            vec!["asset", "add", "--file", "/does/not/exist", "--title", "x"],
+            "not a readable file",
+        ),
+        (
+            vec![
+                "asset",
+                "add",
+                "--file",
+                file.to_str().unwrap(),
+                "--title",
+                "dup",
+                "--asset-id",
+                "42",
+            ],
+            "already exists",
+        ),
+    ] {
+        let out = run(dir.path(), &env, &args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn bad_configuration_fails_at_start_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (env, needle) in [
+        (
+            vec![("ASSETGATE__SERVER__PORT", "abc".to_owned())],
+            "server.port",
+        ),
+        (
+            vec![("ASSETGATE__LINKS__SIGNING_KEY", "c2hvcnQ=".to_owned())],
+            "links.signing_key",
+        ),
+        (
+            vec![("ASSETGATE__LOG__FORMAT", "xml".to_owned())],
+            "log.format",
+        ),
+        (vec![("REDIS_URL", "http://nope".to_owned())], "redis.url"),
+        (
+            vec![("ASSETGATE_CONFIG", "/no/such/file.toml".to_owned())],
+            "--config",
+        ),
+    ] {
+        let out = run(
+            dir.path(),
+            &env.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>(),
+            &["migrate"],
+        );
+        assert_eq!(out.status.code(), Some(2), "{env:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(needle), "{env:?}: {stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_default_serves_from_an_empty_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(BIN)
+        .current_dir(dir.path())
+        .env_clear()
+        .env("ASSETGATE__SERVER__PORT", "0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+
+    let res = reqwest::get(format!("{url}/health")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let data = dir.path().join("data");
+    assert!(data.join("assetgate.db").is_file());
+    assert!(data.join("assets").is_dir());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(data.join("signing.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    child.kill().await.unwrap();
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
+        .await
+        .unwrap();
+    assert!(
+        stderr.contains("SINGLE instance"),
+        "start-up must say the revocation set is single-instance: {stderr}"
+    );
+}
+
+both_backends!(order_show_prints_the_whole_history_accesses_included);
+
+async fn order_show_prints_the_whole_history_accesses_included(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let asset = app.add_asset(AssetSpec::default()).await;
+    let vt = app.vendor(Environment::Live).await;
+    app.completed_order(&vt.token, 77, &[(1, &asset)]).await;
+    let link = app.link(&vt.token, 77, 1).await;
+    assert_eq!(
+        app.client
+            .get(&link)
+            .header("Range", "bytes=10-19")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::PARTIAL_CONTENT
+    );
+    assert_eq!(
+        app.cancel(&vt.token, "order_id=77&reason=Refund")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    assert_error(
+        app.client.get(&link).send().await.unwrap(),
+        StatusCode::FORBIDDEN,
+        "access_revoked",
+    )
+    .await;
+
+    // Access events are written in batches off the request path: wait for them.
+    let mut shown = Value::Null;
+    for _ in 0..40 {
+        let vendor = vt.vendor.to_string();
+        let out = run(
+            app.dir.path(),
+            &app_env(&app),
+            &[
+                "order",
+                "show",
+                "--vendor",
+                &vendor,
+                "--environment",
+                "LIVE",
+                "--order",
+                "77",
+            ],
+        );
+        shown = json_of(&out);
+        if shown["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "access")
+            .count()
+            >= 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(shown["lines"][0]["status"], "CANCELED");
+    assert_eq!(shown["lines"][0]["cancel_reason"], "Refund");
+    let history = shown["history"].as_array().unwrap();
+    let kinds: Vec<&str> = history
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "registered",
+        "fulfilled",
+        "link_issued",
+        "access",
+        "canceled",
+    ] {
+        assert!(kinds.contains(&kind), "missing {kind} in {kinds:?}");
+    }
+    let accesses: Vec<&Value> = history.iter().filter(|e| e["kind"] == "access").collect();
+    assert_eq!(accesses[0]["data"]["result"], "served");
+    assert_eq!(accesses[0]["data"]["range"], "bytes=10-19");
+    assert_eq!(accesses[0]["data"]["status"], 206);
+    assert_eq!(accesses[0]["data"]["client_ip"], "127.0.0.1");
+    assert_eq!(accesses[1]["data"]["result"], "access_revoked");
+    let canceled = history.iter().find(|e| e["kind"] == "canceled").unwrap();
+    assert_eq!(canceled["data"]["reason"], "Refund");
+    assert!(
+        history
+            .iter()
+            .all(|e| chrono::DateTime::parse_from_rfc3339(e["at"].as_str().unwrap()).is_ok())
+    );
+}
+
+both_backends!(with_access_recording_off_downloads_leave_no_access_events);
+
+async fn with_access_recording_off_downloads_leave_no_access_events(backend: Backend) {
+    let options = crate::helpers::Options {
+        record_access: false,
+        ..Default::default()
+    };
+    let app = crate::helpers::spawn_app_with(backend, options).await;
+    let asset = app.add_asset(AssetSpec::default()).await;
+    let vt = app.vendor(Environment::Live).await;
+    app.completed_order(&vt.token, 5, &[(1, &asset)]).await;
+    let link = app.link(&vt.token, 5, 1).await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.client.get(&link).send().await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    // Longer than the writer's flush interval.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    let lines = app
+        .store
+        .order_lines(
+            vt.vendor,
+            Environment::Live,
+            assetgate::domain::OrderNumber::parse(5).unwrap(),
+        )
+        .await
+        .unwrap();
+    let history = app.store.history(&[lines[0].line_id.get()]).await.unwrap();
+    assert!(
+        history.iter().any(|e| e.kind == "link_issued"),
+        "other history is still kept"
+    );
+    assert!(!history.iter().any(|e| e.kind == "access"), "{history:?}");
+}

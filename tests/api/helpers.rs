@@ -1,0 +1,632 @@
+//! Test harness: the real server on a real port against a fresh database
+//! (a temp SQLite file, or a uniquely named PostgreSQL database dropped
+//! afterwards) and a unique Redis key prefix.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use assetgate::config::Settings;
+use assetgate::domain::{AssetId, CountryCode, Environment, VendorId, VendorStatus};
+use assetgate::startup::Application;
+use assetgate::storage::Storage;
+use assetgate::store::Store;
+use assetgate::store::assets::{Asset, NewAsset};
+use reqwest::{Method, Response, StatusCode};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde_json::{Value, json};
+
+/// Runs each named `async fn name(backend)` once on SQLite + in-process
+/// revocations and once on PostgreSQL + Redis.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn postgres_base() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub settings: Settings,
+    pub store: Store,
+    pub storage: Storage,
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    pg_database: Option<String>,
+}
+
+/// Options for one test's app.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub fulfilment: bool,
+    pub redis_url: Option<String>,
+    /// Short link lifetimes (margin 0) for expiry tests.
+    pub link_ttl_seconds: Option<u64>,
+    pub record_access: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            fulfilment: true,
+            redis_url: None,
+            link_ttl_seconds: None,
+            record_access: true,
+        }
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Options::default()).await
+}
+
+pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings::load(None).expect("default settings");
+    settings.server.host = "127.0.0.1".into();
+    settings.server.port = 0;
+    settings.server.public_url = String::new();
+    settings.server.workers = 2;
+    settings.storage.path = dir.path().join("assets");
+    settings.links.signing_key = SecretString::from("");
+    settings.links.signing_key_file = dir.path().join("signing.key");
+    settings.fulfilment.enabled = options.fulfilment;
+    settings.fulfilment.poll_interval_ms = 100;
+    settings.testing.panic_route = true;
+    settings.history.record_access = options.record_access;
+    if let Some(ttl) = options.link_ttl_seconds {
+        settings.links.ttl_seconds = ttl;
+        settings.links.revocation_margin_seconds = 0;
+    }
+    settings.log.level = "warn".into();
+    let pg_database = match backend {
+        Backend::Sqlite => {
+            settings.database.url = SecretString::from(format!(
+                "sqlite://{}/test.db?mode=rwc",
+                dir.path().display()
+            ));
+            settings.redis.url = SecretString::from(options.redis_url.unwrap_or_default());
+            None
+        }
+        Backend::Postgres => {
+            let name = format!("agtest_{}", uuid::Uuid::new_v4().simple());
+            create_database(&name).await;
+            settings.database.url = SecretString::from(format!("{}/{name}", postgres_base()));
+            settings.redis.url = SecretString::from(options.redis_url.unwrap_or_else(redis_url));
+            Some(name)
+        }
+    };
+    settings.redis.key_prefix = format!("agtest-{}", uuid::Uuid::new_v4().simple());
+    assetgate::telemetry::init(settings.log.format, &settings.log.level);
+
+    let address = start_instance(&settings).await;
+    let store = Store::connect(&settings.database)
+        .await
+        .expect("test store");
+    let storage = Storage::open(&settings.storage.path).expect("storage");
+    TestApp {
+        address,
+        settings,
+        store,
+        storage,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        dir,
+        pg_database,
+    }
+}
+
+/// Starts one more gateway instance with these settings; returns its address.
+pub async fn start_instance(settings: &Settings) -> String {
+    let app = Application::build(settings.clone())
+        .await
+        .expect("application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    address
+}
+
+async fn admin_connection() -> sea_orm::DatabaseConnection {
+    sea_orm::Database::connect(format!("{}/postgres", postgres_base()))
+        .await
+        .expect("PostgreSQL must be reachable for the postgres tests (see README: scripts/test.sh starts it)")
+}
+
+async fn create_database(name: &str) {
+    use sea_orm::ConnectionTrait as _;
+    admin_connection()
+        .await
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("create test database");
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let pg = self.pg_database.take();
+        let prefix = self.settings.redis.key_prefix.clone();
+        let uses_redis = self.settings.uses_redis();
+        let redis = self.settings.redis.url.expose_secret().to_owned();
+        // Drop runs inside the test's runtime; clean up from a thread of our own.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                use sea_orm::ConnectionTrait as _;
+                if let Some(name) = pg {
+                    let conn = admin_connection().await;
+                    let _ = conn
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
+                }
+                if let Some(client) = uses_redis
+                    .then(|| redis::Client::open(redis).ok())
+                    .flatten()
+                    && let Ok(mut c) = client.get_multiplexed_async_connection().await
+                {
+                    let keys: Vec<String> = redis::cmd("KEYS")
+                        .arg(format!("{{{prefix}}}*"))
+                        .query_async(&mut c)
+                        .await
+                        .unwrap_or_default();
+                    if !keys.is_empty() {
+                        let _: Result<(), _> =
+                            redis::cmd("DEL").arg(keys).query_async(&mut c).await;
+                    }
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A vendor and one API token.
+#[derive(Clone, Debug)]
+pub struct VendorToken {
+    pub vendor: VendorId,
+    pub token: String,
+}
+
+pub struct AssetSpec<'a> {
+    pub title: &'a str,
+    pub file_name: &'a str,
+    pub bytes: Vec<u8>,
+    pub viewable: bool,
+    pub countries: &'a [&'a str],
+    pub min_qty: i32,
+}
+
+impl Default for AssetSpec<'_> {
+    fn default() -> Self {
+        Self {
+            title: "Suite No. 1",
+            file_name: "suite.pdf",
+            bytes: sample_pdf(1000),
+            viewable: true,
+            countries: &[],
+            min_qty: 1,
+        }
+    }
+}
+
+/// A PDF-looking file of `len` bytes with varying content (so ranges are checkable).
+pub fn sample_pdf(len: usize) -> Vec<u8> {
+    let mut bytes = b"%PDF-1.4\n".to_vec();
+    bytes.extend((0..len.saturating_sub(9)).map(|i| b'a' + (i % 26) as u8));
+    bytes
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn vendor(&self, environment: Environment) -> VendorToken {
+        let vendor = self.store.create_vendor("Test Shop").await.expect("vendor");
+        let token = self.token_for(vendor.vendor_id, environment).await;
+        VendorToken {
+            vendor: vendor.vendor_id,
+            token,
+        }
+    }
+
+    pub async fn token_for(&self, vendor: VendorId, environment: Environment) -> String {
+        let (_, secret) = self
+            .store
+            .create_token(vendor, environment)
+            .await
+            .expect("token")
+            .expect("vendor exists");
+        secret.expose_secret().to_owned()
+    }
+
+    pub async fn set_vendor_status(&self, vendor: VendorId, status: VendorStatus) {
+        self.store
+            .set_vendor_status(vendor, status)
+            .await
+            .expect("status")
+            .expect("vendor");
+    }
+
+    pub async fn add_asset(&self, spec: AssetSpec<'_>) -> Asset {
+        let src = self
+            .dir
+            .path()
+            .join(format!("src-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&src).expect("src dir");
+        let path = src.join(spec.file_name);
+        std::fs::write(&path, &spec.bytes).expect("write asset");
+        let stored = self.storage.import(&path, |_, _| {}).expect("import");
+        self.store
+            .add_asset(NewAsset {
+                asset_id: None,
+                title: spec.title.to_owned(),
+                description: None,
+                format: assetgate::storage::format_label(spec.file_name, "application/pdf"),
+                content_type: assetgate::storage::sniff_content_type(&stored.head, spec.file_name),
+                size_bytes: stored.size_bytes as i64,
+                sha256: stored.sha256,
+                viewable: spec.viewable,
+                countries: spec
+                    .countries
+                    .iter()
+                    .map(|c| CountryCode::parse(c).expect("country"))
+                    .collect(),
+                min_qty: spec.min_qty,
+                file_name: spec.file_name.to_owned(),
+            })
+            .await
+            .expect("asset")
+    }
+
+    pub fn asset_path(&self, asset: &Asset) -> PathBuf {
+        self.storage.path_for(&asset.sha256).expect("path")
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path, Some(token))
+            .await
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request(Method::POST, path, Some(token))
+            .await
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn validate(&self, token: &str, body: &Value) -> Response {
+        self.post_json("/purchase/validate-purchase-before-payment", token, body)
+            .await
+    }
+
+    pub async fn register(&self, token: &str, body: &Value) -> Response {
+        self.post_json("/purchase/register", token, body).await
+    }
+
+    pub async fn info(&self, token: &str, order: i64) -> Response {
+        self.get(&format!("/purchase/info?order_id={order}"), token)
+            .await
+    }
+
+    pub async fn download_url(&self, token: &str, order: i64, line: i64) -> Response {
+        self.get(
+            &format!("/purchase/download-url?order_id={order}&order_line_id={line}"),
+            token,
+        )
+        .await
+    }
+
+    pub async fn view_url(&self, token: &str, order: i64, line: i64) -> Response {
+        self.get(
+            &format!("/purchase/view-url?order_id={order}&order_line_id={line}"),
+            token,
+        )
+        .await
+    }
+
+    pub async fn cancel(&self, token: &str, query: &str) -> Response {
+        self.request(
+            Method::DELETE,
+            &format!("/purchase/cancel?{query}"),
+            Some(token),
+        )
+        .await
+        .send()
+        .await
+        .expect("DELETE")
+    }
+
+    /// A registered order (by `asset_id`), fulfilled; returns its order number.
+    pub async fn completed_order(&self, token: &str, order: i64, lines: &[(i64, &Asset)]) -> i64 {
+        let (first_line, first_asset) = lines[0];
+        let parts: Vec<Value> = lines[1..]
+            .iter()
+            .map(|(line, asset)| json!({"asset_id": asset.asset_id, "order_line_id": line}))
+            .collect();
+        let res = self
+            .register(
+                token,
+                &register_body(order, first_line, first_asset.asset_id, &parts),
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "register: {}",
+            res.text().await.unwrap_or_default()
+        );
+        let info = self.wait_for_order(token, order).await;
+        assert_eq!(
+            info.0,
+            StatusCode::OK,
+            "order {order} should complete: {}",
+            info.1
+        );
+        order
+    }
+
+    /// Polls info until it stops answering 202 (10 s at most).
+    pub async fn wait_for_order(&self, token: &str, order: i64) -> (StatusCode, Value) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let res = self.info(token, order).await;
+            let status = res.status();
+            let body: Value = res.json().await.unwrap_or(Value::Null);
+            if status != StatusCode::ACCEPTED || Instant::now() > deadline {
+                return (status, body);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub async fn link(&self, token: &str, order: i64, line: i64) -> String {
+        let res = self.download_url(token, order, line).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json::<Value>().await.expect("json")["url"]
+            .as_str()
+            .expect("url")
+            .to_owned()
+    }
+
+    /// Starts another instance on the same database and storage with the
+    /// fulfilment worker on (for apps spawned with `fulfilment: false`).
+    pub async fn start_fulfilment_worker(&self) {
+        let mut worker = self.settings.clone();
+        worker.fulfilment.enabled = true;
+        start_instance(&worker).await;
+    }
+
+    /// A fresh validate-before-payment token for one unit of `asset`.
+    pub async fn validation_token(&self, token: &str, asset: AssetId) -> String {
+        let body = json!({"asset_id": asset, "customer_ip": "198.51.100.7", "quantity": 1});
+        let res = self.validate(token, &body).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json::<Value>().await.expect("json")["token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    pub async fn signing_key(&self) -> Vec<u8> {
+        assetgate::links::load_or_create_signing_key(&self.settings.links).expect("key")
+    }
+}
+
+pub fn register_body(order: i64, line: i64, asset: AssetId, parts: &[Value]) -> Value {
+    json!({
+        "asset_id": asset,
+        "order_number": order,
+        "order_line_id": line,
+        "unit_price": 10.0,
+        "line_item_price": 10.0,
+        "customer": "Ann Buyer",
+        "parts": parts,
+    })
+}
+
+/// Asserts an `ErrorResponse` with this status and name; returns the body.
+pub async fn assert_error(res: Response, status: StatusCode, name: &str) -> Value {
+    let got = res.status();
+    let request_id = res
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let text = res.text().await.unwrap_or_default();
+    assert_eq!(got, status, "expected {status} {name}, got {got}: {text}");
+    assert!(
+        ct.starts_with("application/json"),
+        "error must be JSON, got {ct}: {text}"
+    );
+    let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    assert_eq!(body["name"], name, "{text}");
+    assert_eq!(body["status"], status.as_u16(), "{text}");
+    assert!(
+        body["code"]
+            .as_u64()
+            .is_some_and(|c| c / 100 == u64::from(status.as_u16())),
+        "{text}"
+    );
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{text}"
+    );
+    assert_eq!(
+        body["request_id"].as_str(),
+        request_id.as_deref(),
+        "request_id must match the header"
+    );
+    body
+}
+
+/// A `redis-server` child of this test, on a free port, that the test may
+/// flush, pause, kill and restart without touching the shared one.
+pub struct PrivateRedis {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateRedis {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = Self { port, child: None };
+        redis.restart().await;
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts (again) on the same port, with empty memory.
+    pub async fn restart(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (scripts/test.sh installs it)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if self.connection().await.is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("private redis-server did not start on port {}", self.port);
+    }
+
+    async fn connection(&self) -> Option<redis::aio::MultiplexedConnection> {
+        let client = redis::Client::open(self.url()).ok()?;
+        let mut c = client.get_multiplexed_async_connection().await.ok()?;
+        let pong: String = redis::cmd("PING").query_async(&mut c).await.ok()?;
+        (pong == "PONG").then_some(c)
+    }
+
+    /// Runs one command on a fresh connection.
+    pub async fn cmd(&self, args: &[&str]) -> redis::Value {
+        let mut c = self.connection().await.expect("private redis reachable");
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query_async(&mut c).await.expect("redis command")
+    }
+
+    /// FLUSHALL and take the rebuild lock in one transaction, so the loss is
+    /// certainly seen before any instance can rebuild (the lock expires by itself).
+    pub async fn flush_and_hold_rebuild(&self, prefix: &str, hold_ms: u64) {
+        let mut c = self.connection().await.expect("private redis reachable");
+        let _: () = redis::pipe()
+            .atomic()
+            .cmd("FLUSHALL")
+            .ignore()
+            .cmd("SET")
+            .arg(format!("{{{prefix}}}:rev:lock"))
+            .arg("test")
+            .arg("PX")
+            .arg(hold_ms)
+            .ignore()
+            .query_async(&mut c)
+            .await
+            .expect("flush");
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `probe` until it returns `Some`, for up to 15 s.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

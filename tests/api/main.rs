@@ -1,0 +1,19 @@
+//! Black-box API tests: the real server on a real port, real databases.
+//! Most tests run twice: SQLite + in-process revocations, and PostgreSQL + Redis.
+
+// In a test harness a failed expectation is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod assets;
+mod auth;
+mod cli;
+mod errors;
+mod faults;
+mod fleet;
+mod health;
+mod lifecycle;
+mod links;
+mod purchase;
+mod races;

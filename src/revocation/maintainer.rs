@@ -58,14 +58,33 @@ impl Maintainer {
         state
     }
 
+    /// Claims the rebuild first, then reads the database: a revocation committed
+    /// after the read reached the store after the claim, so a loss of memory that
+    /// could erase it also voids the claim, and the set stays incomplete.
     async fn rebuild(&self) {
-        match self.store.active_revocations(now_ms()).await {
-            Ok(all) => match self.revocations.rebuild(&all).await {
-                Ok(true) => {}
-                Ok(false) => tracing::debug!("another instance is rebuilding the revocation set"),
-                Err(e) => tracing::debug!(error = %e, "rebuilding the revocation set failed"),
-            },
-            Err(e) => tracing::warn!(error = %e, "reading revocations from the database failed"),
+        let ticket = match self.revocations.begin_rebuild().await {
+            Ok(Some(ticket)) => ticket,
+            Ok(None) => {
+                tracing::debug!("another instance is rebuilding the revocation set");
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "claiming the revocation set rebuild failed");
+                return;
+            }
+        };
+        let all = match self.store.active_revocations(now_ms()).await {
+            Ok(all) => all,
+            Err(e) => {
+                // The claim lapses by itself; another pass (here or elsewhere) retries.
+                tracing::warn!(error = %e, "reading revocations from the database failed");
+                return;
+            }
+        };
+        match self.revocations.finish_rebuild(ticket, &all).await {
+            Ok(true) => {}
+            Ok(false) => self.wake(),
+            Err(e) => tracing::debug!(error = %e, "rebuilding the revocation set failed"),
         }
     }
 

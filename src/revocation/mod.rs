@@ -47,9 +47,22 @@ pub trait RevocationStore: Send + Sync + 'static {
 
     async fn state(&self) -> SetState;
 
-    /// Loads `entries` (every active revocation, from the database) and marks the
-    /// set complete. Returns `Ok(false)` when another instance is already doing it.
-    async fn rebuild(&self, entries: &[Revocation]) -> Result<bool, RevocationError>;
+    /// Claims the right to rebuild the set. Must be called *before* the
+    /// database is read, so that a loss of the store's memory after this point
+    /// voids the rebuild (see [`finish_rebuild`](Self::finish_rebuild)).
+    /// `Ok(None)` when another instance is already rebuilding.
+    async fn begin_rebuild(&self) -> Result<Option<RebuildTicket>, RevocationError>;
+
+    /// Loads `entries` (every active revocation, read from the database after
+    /// `begin_rebuild`) and marks the set complete. Returns `Ok(false)`, leaving
+    /// the set incomplete, when the store lost its memory (or the claim) since
+    /// `begin_rebuild`: entries written meanwhile may be gone, so the caller
+    /// must start over with a fresh read of the database.
+    async fn finish_rebuild(
+        &self,
+        ticket: RebuildTicket,
+        entries: &[Revocation],
+    ) -> Result<bool, RevocationError>;
 
     /// Drops entries no unexpired link can need any more; returns how many remain.
     async fn sweep(&self, now_ms: i64) -> usize;
@@ -69,5 +82,10 @@ pub trait RevocationStore: Send + Sync + 'static {
     /// complete, with the counter it read *before* pushing.
     fn clear_suspicion(&self, _seen: u64) {}
 }
+
+/// Proof that this instance claimed a rebuild: the generation it will mark
+/// complete if nothing was lost in between.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RebuildTicket(pub(crate) String);
 
 pub type SharedRevocations = Arc<dyn RevocationStore>;

@@ -10,7 +10,10 @@
 //!   persistence, FLUSHALL, fail-over to an empty replica) the marker is gone
 //!   with the entries, and every check sees it in the same round trip
 //!   (`MGET ready line`), so access fails closed until the set is rebuilt.
-//! * `{prefix}:rev:lock` = instance id, `NX PX`: one instance rebuilds at a time.
+//! * `{prefix}:rev:lock` = rebuild generation, `NX PX`: one instance rebuilds at
+//!   a time. It is taken *before* the database is read, and the ready marker is
+//!   set (by a script, atomically) only while it still holds the same
+//!   generation: a loss of memory in the middle of a rebuild voids it.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -20,10 +23,23 @@ use std::time::Duration;
 use redis::AsyncCommands as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::{Revocation, RevocationError, RevocationStore, SetState};
+use super::{RebuildTicket, Revocation, RevocationError, RevocationStore, SetState};
 use crate::domain::{LineId, now_ms};
 
 const REBUILD_LOCK_MS: u64 = 10_000;
+
+/// Marks the set complete only if the rebuild claim (`KEYS[1]`) still holds
+/// this rebuild's generation (`ARGV[1]`). A FLUSHALL, a restart or a fail-over
+/// after the claim was taken removes it, and with it any entry written since
+/// the database was read, so the set must not be declared complete.
+const COMPLETE_IF_CLAIMED: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[2], ARGV[1])
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+";
 
 static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -206,14 +222,15 @@ impl RevocationStore for RedisRevocations {
         }
     }
 
-    async fn rebuild(&self, entries: &[Revocation]) -> Result<bool, RevocationError> {
+    async fn begin_rebuild(&self) -> Result<Option<RebuildTicket>, RevocationError> {
+        let generation = format!("{}:{}", self.instance, uuid::Uuid::new_v4().simple());
         let mut conn = self.conn.clone();
-        let (lock, me) = (self.lock_key.clone(), self.instance.clone());
+        let (lock, value) = (self.lock_key.clone(), generation.clone());
         let acquired: Option<String> = self
             .run(async move {
                 redis::cmd("SET")
                     .arg(lock)
-                    .arg(me)
+                    .arg(value)
                     .arg("NX")
                     .arg("PX")
                     .arg(REBUILD_LOCK_MS)
@@ -221,23 +238,33 @@ impl RevocationStore for RedisRevocations {
                     .await
             })
             .await?;
-        if acquired.is_none() {
+        Ok(acquired.map(|_| RebuildTicket(generation)))
+    }
+
+    async fn finish_rebuild(
+        &self,
+        ticket: RebuildTicket,
+        entries: &[Revocation],
+    ) -> Result<bool, RevocationError> {
+        self.write(entries).await?;
+        let mut conn = self.conn.clone();
+        let (lock, ready) = (self.lock_key.clone(), self.ready_key.clone());
+        let completed: i64 = self
+            .run(async move {
+                redis::Script::new(COMPLETE_IF_CLAIMED)
+                    .key(lock)
+                    .key(ready)
+                    .arg(ticket.0)
+                    .invoke_async(&mut conn)
+                    .await
+            })
+            .await?;
+        if completed != 1 {
+            tracing::warn!(
+                "the revocation store lost its memory (or this rebuild's claim) while rebuilding; starting over"
+            );
             return Ok(false);
         }
-        self.write(entries).await?;
-        let generation = uuid::Uuid::new_v4().simple().to_string();
-        let mut conn = self.conn.clone();
-        let (ready, lock) = (self.ready_key.clone(), self.lock_key.clone());
-        self.run(async move {
-            redis::pipe()
-                .set(ready, generation)
-                .ignore()
-                .del(lock)
-                .ignore()
-                .query_async::<()>(&mut conn)
-                .await
-        })
-        .await?;
         tracing::info!(
             entries = entries.len(),
             "revocation set rebuilt from the database"

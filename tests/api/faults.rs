@@ -286,3 +286,52 @@ async fn revocation_entries_expire_with_the_links_they_could_block() {
         0
     );
 }
+
+/// Redis loses its memory twice in quick succession: once to start a rebuild,
+/// once while it runs. A revocation that landed between the rebuild's read of
+/// the database and the second loss is in neither the read nor Redis, so that
+/// rebuild must not declare the set complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_straddling_a_second_flush_does_not_declare_the_set_complete() {
+    use assetgate::domain::{LineId, now_ms};
+    use assetgate::revocation::{Revocation, SetState};
+
+    let redis = PrivateRedis::start().await;
+    let set = RedisRevocations::new(
+        &redis.url(),
+        "straddle",
+        std::time::Duration::from_secs(1),
+        "a",
+    )
+    .unwrap();
+    let other = RedisRevocations::new(
+        &redis.url(),
+        "straddle",
+        std::time::Duration::from_secs(1),
+        "b",
+    )
+    .unwrap();
+    let canceled = Revocation {
+        line: LineId::parse(7).unwrap(),
+        until_ms: now_ms() + 60_000,
+    };
+
+    let ticket = set.begin_rebuild().await.unwrap().expect("claim is free");
+    assert_eq!(
+        other.begin_rebuild().await,
+        Ok(None),
+        "one instance rebuilds at a time"
+    );
+    // The database was read (nothing canceled yet); then a cancel lands in
+    // Redis, and Redis loses its memory again before the rebuild finishes.
+    set.revoke(&[canceled]).await.unwrap();
+    redis.cmd(&["FLUSHALL"]).await;
+    assert_eq!(set.finish_rebuild(ticket, &[]).await, Ok(false));
+    assert_eq!(set.state().await, SetState::Incomplete);
+
+    // The next rebuild reads the database afresh (which now has the cancel).
+    let ticket = other.begin_rebuild().await.unwrap().expect("claim is free");
+    assert_eq!(other.finish_rebuild(ticket, &[canceled]).await, Ok(true));
+    assert_eq!(set.state().await, SetState::Complete);
+    assert_eq!(set.entry_count().await, Ok(1));
+}

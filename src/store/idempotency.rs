@@ -12,6 +12,11 @@ use crate::domain::{Environment, IdempotencyKey, VendorId, now_ms};
 /// How long keys are kept at least (SPEC: 24 h); purged after twice that.
 pub const KEEP_MS: i64 = 48 * 3600 * 1000;
 
+/// A key still without an answer after this long belongs to a request that
+/// died (crash, restart) rather than one still running: the next retry takes
+/// it over and runs the request again, instead of answering 409 until purged.
+pub const STALE_IN_PROGRESS_MS: i64 = 60_000;
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Begin {
     /// First use: run the request, then `finish`.
@@ -78,8 +83,31 @@ impl Store {
                 status: u16::try_from(status).unwrap_or(500),
                 body,
             },
+            _ if self.idempotency_take_over(scope, request_hash).await? => Begin::New,
             _ => Begin::InProgress,
         })
+    }
+
+    /// Claims a key whose request died without an answer. One conditional
+    /// UPDATE, so of several concurrent retries exactly one wins.
+    async fn idempotency_take_over(
+        &self,
+        scope: &KeyScope<'_>,
+        request_hash: &str,
+    ) -> Result<bool, DbErr> {
+        let now = now_ms();
+        let res = idempotency_keys::Entity::update_many()
+            .col_expr(idempotency_keys::Column::CreatedAtMs, Expr::value(now))
+            .filter(scope.filter())
+            .filter(idempotency_keys::Column::RequestHash.eq(request_hash))
+            .filter(idempotency_keys::Column::ResponseStatus.is_null())
+            .filter(idempotency_keys::Column::CreatedAtMs.lt(now - STALE_IN_PROGRESS_MS))
+            .exec(self.conn())
+            .await?;
+        if res.rows_affected == 1 {
+            tracing::warn!("taking over an idempotency key whose first request never answered");
+        }
+        Ok(res.rows_affected == 1)
     }
 
     pub async fn idempotency_finish(

@@ -10,6 +10,7 @@ use crate::both_backends;
 use crate::helpers::{AssetSpec, Backend, assert_error, register_body, spawn_app};
 
 both_backends!(
+    an_idempotency_key_left_by_a_dead_request_is_taken_over_by_one_retry,
     validation_enforces_minimum_quantity_and_regions,
     validation_tokens_are_one_time_and_bound_to_their_vendor,
     registering_an_existing_line_is_409_and_does_not_spend_the_token,
@@ -469,4 +470,45 @@ async fn viewing_a_non_viewable_asset_is_422(backend: Backend) {
         "order_not_found",
     )
     .await;
+}
+
+async fn an_idempotency_key_left_by_a_dead_request_is_taken_over_by_one_retry(backend: Backend) {
+    use assetgate::domain::IdempotencyKey;
+    use assetgate::store::idempotency::{Begin, KeyScope, STALE_IN_PROGRESS_MS};
+    use sea_orm::ConnectionTrait as _;
+
+    let app = spawn_app(backend).await;
+    let vt = app.vendor(Environment::Live).await;
+    let key = IdempotencyKey::parse("refund-crash-1").unwrap();
+    let scope = KeyScope {
+        vendor: vt.vendor,
+        environment: Environment::Live,
+        key: &key,
+    };
+    let begin = |hash: &'static str| app.store.idempotency_begin(&scope, hash);
+
+    assert_eq!(begin("h").await.unwrap(), Begin::New);
+    // While the first request may still be running, a retry waits for it.
+    assert_eq!(begin("h").await.unwrap(), Begin::InProgress);
+
+    // The first request died without answering: its key ages past the threshold.
+    app.store
+        .conn()
+        .execute_unprepared(&format!(
+            "UPDATE idempotency_keys SET created_at_ms = created_at_ms - {}",
+            STALE_IN_PROGRESS_MS + 1000
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        begin("other").await.unwrap(),
+        Begin::Mismatch,
+        "a different request never takes a key over"
+    );
+    assert_eq!(begin("h").await.unwrap(), Begin::New, "taken over");
+    assert_eq!(
+        begin("h").await.unwrap(),
+        Begin::InProgress,
+        "by exactly one retry"
+    );
 }

@@ -4,7 +4,7 @@
 //! gateway instances; registers many single-line orders; then, for the given
 //! duration, hammers `/access` from many concurrent clients through both
 //! instances while canceling lines at random and injecting Redis faults
-//! (FLUSHALL, kill + restart, CLIENT PAUSE). A **leak** is a response carrying
+//! (FLUSHALL, kill + restart, CLIENT PAUSE, double FLUSHALL). A **leak** is a response carrying
 //! bytes for a line whose cancel had already answered 201 before the request
 //! was sent. Loopback only; bounded in time and request count.
 
@@ -413,12 +413,18 @@ async fn main() {
         })
     };
 
-    // Chaos: FLUSHALL, kill + restart, CLIENT PAUSE, in turn.
+    // Chaos: FLUSHALL, kill + restart, CLIENT PAUSE, and a double FLUSHALL
+    // (the second lands while an instance is rebuilding), in turn.
     let mut n = 0u64;
     while Instant::now() + Duration::from_secs_f64(args.fault_every) < deadline {
         tokio::time::sleep(Duration::from_secs_f64(args.fault_every)).await;
-        match n % 3 {
+        match n % 4 {
             0 => redis.cmd(&["FLUSHALL"]).await,
+            3 => {
+                redis.cmd(&["FLUSHALL"]).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                redis.cmd(&["FLUSHALL"]).await;
+            }
             1 => {
                 redis.kill();
                 tokio::time::sleep(Duration::from_millis(800)).await;

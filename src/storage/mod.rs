@@ -2,6 +2,7 @@
 //! a name the gateway chooses, so no client input ever becomes a path.
 
 pub mod cache;
+pub mod stream;
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};

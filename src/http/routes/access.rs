@@ -1,7 +1,7 @@
 //! `GET|HEAD /access/{token}`: the download path. No database query here:
 //! verify the link, ask the revocation set, stream the file.
 
-use actix_files::NamedFile;
+use actix_web::body::SizedStream;
 use actix_web::http::header::{
     self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
 };
@@ -17,12 +17,7 @@ use crate::http::error::ApiError;
 use crate::links::{Action, LinkClaims, LinkError};
 use crate::revocation::RevocationError;
 use crate::state::AppState;
-
-/// Files below this size are read on the worker thread, 64 KiB at a time, instead
-/// of hopping through the blocking pool per chunk: from the page cache that is
-/// memcpy speed (1 MiB downloads: 0.39× → 0.77× nginx). On a cold, slow disk each
-/// read stalls this worker for one seek; larger files always use the pool.
-const SYNC_READ_BELOW: u64 = 8 * 1024 * 1024;
+use crate::storage::stream::file_range;
 
 /// `GET|HEAD /access/{token}`, mounted as the static-prefix scope `/access`.
 pub async fn access(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -102,6 +97,23 @@ async fn serve(
     (who, stream_file(req, state, &claims))
 }
 
+/// Where the bytes of a response come from.
+enum Source {
+    /// A small file, whole, from the in-memory cache.
+    Memory(bytes::Bytes),
+    /// An open file of this size, streamed in chunks.
+    File(std::fs::File, u64),
+}
+
+impl Source {
+    fn size(&self) -> u64 {
+        match self {
+            Self::Memory(bytes) => bytes.len() as u64,
+            Self::File(_, size) => *size,
+        }
+    }
+}
+
 fn stream_file(
     req: &HttpRequest,
     state: &AppState,
@@ -126,59 +138,37 @@ fn stream_file(
         },
         &claims.file_name,
     );
-    if let Some(bytes) = state.storage.small_file(&claims.sha) {
-        return Ok(small_response(req, bytes, claims, &etag, disposition));
-    }
-    let path = state
-        .storage
-        .path_for(&claims.sha)
-        .ok_or(ApiError::LinkInvalid)?;
-    let file = match NamedFile::open(&path) {
+    let source = match state.storage.small_file(&claims.sha) {
+        Some(bytes) => Source::Memory(bytes),
+        None => open(state, &claims.sha)?,
+    };
+    Ok(respond(req, source, claims, &etag, disposition))
+}
+
+fn open(state: &AppState, sha: &str) -> Result<Source, ApiError> {
+    let path = state.storage.path_for(sha).ok_or(ApiError::LinkInvalid)?;
+    let file = match std::fs::File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            tracing::error!(sha256 = %claims.sha, "asset file missing from storage");
+            tracing::error!(sha256 = %sha, "asset file missing from storage");
             return Err(ApiError::FileUnavailable);
         }
         Err(e) => return Err(ApiError::internal(e)),
     };
-    let mime = claims
-        .ct
-        .parse()
-        .unwrap_or(mime_guess::mime::APPLICATION_OCTET_STREAM);
-    let mut res = file
-        // Mid-sized files are read inline instead of through the blocking pool.
-        .read_mode_threshold(SYNC_READ_BELOW)
-        .use_etag(false)
-        .use_last_modified(false)
-        .set_content_type(mime)
-        .set_content_disposition(disposition)
-        .into_response(req);
-    let headers = res.headers_mut();
-    headers.insert(
-        header::ETAG,
-        header::HeaderValue::from_str(&etag).map_err(ApiError::internal)?,
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("private, no-store"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        header::HeaderValue::from_static("nosniff"),
-    );
-    Ok(res)
+    let size = file.metadata().map_err(ApiError::internal)?.len();
+    Ok(Source::File(file, size))
 }
 
-/// A small file from memory, with the same semantics as the streamed path:
-/// one `Range` (GET only, ignored when `If-Range` does not match) → 206 or 416.
-fn small_response(
+/// The file's bytes with the headers of SPEC §5: one `Range` (GET only,
+/// ignored when `If-Range` does not match) → 206 or 416; HEAD reads nothing.
+fn respond(
     req: &HttpRequest,
-    bytes: bytes::Bytes,
+    source: Source,
     claims: &LinkClaims,
     etag: &str,
     disposition: ContentDisposition,
 ) -> HttpResponse {
-    let size = bytes.len() as u64;
+    let size = source.size();
     let mut res = HttpResponse::Ok();
     res.insert_header((header::CONTENT_TYPE, claims.ct.as_str()))
         .insert_header((header::CONTENT_DISPOSITION, disposition))
@@ -199,26 +189,44 @@ fn small_response(
             v.split_once('=')
                 .is_none_or(|(unit, _)| unit.trim().eq_ignore_ascii_case("bytes"))
         });
-    let Some(range) = range else {
-        return res.body(bytes);
+    let (start, len) = match range {
+        None => (0, size),
+        Some(range) => match actix_files::HttpRange::parse(range, size)
+            .ok()
+            .and_then(|r| r.first().copied())
+        {
+            Some(r) => {
+                res.status(actix_web::http::StatusCode::PARTIAL_CONTENT)
+                    .insert_header((
+                        header::CONTENT_RANGE,
+                        format!("bytes {}-{}/{size}", r.start, r.start + r.length - 1),
+                    ));
+                (r.start, r.length)
+            }
+            None => {
+                return res
+                    .status(actix_web::http::StatusCode::RANGE_NOT_SATISFIABLE)
+                    .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
+                    .finish();
+            }
+        },
     };
-    match actix_files::HttpRange::parse(range, size)
-        .ok()
-        .and_then(|r| r.first().copied())
-    {
-        Some(r) => {
-            let (start, end) = (r.start, r.start + r.length);
-            res.status(actix_web::http::StatusCode::PARTIAL_CONTENT)
-                .insert_header((
-                    header::CONTENT_RANGE,
-                    format!("bytes {start}-{}/{size}", end - 1),
-                ))
-                .body(bytes.slice(start as usize..end as usize))
+    if req.method() == Method::HEAD {
+        // Content-Length of what a GET would send; the writer sends no body.
+        return res.body(SizedStream::new(
+            len,
+            futures_util::stream::empty::<std::io::Result<bytes::Bytes>>(),
+        ));
+    }
+    match source {
+        Source::Memory(bytes) => {
+            res.body(bytes.slice(
+                usize::try_from(start).unwrap_or(0)..usize::try_from(start + len).unwrap_or(0),
+            ))
         }
-        None => res
-            .status(actix_web::http::StatusCode::RANGE_NOT_SATISFIABLE)
-            .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
-            .finish(),
+        Source::File(file, size) => {
+            res.body(SizedStream::new(len, file_range(file, size, start, len)))
+        }
     }
 }
 

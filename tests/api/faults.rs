@@ -297,20 +297,16 @@ async fn a_rebuild_straddling_a_second_flush_does_not_declare_the_set_complete()
     use assetgate::revocation::{Revocation, SetState};
 
     let redis = PrivateRedis::start().await;
-    let set = RedisRevocations::new(
-        &redis.url(),
-        "straddle",
-        std::time::Duration::from_secs(1),
-        "a",
-    )
-    .unwrap();
-    let other = RedisRevocations::new(
-        &redis.url(),
-        "straddle",
-        std::time::Duration::from_secs(1),
-        "b",
-    )
-    .unwrap();
+    let instance = |name: &str| {
+        RedisRevocations::new(
+            &redis.url(),
+            "straddle",
+            std::time::Duration::from_secs(1),
+            name,
+        )
+        .unwrap()
+    };
+    let (set, other) = (instance("a"), instance("b"));
     let canceled = Revocation {
         line: LineId::parse(7).unwrap(),
         until_ms: now_ms() + 60_000,

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_catalogue;
 mod m20261122_000002_create_orders;
+mod m20261124_000003_index_revocations;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_create_catalogue::Migration),
             Box::new(m20261122_000002_create_orders::Migration),
+            Box::new(m20261124_000003_index_revocations::Migration),
         ]
     }
 }

@@ -21,24 +21,21 @@ const UNTIL: &str = "ix_order_lines_revoke_until";
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_index(
-                Index::create()
-                    .name(PENDING)
-                    .table(OrderLines::Table)
-                    .col(OrderLines::RevocationPending)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name(UNTIL)
-                    .table(OrderLines::Table)
-                    .col(OrderLines::RevokeUntilMs)
-                    .to_owned(),
-            )
-            .await
+        for (name, column) in [
+            (PENDING, OrderLines::RevocationPending),
+            (UNTIL, OrderLines::RevokeUntilMs),
+        ] {
+            manager
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(OrderLines::Table)
+                        .col(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

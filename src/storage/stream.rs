@@ -36,25 +36,24 @@ fn read_chunk(file: &mut std::fs::File, want: usize) -> std::io::Result<Bytes> {
     Ok(Bytes::from(buf))
 }
 
-/// The bytes `start .. start + len` of `file` (whose size is `file_size`), as a stream.
+/// The bytes `start .. start + len` of `file` (freshly opened, whose size is
+/// `file_size`), as a stream.
 pub fn file_range(
-    mut file: std::fs::File,
+    file: std::fs::File,
     file_size: u64,
     start: u64,
     len: u64,
 ) -> impl Stream<Item = std::io::Result<Bytes>> {
     let inline = file_size < READ_INLINE_BELOW;
-    let seeked = if start == 0 {
-        Ok(())
-    } else {
-        file.seek(SeekFrom::Start(start)).map(|_| ())
-    };
+    // State: the file, where to seek before the next read (0: stay), bytes left.
     futures_util::stream::try_unfold(
-        (seeked.map(|()| file), len),
-        move |(file, left)| async move {
-            let mut file = file?;
+        (file, start, len),
+        move |(mut file, seek_to, left)| async move {
             if left == 0 {
                 return Ok(None);
+            }
+            if seek_to > 0 {
+                file.seek(SeekFrom::Start(seek_to))?;
             }
             let want = usize::try_from(left).map_or(CHUNK, |l| l.min(CHUNK));
             let (file, chunk) = if inline {
@@ -68,7 +67,7 @@ pub fn file_range(
                 .map_err(std::io::Error::other)??
             };
             let left = left.saturating_sub(chunk.len() as u64);
-            Ok(Some((chunk, (Ok(file), left))))
+            Ok(Some((chunk, (file, 0, left))))
         },
     )
 }

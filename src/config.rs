@@ -101,7 +101,28 @@ pub struct LinkSettings {
     pub ttl_seconds: u64,
     pub signing_key: SecretString,
     pub signing_key_file: PathBuf,
+    /// Comma-separated base64 keys that still verify the links they signed (rotation).
+    pub previous_signing_keys: SecretString,
     pub revocation_margin_seconds: u64,
+}
+
+impl LinkSettings {
+    /// The decoded `previous_signing_keys`.
+    pub fn previous_keys(&self) -> Result<Vec<Vec<u8>>, ConfigError> {
+        self.previous_signing_keys
+            .expose_secret()
+            .split(',')
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| {
+                decode_signing_key(k).map_err(|e| match e {
+                    ConfigError::Invalid { problem, .. } => {
+                        invalid("links.previous_signing_keys", problem)
+                    }
+                    other => other,
+                })
+            })
+            .collect()
+    }
 }
 
 impl std::fmt::Debug for LinkSettings {
@@ -110,6 +131,7 @@ impl std::fmt::Debug for LinkSettings {
             .field("ttl_seconds", &self.ttl_seconds)
             .field("signing_key", &"[redacted]")
             .field("signing_key_file", &self.signing_key_file)
+            .field("previous_signing_keys", &"[redacted]")
             .field("revocation_margin_seconds", &self.revocation_margin_seconds)
             .finish()
     }
@@ -236,6 +258,7 @@ impl Settings {
         if !self.links.signing_key.expose_secret().is_empty() {
             decode_signing_key(self.links.signing_key.expose_secret())?;
         }
+        self.links.previous_keys()?;
         if self.validation.ttl_seconds == 0 {
             return Err(invalid("validation.ttl_seconds", "must be at least 1"));
         }
@@ -297,6 +320,27 @@ mod tests {
         );
         let ok = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
         assert_eq!(decode_signing_key(&ok).ok().map(|k| k.len()), Some(32));
+    }
+
+    #[test]
+    fn previous_signing_keys_are_decoded_and_garbage_names_the_key() {
+        let key = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
+        let links = |previous: String| LinkSettings {
+            ttl_seconds: 60,
+            signing_key: SecretString::from(""),
+            signing_key_file: PathBuf::from("k"),
+            previous_signing_keys: SecretString::from(previous),
+            revocation_margin_seconds: 0,
+        };
+        let two = links(format!("{}, {}", key(1), key(2))).previous_keys();
+        assert_eq!(two.ok().map(|k| k.len()), Some(2));
+        assert_eq!(links(String::new()).previous_keys().ok(), Some(vec![]));
+        let err = links(format!("{},not-base64!", key(1)))
+            .previous_keys()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("links.previous_signing_keys"), "{err}");
     }
 
     #[test]

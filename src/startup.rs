@@ -1,5 +1,5 @@
 //! Builds the application: opens storage and database, runs migrations,
-//! loads the signing key, picks the revocation store, starts the background
+//! loads the signing keys, picks the revocation store, starts the background
 //! workers, and binds its own listener (port 0 picks a free one).
 
 use std::net::TcpListener;
@@ -8,30 +8,29 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App as ActixApp, HttpServer, web};
 use anyhow::Context as _;
 use secrecy::ExposeSecret as _;
+use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 
+use crate::app::worker::{self, Health, Schedule};
+use crate::app::{App, Fulfilment, Maintainer, Policy};
 use crate::config::Settings;
-use crate::fulfilment::{FulfilmentHandle, Worker};
 use crate::http::{self, middleware};
 use crate::links::{LinkSigner, load_or_create_signing_key};
-use crate::revocation::{
-    Maintainer, MemoryRevocations, RedisRevocations, SetState, SharedRevocations, spawn_maintainer,
-};
+use crate::revocation::{MemoryRevocations, RedisRevocations, SetState, SharedRevocations};
 use crate::state::{AppState, PublicUrl};
 use crate::storage::Storage;
 use crate::store::Store;
 use crate::telemetry::AssetgateRootSpan;
-
-const MAINTAIN_EVERY: Duration = Duration::from_millis(500);
 
 pub struct Application {
     port: u16,
     public_url: String,
     server: Server,
     state: AppState,
+    stop: CancellationToken,
     background: Vec<tokio::task::JoinHandle<()>>,
     history_writer: tokio::task::JoinHandle<()>,
 }
@@ -63,6 +62,18 @@ pub fn revocation_store(settings: &Settings, instance: &str) -> anyhow::Result<S
     }
 }
 
+fn ms(seconds: u64) -> i64 {
+    i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX / 2)
+}
+
+fn policy(settings: &Settings) -> Policy {
+    let links = &settings.links;
+    Policy {
+        revocation_window_ms: ms(links.ttl_seconds + links.revocation_margin_seconds + 1),
+        validation_ttl_ms: ms(settings.validation.ttl_seconds),
+    }
+}
+
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
@@ -79,6 +90,7 @@ impl Application {
             }
         }
         let key = load_or_create_signing_key(&settings.links)?;
+        let previous = settings.links.previous_keys()?;
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {
@@ -94,55 +106,74 @@ impl Application {
         };
         let signer = Arc::new(LinkSigner::new(
             &key,
-            &[],
+            &previous,
             settings.links.ttl_seconds,
             &public_url,
         ));
 
         let revocations = revocation_store(&settings, &instance)?;
-        let maintainer = Maintainer::new(store.clone(), revocations.clone());
+        let app = App::new(
+            store.clone(),
+            revocations,
+            signer,
+            storage,
+            policy(&settings),
+        );
         // Before serving: complete the set (in-process) or rebuild it if Redis lost it.
-        if maintainer.run_once().await != SetState::Complete {
+        if app.maintain_revocations().await != SetState::Complete {
             tracing::warn!(
-                store = revocations.kind(),
+                store = app.revocation_store_kind(),
                 "revocation set not confirmed complete yet; /access answers 503 until it is"
             );
         }
         let (access_log, history_writer) = crate::history::spawn_writer(store.clone());
-        let fulfilment = FulfilmentHandle::default();
-        let worker = Worker {
-            store: store.clone(),
-            storage: storage.clone(),
-            instance: instance.clone(),
-            lease: Duration::from_secs(settings.fulfilment.lease_seconds),
-            poll: Duration::from_millis(settings.fulfilment.poll_interval_ms),
-        };
+        let stop = CancellationToken::new();
         let mut background = vec![
-            spawn_maintainer(maintainer.clone(), MAINTAIN_EVERY),
-            spawn_housekeeping(store.clone()),
+            worker::spawn(
+                "revocation maintainer",
+                Maintainer(app.clone()),
+                Schedule {
+                    every: Duration::from_millis(500),
+                    min_gap: Duration::from_millis(100),
+                },
+                app.maintainer_wake(),
+                Arc::new(Health::default()),
+                stop.clone(),
+            ),
+            spawn_housekeeping(store, stop.clone()),
         ];
         if settings.fulfilment.enabled {
-            background.push(worker.spawn(fulfilment.clone()));
+            background.push(worker::spawn(
+                "fulfilment",
+                Fulfilment {
+                    app: app.clone(),
+                    instance,
+                    lease: Duration::from_secs(settings.fulfilment.lease_seconds),
+                },
+                Schedule {
+                    every: Duration::from_millis(settings.fulfilment.poll_interval_ms),
+                    min_gap: Duration::ZERO,
+                },
+                app.fulfilment_wake(),
+                Arc::new(Health::default()),
+                stop.clone(),
+            ));
         }
 
         let state = AppState {
-            store,
-            revocations,
-            maintainer,
-            signer,
-            storage,
+            app,
             settings: settings.clone(),
             public_url: PublicUrl(public_url.clone()),
-            fulfilment,
             access_log,
         };
         let server = run(listener, state.clone())?;
-        tracing::info!(url = %public_url, port, revocation_store = state.revocations.kind(), "assetgate listening");
+        tracing::info!(url = %public_url, port, revocation_store = state.app.revocation_store_kind(), "assetgate listening");
         Ok(Self {
             port,
             public_url,
             server,
             state,
+            stop,
             background,
             history_writer,
         })
@@ -156,18 +187,21 @@ impl Application {
         &self.public_url
     }
 
-    /// Serves until the server stops (Ctrl-C / SIGTERM), then flushes history.
+    /// Serves until the server stops (Ctrl-C / SIGTERM), then stops the
+    /// workers and flushes history.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self {
             server,
             state,
+            stop,
             background,
             history_writer,
             ..
         } = self;
         let result = server.await;
+        stop.cancel();
         for task in background {
-            task.abort();
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
         drop(state);
         let _ = tokio::time::timeout(Duration::from_secs(5), history_writer).await;
@@ -175,19 +209,32 @@ impl Application {
     }
 }
 
-/// Purges idempotency keys past their retention, hourly.
-fn spawn_housekeeping(store: Store) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            match store.idempotency_purge().await {
-                Ok(n) if n > 0 => tracing::info!(purged = n, "old idempotency keys purged"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "purging idempotency keys failed"),
-            }
+/// Housekeeping: purges idempotency keys past their retention, hourly.
+struct Housekeeping(Store);
+
+#[async_trait::async_trait]
+impl worker::Job for Housekeeping {
+    async fn pass(&self) -> anyhow::Result<worker::Pass> {
+        let n = self.0.idempotency_purge().await?;
+        if n > 0 {
+            tracing::info!(purged = n, "old idempotency keys purged");
         }
-    })
+        Ok(worker::Pass::Idle)
+    }
+}
+
+fn spawn_housekeeping(store: Store, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+    worker::spawn(
+        "housekeeping",
+        Housekeeping(store),
+        Schedule {
+            every: Duration::from_secs(3600),
+            min_gap: Duration::ZERO,
+        },
+        worker::Wake::default(),
+        Arc::new(Health::default()),
+        stop,
+    )
 }
 
 fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
@@ -198,7 +245,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let panic_route = state.settings.testing.panic_route;
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
-        App::new()
+        ActixApp::new()
             .app_data(data.clone())
             .configure(|cfg| http::configure(cfg, panic_route))
             .default_service(web::to(http::not_found))

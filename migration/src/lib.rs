@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_catalogue;
 mod m20261122_000002_create_orders;
 mod m20261124_000003_index_revocations;
+mod m20261124_000004_actors;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_catalogue::Migration),
             Box::new(m20261122_000002_create_orders::Migration),
             Box::new(m20261124_000003_index_revocations::Migration),
+            Box::new(m20261124_000004_actors::Migration),
         ]
     }
 }

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use crate::config::Settings;
-use crate::domain::{AssetId, CountryCode};
+use crate::domain::{AssetId, Countries, CountryCode, file_name};
 use crate::storage::{Storage, format_label, sniff_content_type};
 use crate::store::Store;
 use crate::store::assets::{AddAssetError, Asset, NewAsset};
@@ -35,42 +35,6 @@ pub struct AddArgs {
     /// Override the detected content type.
     #[arg(long)]
     content_type: Option<String>,
-}
-
-/// A download name from the title plus the source file's extension:
-/// no path separators, quotes or control characters.
-pub fn safe_file_name(title: &str, source: &std::path::Path) -> String {
-    let stem: String = title
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.' | '(' | ')') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect::<String>()
-        .trim_matches(|c: char| c == '.' || c.is_whitespace())
-        .chars()
-        .take(100)
-        .collect();
-    let stem = if stem.is_empty() {
-        "asset".to_owned()
-    } else {
-        stem
-    };
-    match source.extension().and_then(|e| e.to_str()) {
-        Some(ext)
-            if !ext.is_empty()
-                && ext.len() <= 8
-                && ext.bytes().all(|b| b.is_ascii_alphanumeric())
-                // A title may already end in the extension ("score.pdf").
-                && !stem.to_ascii_lowercase().ends_with(&format!(".{}", ext.to_ascii_lowercase())) =>
-        {
-            format!("{stem}.{}", ext.to_ascii_lowercase())
-        }
-        _ => stem,
-    }
 }
 
 pub async fn add(store: &Store, settings: &Settings, args: AddArgs) -> anyhow::Result<Asset> {
@@ -133,14 +97,14 @@ pub async fn add(store: &Store, settings: &Settings, args: AddArgs) -> anyhow::R
     let new = NewAsset {
         asset_id,
         format: format_label(original, &content_type),
-        file_name: safe_file_name(&title, &args.file),
+        file_name: file_name::from_title(&title, args.file.extension().and_then(|e| e.to_str())),
         title,
         description: args.description.clone(),
         content_type,
         size_bytes: i64::try_from(stored.size_bytes).context("file too large")?,
         sha256: stored.sha256,
         viewable: args.viewable,
-        countries,
+        countries: Countries::new(countries),
         min_qty: args.min_qty,
     };
     match store.add_asset(new).await {
@@ -148,30 +112,6 @@ pub async fn add(store: &Store, settings: &Settings, args: AddArgs) -> anyhow::R
         Err(AddAssetError::Exists(id)) => {
             anyhow::bail!("asset_id {id} already exists; choose another --asset-id or omit it")
         }
-        Err(AddAssetError::Db(e)) => Err(e.into()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::safe_file_name;
-    use std::path::Path;
-
-    #[test]
-    fn file_names_never_carry_paths_or_quotes() {
-        assert_eq!(
-            safe_file_name("../../etc/passwd", Path::new("x.PDF")),
-            "_.._etc_passwd.pdf"
-        );
-        assert_eq!(
-            safe_file_name("Bach: \"Suite\" No. 1", Path::new("a.mp3")),
-            "Bach_ _Suite_ No. 1.mp3"
-        );
-        assert_eq!(
-            safe_file_name("Åsa's Sång", Path::new("noext")),
-            "Åsa_s Sång"
-        );
-        assert_eq!(safe_file_name("...", Path::new("a.pdf")), "asset.pdf");
-        assert_eq!(safe_file_name("score.PDF", Path::new("x.pdf")), "score.PDF");
+        Err(e) => Err(e.into()),
     }
 }

@@ -12,7 +12,10 @@ use secrecy::ExposeSecret as _;
 use serde_json::json;
 
 use crate::config::Settings;
-use crate::domain::{Environment, OrderNumber, TokenId, VendorId, VendorStatus, ms_to_rfc3339};
+use crate::domain::{
+    Environment, OrderNumber, Tenant, TokenId, VendorId, VendorStatus, ms_to_rfc3339,
+};
+use crate::http::wire::{AssetItem, OrderItem, TokenItem, VendorItem};
 use crate::startup::Application;
 use crate::store::Store;
 
@@ -191,7 +194,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<Option<serd
                     .await?
                     .with_context(|| format!("no vendor with id {id}"))?,
             };
-            serde_json::to_value(vendor)?
+            serde_json::to_value(VendorItem::from(vendor))?
         }
         Command::Token(TokenCmd::Create {
             vendor,
@@ -202,29 +205,23 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<Option<serd
                 .create_token(vendor_id(&vendor)?, environment(&env)?)
                 .await?
                 .with_context(|| format!("no vendor with id {vendor}"))?;
-            json!({
-                "token": secret.expose_secret(),
-                "token_id": record.token_id,
-                "vendor_id": record.vendor_id,
-                "environment": record.environment,
-                "prefix": record.prefix,
-                "created_at": record.created_at,
-            })
+            let mut shown = serde_json::to_value(TokenItem::from(record))?;
+            shown["token"] = json!(secret.expose_secret());
+            shown
         }
         Command::Token(TokenCmd::Revoke { token_id }) => {
             let store = open_store(&settings).await?;
             let id = TokenId::parse(&token_id)
                 .map_err(|_| anyhow::anyhow!("{token_id:?} is not a token id"))?;
-            serde_json::to_value(
-                store
-                    .revoke_token(id)
-                    .await?
-                    .with_context(|| format!("no token with id {token_id}"))?,
-            )?
+            let record = store
+                .revoke_token(id)
+                .await?
+                .with_context(|| format!("no token with id {token_id}"))?;
+            serde_json::to_value(TokenItem::from(record))?
         }
         Command::Asset(AssetCmd::Add(args)) => {
             let store = open_store(&settings).await?;
-            serde_json::to_value(asset::add(&store, &settings, args).await?)?
+            serde_json::to_value(AssetItem::from(asset::add(&store, &settings, args).await?))?
         }
         Command::Order(OrderCmd::Show {
             vendor,
@@ -245,35 +242,35 @@ async fn order_show(
     order: i64,
 ) -> anyhow::Result<serde_json::Value> {
     let number = OrderNumber::parse(order).map_err(|e| anyhow::anyhow!("--order: {e}"))?;
-    let lines = store.order_lines(vendor, environment, number).await?;
+    let lines = store
+        .order_lines(
+            Tenant {
+                vendor,
+                environment,
+            }
+            .order(number),
+        )
+        .await?;
     anyhow::ensure!(
         !lines.is_empty(),
         "no order {order} for vendor {vendor} in {environment}"
     );
-    let ids: Vec<i64> = lines.iter().map(|l| l.line_id.get()).collect();
-    let history = store.history(&ids).await?;
-    let lines: Vec<_> = lines
-        .iter()
-        .map(|l| {
+    let ids: Vec<_> = lines.iter().map(|l| l.line_id).collect();
+    let history: Vec<_> = store
+        .history(&ids)
+        .await?
+        .into_iter()
+        .map(|e| {
             json!({
-                "line_id": l.line_id,
-                "order_line_id": l.order_line_id,
-                "asset_id": l.asset_id,
-                "customer": l.customer,
-                "quantity": l.quantity,
-                "unit_price": l.unit_price,
-                "line_item_price": l.line_item_price,
-                "country_code": l.country_code,
-                "status": l.status,
-                "failure_message": l.failure_message,
-                "created_at": ms_to_rfc3339(l.created_at_ms),
-                "updated_at": ms_to_rfc3339(l.updated_at_ms),
-                "canceled_at": l.canceled_at_ms.map(ms_to_rfc3339),
-                "cancel_reason": l.cancel_reason,
-                "metadata": l.metadata,
+                "line_id": e.line_id,
+                "kind": e.kind,
+                "at": ms_to_rfc3339(e.at_ms),
+                "actor": e.actor,
+                "data": e.data,
             })
         })
         .collect();
+    let lines: Vec<OrderItem> = lines.into_iter().map(OrderItem::of_line).collect();
     Ok(json!({
         "vendor_id": vendor,
         "environment": environment,

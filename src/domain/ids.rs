@@ -1,5 +1,11 @@
-use std::fmt;
+//! Typed ids. Each crosses the database boundary as itself (`DeriveValueType`):
+//! the store reads and writes `LineId`, not `i64`; a row that does not parse is
+//! a corrupt row, reported as such by the store.
 
+use std::fmt;
+use std::str::FromStr;
+
+use sea_orm::DeriveValueType;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -7,8 +13,12 @@ use super::ValueError;
 
 macro_rules! uuid_id {
     ($name:ident) => {
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        /// Stored as its hyphenated text.
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, DeriveValueType,
+        )]
         #[serde(transparent)]
+        #[sea_orm(value_type = "String")]
         pub struct $name(Uuid);
 
         impl $name {
@@ -33,34 +43,36 @@ macro_rules! uuid_id {
                 self.0.hyphenated().fmt(f)
             }
         }
+
+        impl FromStr for $name {
+            type Err = ValueError;
+            fn from_str(s: &str) -> Result<Self, ValueError> {
+                Self::parse(s)
+            }
+        }
+
+        /// A primary key the database never generates (we make the UUID).
+        impl sea_orm::TryFromU64 for $name {
+            fn try_from_u64(_: u64) -> Result<Self, sea_orm::DbErr> {
+                Err(sea_orm::DbErr::ConvertFromU64(stringify!($name)))
+            }
+        }
     };
 }
 
 uuid_id!(VendorId);
 uuid_id!(TokenId);
 
-/// The operator's asset number (`asset_id` on the wire).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct AssetId(i64);
-
-/// assetgate's internal, globally unique id of one order line (claims `sub` of a link).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct LineId(i64);
-
-/// The vendor's order number (`order_number` at register, `order_id` elsewhere).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct OrderNumber(i64);
-
-/// The vendor's line number within one order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct OrderLineId(i64);
-
 macro_rules! positive_id {
-    ($name:ident, $what:literal) => {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+            DeriveValueType,
+        )]
+        #[serde(transparent)]
+        pub struct $name(i64);
+
         impl $name {
             pub fn parse(value: i64) -> Result<Self, ValueError> {
                 if value >= 1 {
@@ -82,35 +94,26 @@ macro_rules! positive_id {
     };
 }
 
-positive_id!(AssetId, "asset_id");
-positive_id!(LineId, "line id");
-positive_id!(OrderNumber, "order number");
-positive_id!(OrderLineId, "order_line_id");
-
-impl LineId {
-    /// Ids read back from our own database are trusted.
-    pub fn from_db(value: i64) -> Self {
-        Self(value)
-    }
-}
-
-impl AssetId {
-    pub fn from_db(value: i64) -> Self {
-        Self(value)
-    }
-}
-
-impl OrderNumber {
-    pub fn from_db(value: i64) -> Self {
-        Self(value)
-    }
-}
-
-impl OrderLineId {
-    pub fn from_db(value: i64) -> Self {
-        Self(value)
-    }
-}
+positive_id!(
+    /// The operator's asset number (`asset_id` on the wire).
+    AssetId,
+    "asset_id"
+);
+positive_id!(
+    /// assetgate's internal, globally unique id of one order line (claims `sub` of a link).
+    LineId,
+    "line id"
+);
+positive_id!(
+    /// The vendor's order number (`order_number` at register, `order_id` elsewhere).
+    OrderNumber,
+    "order number"
+);
+positive_id!(
+    /// The vendor's line number within one order.
+    OrderLineId,
+    "order_line_id"
+);
 
 #[cfg(test)]
 mod tests {
@@ -129,6 +132,7 @@ mod tests {
         fn vendor_ids_round_trip_through_display(_x in 0u8..8) {
             let id = VendorId::new();
             prop_assert_eq!(VendorId::parse(&id.to_string()).ok(), Some(id));
+            prop_assert_eq!(id.to_string().parse::<VendorId>().ok(), Some(id));
         }
     }
 

@@ -1,15 +1,24 @@
 //! Domain values: typed ids, parsed request values, the order-line state machine.
-//! Nothing here touches the database or HTTP.
+//! Nothing here touches HTTP. Typed values cross the database boundary as
+//! themselves (sea-orm `DeriveValueType`), so the store reads and writes them.
 
+mod actor;
+mod digest;
+pub mod file_name;
 mod ids;
+mod revocation;
 pub mod secrets;
 mod status;
 mod values;
 
+pub use actor::{Actor, OrderRef, Tenant};
+pub use digest::{Sha256Digest, is_sha256_hex};
 pub use ids::{AssetId, LineId, OrderLineId, OrderNumber, TokenId, VendorId};
+pub use revocation::Revocation;
 pub use status::{Environment, LineStatus, VendorStatus};
 pub use values::{
-    CancelReason, CountryCode, CustomerName, IdempotencyKey, Metadata, Price, Quantity, ValueError,
+    CancelReason, Countries, CountryCode, CustomerName, IdempotencyKey, Metadata, Price, Quantity,
+    ValueError,
 };
 
 /// Milliseconds since the unix epoch: how every timestamp is stored.

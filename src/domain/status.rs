@@ -1,13 +1,15 @@
 use std::fmt;
 use std::str::FromStr;
 
+use sea_orm::DeriveValueType;
 use serde::{Deserialize, Serialize};
 
 use super::ValueError;
 
 /// Every token belongs to one environment; orders are partitioned by it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, DeriveValueType)]
 #[serde(rename_all = "UPPERCASE")]
+#[sea_orm(value_type = "String")]
 pub enum Environment {
     Sandbox,
     Live,
@@ -19,6 +21,13 @@ impl Environment {
             Self::Sandbox => "SANDBOX",
             Self::Live => "LIVE",
         }
+    }
+}
+
+/// Part of a composite key the database never generates.
+impl sea_orm::TryFromU64 for Environment {
+    fn try_from_u64(_: u64) -> Result<Self, sea_orm::DbErr> {
+        Err(sea_orm::DbErr::ConvertFromU64("Environment"))
     }
 }
 
@@ -39,8 +48,9 @@ impl fmt::Display for Environment {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, DeriveValueType)]
 #[serde(rename_all = "UPPERCASE")]
+#[sea_orm(value_type = "String")]
 pub enum VendorStatus {
     Active,
     Suspended,
@@ -52,6 +62,12 @@ impl VendorStatus {
             Self::Active => "ACTIVE",
             Self::Suspended => "SUSPENDED",
         }
+    }
+}
+
+impl fmt::Display for VendorStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -73,8 +89,12 @@ impl FromStr for VendorStatus {
 ///                  │  └──────────────────────► CANCELED
 ///                  └──► FAILED (terminal)
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// [`can_become`](Self::can_become) is the guard: every transition the store
+/// makes is a conditional `UPDATE … WHERE status IN (sources_of(next))`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, DeriveValueType)]
 #[serde(rename_all = "UPPERCASE")]
+#[sea_orm(value_type = "String")]
 pub enum LineStatus {
     Processing,
     Completed,
@@ -83,6 +103,12 @@ pub enum LineStatus {
 }
 
 impl LineStatus {
+    pub const ALL: [LineStatus; 4] = [
+        LineStatus::Processing,
+        LineStatus::Completed,
+        LineStatus::Canceled,
+        LineStatus::Failed,
+    ];
     pub const CANCELABLE: [LineStatus; 2] = [LineStatus::Processing, LineStatus::Completed];
 
     pub fn as_str(self) -> &'static str {
@@ -107,6 +133,14 @@ impl LineStatus {
                 | (Self::Processing, Self::Canceled)
                 | (Self::Completed, Self::Canceled)
         )
+    }
+
+    /// Every status that may become `next`: the `WHERE status IN (…)` of a transition.
+    pub fn sources_of(next: LineStatus) -> Vec<LineStatus> {
+        Self::ALL
+            .into_iter()
+            .filter(|s| s.can_become(next))
+            .collect()
     }
 }
 
@@ -133,12 +167,7 @@ impl fmt::Display for LineStatus {
 mod tests {
     use super::*;
 
-    const ALL: [LineStatus; 4] = [
-        LineStatus::Processing,
-        LineStatus::Completed,
-        LineStatus::Canceled,
-        LineStatus::Failed,
-    ];
+    const ALL: [LineStatus; 4] = LineStatus::ALL;
 
     #[test]
     fn terminal_states_have_no_way_out() {
@@ -153,6 +182,19 @@ mod tests {
         for s in ALL {
             assert_eq!(s.is_cancelable(), s.can_become(LineStatus::Canceled), "{s}");
         }
+    }
+
+    #[test]
+    fn the_sources_of_a_transition_are_exactly_the_statuses_that_can_make_it() {
+        assert_eq!(
+            LineStatus::sources_of(LineStatus::Canceled),
+            LineStatus::CANCELABLE.to_vec()
+        );
+        assert_eq!(
+            LineStatus::sources_of(LineStatus::Completed),
+            vec![LineStatus::Processing]
+        );
+        assert!(LineStatus::sources_of(LineStatus::Processing).is_empty());
     }
 
     #[test]

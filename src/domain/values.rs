@@ -2,7 +2,9 @@
 //! `Result`, so a value that exists is a valid one.
 
 use std::fmt;
+use std::str::FromStr;
 
+use sea_orm::DeriveValueType;
 use serde::Serialize;
 
 /// Why a value was refused; the message is safe to show to the caller.
@@ -17,7 +19,7 @@ impl ValueError {
 }
 
 /// Buyer's name as it may be printed on the asset: 1–200 characters, no control characters.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, DeriveValueType)]
 #[serde(transparent)]
 pub struct CustomerName(String);
 
@@ -45,7 +47,7 @@ impl CustomerName {
 }
 
 /// ISO 3166-1 alpha-2 country code, upper case (`^[A-Z]{2}$`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, DeriveValueType)]
 #[serde(transparent)]
 pub struct CountryCode(String);
 
@@ -71,12 +73,69 @@ impl fmt::Display for CountryCode {
     }
 }
 
+/// The countries an asset may be sold to; empty means the whole world.
+/// Stored as comma-separated codes (`SE,NO`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, DeriveValueType)]
+#[sea_orm(value_type = "String")]
+pub struct Countries(Vec<CountryCode>);
+
+impl Countries {
+    pub fn new(codes: Vec<CountryCode>) -> Self {
+        Self(codes)
+    }
+
+    pub fn codes(&self) -> &[CountryCode] {
+        &self.0
+    }
+
+    /// Sellable everywhere (no restriction).
+    pub fn is_world(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether a buyer in `country` may buy; an unknown country only passes for the world.
+    pub fn allows(&self, country: Option<&CountryCode>) -> bool {
+        self.is_world() || country.is_some_and(|c| self.0.contains(c))
+    }
+}
+
+impl FromIterator<CountryCode> for Countries {
+    fn from_iter<I: IntoIterator<Item = CountryCode>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+impl fmt::Display for Countries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, c) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(c.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for Countries {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
+        s.split(',')
+            .filter(|c| !c.is_empty())
+            .map(CountryCode::parse)
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+}
+
 /// A purchased quantity, at least 1.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, DeriveValueType)]
 #[serde(transparent)]
 pub struct Quantity(i32);
 
 impl Quantity {
+    pub const ONE: Quantity = Quantity(1);
+
     pub fn parse(value: i64) -> Result<Self, ValueError> {
         i32::try_from(value)
             .ok()
@@ -91,7 +150,7 @@ impl Quantity {
 }
 
 /// A non-negative, finite amount as the vendor sent it (assetgate never computes with money).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, DeriveValueType)]
 #[serde(transparent)]
 pub struct Price(f64);
 
@@ -107,6 +166,9 @@ impl Price {
     pub fn get(self) -> f64 {
         self.0
     }
+
+    /// The price of a part: it belongs to the main line.
+    pub const ZERO: Price = Price(0.0);
 }
 
 /// `Idempotency-Key` header: 1–255 visible ASCII characters.
@@ -130,7 +192,7 @@ impl IdempotencyKey {
 }
 
 /// Why a line was canceled: up to 500 characters.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, DeriveValueType)]
 #[serde(transparent)]
 pub struct CancelReason(String);
 
@@ -158,8 +220,10 @@ impl CancelReason {
     }
 }
 
-/// Vendor metadata: a JSON object of at most 4 KiB when serialized.
-#[derive(Clone, Debug, PartialEq)]
+/// Vendor metadata: a JSON object of at most 4 KiB when serialized; stored as its JSON text.
+#[derive(Clone, Debug, PartialEq, Serialize, DeriveValueType)]
+#[serde(transparent)]
+#[sea_orm(value_type = "String")]
 pub struct Metadata(serde_json::Map<String, serde_json::Value>);
 
 impl Metadata {
@@ -179,9 +243,21 @@ impl Metadata {
         }
         Ok(Self(map))
     }
+}
 
-    pub fn to_json_string(&self) -> String {
-        serde_json::Value::Object(self.0.clone()).to_string()
+impl fmt::Display for Metadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = serde_json::to_string(&self.0).map_err(|_| fmt::Error)?;
+        f.write_str(&text)
+    }
+}
+
+impl FromStr for Metadata {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
+        let value = serde_json::from_str(s)
+            .map_err(|_| ValueError::new("metadata must be a JSON object"))?;
+        Self::parse(value)
     }
 }
 
@@ -238,6 +314,28 @@ mod tests {
             Some(CancelReason::DEFAULT)
         );
         assert!(CancelReason::parse(Some(&"x".repeat(501))).is_err());
+    }
+
+    #[test]
+    fn countries_round_trip_and_an_empty_list_is_the_world() {
+        let nordic: Countries = "SE,NO".parse().unwrap_or_default();
+        assert_eq!(nordic.to_string(), "SE,NO");
+        let se = CountryCode::parse("SE").ok();
+        let de = CountryCode::parse("DE").ok();
+        assert!(nordic.allows(se.as_ref()));
+        assert!(!nordic.allows(de.as_ref()));
+        assert!(!nordic.allows(None));
+        let world: Countries = "".parse().unwrap_or_else(|_| nordic.clone());
+        assert!(world.is_world() && world.allows(None));
+        assert!("SE,xx".parse::<Countries>().is_err());
+    }
+
+    #[test]
+    fn metadata_round_trips_through_its_stored_text() {
+        let m = Metadata::parse(serde_json::json!({"sku": "A-1", "n": 2})).ok();
+        let text = m.as_ref().map(ToString::to_string).unwrap_or_default();
+        assert_eq!(text.parse::<Metadata>().ok(), m);
+        assert!("[1]".parse::<Metadata>().is_err());
     }
 
     #[test]

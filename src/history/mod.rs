@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::domain::LineId;
+use crate::domain::{Actor, LineId};
 use crate::store::Store;
 use crate::store::events::{EventKind, NewEvent};
 
@@ -38,6 +38,7 @@ impl From<AccessRecord> for NewEvent {
             line_id: r.line,
             kind: EventKind::Access,
             at_ms: r.at_ms,
+            actor: Actor::System,
             data: json!({
                 "action": r.action,
                 "method": r.method,

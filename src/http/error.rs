@@ -7,6 +7,9 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::app::AppError;
+use crate::domain::LineStatus;
+
 tokio::task_local! {
     /// The current request's id, so any error rendered while serving it can carry it.
     pub static REQUEST_ID: String;
@@ -16,6 +19,8 @@ pub fn current_request_id() -> String {
     REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
 }
 
+/// Every answer that is not a success. Domain refusals come from the use
+/// cases as [`AppError`]; the rest are the HTTP edge's own.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error(
@@ -26,74 +31,26 @@ pub enum ApiError {
     VendorSuspended,
     #[error("No route matches {method} {path}.")]
     RouteNotFound { method: String, path: String },
-    #[error("Order {order_id} was not found.")]
-    OrderNotFound {
-        order_id: i64,
-        order_line_id: Option<i64>,
-    },
-    #[error("Asset {asset_id} was not found.")]
-    AssetNotFound { asset_id: i64 },
     #[error("Method {method} is not allowed here; use {allowed}.")]
     MethodNotAllowed {
         method: String,
         allowed: &'static str,
     },
-    #[error("Order line {order_line_id} of order {order_id} is already registered.")]
-    OrderExists { order_id: i64, order_line_id: i64 },
     #[error("A request with this Idempotency-Key is still being processed; retry shortly.")]
     IdempotencyInProgress,
     #[error("The request body is larger than the limit of {limit} bytes.")]
     PayloadTooLarge { limit: usize },
     #[error("Invalid request: {field}: {reason}")]
     InvalidRequest { field: String, reason: String },
-    #[error("{message}")]
-    OrderNotCancelable {
-        message: String,
-        current_status: String,
-    },
-    #[error(
-        "Order line {order_line_id} of order {order_id} is {current_status}; links are only available for COMPLETED lines."
-    )]
-    OrderNotAccessible {
-        order_id: i64,
-        order_line_id: i64,
-        current_status: String,
-    },
-    #[error("Asset {asset_id} cannot be viewed online; request a download URL instead.")]
-    AssetNotViewable { asset_id: i64 },
-    #[error("The validation token is not valid for this vendor and environment.")]
-    ValidationTokenInvalid,
-    #[error("The validation token has expired; validate the purchase again.")]
-    ValidationTokenExpired,
-    #[error("The validation token has already been used; validate the purchase again.")]
-    ValidationTokenUsed,
     #[error("This Idempotency-Key was already used with a different request.")]
     IdempotencyKeyReused,
-    #[error("Quantity {quantity} is below the minimum of {min_qty} for asset {asset_id}.")]
-    QuantityBelowMinimum {
-        asset_id: i64,
-        quantity: i64,
-        min_qty: i32,
-    },
-    #[error("Asset {asset_id} may not be sold to this region.")]
-    RegionNotAllowed {
-        asset_id: i64,
-        country_code: Option<String>,
-        countries: Vec<String>,
-    },
-    #[error("This link is not valid.")]
-    LinkInvalid,
-    #[error("This link has been revoked.")]
-    AccessRevoked,
-    #[error("This link has expired; ask the shop for a new one.")]
-    LinkExpired,
-    #[error("The file for this link is not available.")]
-    FileUnavailable,
-    #[error("Revocation status cannot be confirmed right now; retry in a few seconds.")]
-    RevocationUnavailable,
-    #[error("An internal error occurred; it has been logged.")]
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error("{GENERIC_INTERNAL}")]
     Internal(#[source] anyhow::Error),
 }
+
+const GENERIC_INTERNAL: &str = "An internal error occurred; it has been logged.";
 
 impl ApiError {
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
@@ -122,85 +79,45 @@ impl ApiError {
         match self {
             Self::Unauthorized => ("unauthorized", 40101, S::UNAUTHORIZED),
             Self::VendorSuspended => ("vendor_suspended", 40301, S::FORBIDDEN),
-            Self::LinkInvalid => ("link_invalid", 40302, S::FORBIDDEN),
-            Self::AccessRevoked => ("access_revoked", 40303, S::FORBIDDEN),
             Self::RouteNotFound { .. } => ("not_found", 40401, S::NOT_FOUND),
-            Self::OrderNotFound { .. } => ("order_not_found", 40402, S::NOT_FOUND),
-            Self::AssetNotFound { .. } => ("asset_not_found", 40403, S::NOT_FOUND),
-            Self::FileUnavailable => ("file_unavailable", 40404, S::NOT_FOUND),
             Self::MethodNotAllowed { .. } => ("method_not_allowed", 40501, S::METHOD_NOT_ALLOWED),
-            Self::OrderExists { .. } => ("order_exists", 40901, S::CONFLICT),
             Self::IdempotencyInProgress => ("idempotency_request_in_progress", 40902, S::CONFLICT),
-            Self::LinkExpired => ("link_expired", 41001, S::GONE),
             Self::PayloadTooLarge { .. } => ("payload_too_large", 41301, S::PAYLOAD_TOO_LARGE),
-            Self::QuantityBelowMinimum { .. } => ("quantity_below_minimum", 40001, S::BAD_REQUEST),
-            Self::RegionNotAllowed { .. } => ("region_not_allowed", 40002, S::BAD_REQUEST),
-            Self::InvalidRequest { .. } => ("invalid_request", 42200, S::UNPROCESSABLE_ENTITY),
-            Self::OrderNotCancelable { .. } => {
-                ("order_not_cancelable", 42201, S::UNPROCESSABLE_ENTITY)
-            }
-            Self::OrderNotAccessible { .. } => {
-                ("order_not_accessible", 42202, S::UNPROCESSABLE_ENTITY)
-            }
-            Self::AssetNotViewable { .. } => ("asset_not_viewable", 42203, S::UNPROCESSABLE_ENTITY),
-            Self::ValidationTokenInvalid => {
-                ("validation_token_invalid", 42204, S::UNPROCESSABLE_ENTITY)
-            }
-            Self::ValidationTokenExpired => {
-                ("validation_token_expired", 42205, S::UNPROCESSABLE_ENTITY)
-            }
-            Self::ValidationTokenUsed => ("validation_token_used", 42206, S::UNPROCESSABLE_ENTITY),
+            Self::InvalidRequest { .. } => INVALID_REQUEST,
             Self::IdempotencyKeyReused => {
                 ("idempotency_key_reused", 42207, S::UNPROCESSABLE_ENTITY)
             }
-            Self::RevocationUnavailable => {
-                ("revocation_unavailable", 50301, S::SERVICE_UNAVAILABLE)
-            }
-            Self::Internal(_) => ("internal_error", 50001, S::INTERNAL_SERVER_ERROR),
+            Self::App(e) => app_meta(e),
+            Self::Internal(_) => INTERNAL,
         }
     }
 
     pub fn details(&self) -> Option<Value> {
         match self {
-            Self::InvalidRequest { field, reason } => {
+            Self::InvalidRequest { field, reason }
+            | Self::App(AppError::Invalid { field, reason }) => {
                 Some(json!({"field": field, "reason": reason}))
             }
-            Self::OrderNotFound {
-                order_id,
-                order_line_id,
-            } => Some(json!({"order_id": order_id, "order_line_id": order_line_id})),
-            Self::AssetNotFound { asset_id } | Self::AssetNotViewable { asset_id } => {
-                Some(json!({"asset_id": asset_id}))
-            }
             Self::MethodNotAllowed { allowed, .. } => Some(json!({"allowed": allowed})),
-            Self::OrderExists {
-                order_id,
-                order_line_id,
-            } => Some(json!({"order_id": order_id, "order_line_id": order_line_id})),
             Self::PayloadTooLarge { limit } => Some(json!({"limit_bytes": limit})),
-            Self::OrderNotCancelable { current_status, .. } => Some(json!({
-                "current_status": current_status,
-                "cancelable_statuses": ["PROCESSING", "COMPLETED"],
-            })),
-            Self::OrderNotAccessible { current_status, .. } => {
-                Some(json!({"current_status": current_status}))
-            }
-            Self::QuantityBelowMinimum {
-                quantity, min_qty, ..
-            } => Some(json!({"quantity": quantity, "min_qty": min_qty})),
-            Self::RegionNotAllowed {
-                country_code,
-                countries,
-                ..
-            } => Some(json!({"country_code": country_code, "countries": countries})),
+            Self::App(e) => app_details(e),
             _ => None,
+        }
+    }
+
+    /// Safe to show: a 500 says nothing of its cause (that goes to the log).
+    pub fn message(&self) -> String {
+        if self.meta() == INTERNAL {
+            GENERIC_INTERNAL.to_owned()
+        } else {
+            self.to_string()
         }
     }
 
     pub fn body(&self) -> ErrorResponse {
         ErrorResponse {
             name: self.name(),
-            message: self.to_string(),
+            message: self.message(),
             code: self.code(),
             status: self.status_code().as_u16(),
             request_id: current_request_id(),
@@ -215,7 +132,7 @@ impl ApiError {
              <body style=\"font-family:sans-serif;max-width:40em;margin:4em auto\"><h1>{title}</h1><p>{msg}</p>\
              <p style=\"color:#777\">Reference: {rid}</p></body></html>",
             title = self.status_code().canonical_reason().unwrap_or("Error"),
-            msg = html_escape(&self.to_string()),
+            msg = html_escape(&self.message()),
             rid = html_escape(&current_request_id()),
         );
         HttpResponse::build(self.status_code())
@@ -243,29 +160,97 @@ pub struct ErrorResponse {
     pub details: Option<Value>,
 }
 
+const INVALID_REQUEST: (&str, u32, StatusCode) =
+    ("invalid_request", 42200, StatusCode::UNPROCESSABLE_ENTITY);
+const INTERNAL: (&str, u32, StatusCode) =
+    ("internal_error", 50001, StatusCode::INTERNAL_SERVER_ERROR);
+
+/// Status, stable name and code of each domain refusal.
+fn app_meta(e: &AppError) -> (&'static str, u32, StatusCode) {
+    use StatusCode as S;
+    match e {
+        AppError::LinkInvalid => ("link_invalid", 40302, S::FORBIDDEN),
+        AppError::AccessRevoked => ("access_revoked", 40303, S::FORBIDDEN),
+        AppError::OrderNotFound { .. } => ("order_not_found", 40402, S::NOT_FOUND),
+        AppError::AssetNotFound(_) => ("asset_not_found", 40403, S::NOT_FOUND),
+        AppError::FileUnavailable => ("file_unavailable", 40404, S::NOT_FOUND),
+        AppError::OrderExists { .. } => ("order_exists", 40901, S::CONFLICT),
+        AppError::LinkExpired => ("link_expired", 41001, S::GONE),
+        AppError::QuantityBelowMinimum { .. } => ("quantity_below_minimum", 40001, S::BAD_REQUEST),
+        AppError::RegionNotAllowed { .. } => ("region_not_allowed", 40002, S::BAD_REQUEST),
+        AppError::Invalid { .. } => INVALID_REQUEST,
+        AppError::OrderNotCancelable { .. } => {
+            ("order_not_cancelable", 42201, S::UNPROCESSABLE_ENTITY)
+        }
+        AppError::OrderNotAccessible { .. } => {
+            ("order_not_accessible", 42202, S::UNPROCESSABLE_ENTITY)
+        }
+        AppError::AssetNotViewable(_) => ("asset_not_viewable", 42203, S::UNPROCESSABLE_ENTITY),
+        AppError::ValidationTokenInvalid => {
+            ("validation_token_invalid", 42204, S::UNPROCESSABLE_ENTITY)
+        }
+        AppError::ValidationTokenExpired => {
+            ("validation_token_expired", 42205, S::UNPROCESSABLE_ENTITY)
+        }
+        AppError::ValidationTokenUsed => ("validation_token_used", 42206, S::UNPROCESSABLE_ENTITY),
+        AppError::RevocationUnavailable => {
+            ("revocation_unavailable", 50301, S::SERVICE_UNAVAILABLE)
+        }
+        AppError::Store(_) | AppError::Internal(_) => INTERNAL,
+    }
+}
+
+fn app_details(e: &AppError) -> Option<Value> {
+    match e {
+        AppError::OrderNotFound { order, line } => {
+            Some(json!({"order_id": order, "order_line_id": line}))
+        }
+        AppError::AssetNotFound(asset) | AppError::AssetNotViewable(asset) => {
+            Some(json!({"asset_id": asset}))
+        }
+        AppError::OrderExists { order, line } => {
+            Some(json!({"order_id": order, "order_line_id": line}))
+        }
+        AppError::OrderNotCancelable { current_status, .. } => Some(json!({
+            "current_status": current_status,
+            "cancelable_statuses": LineStatus::CANCELABLE,
+        })),
+        AppError::OrderNotAccessible { current_status, .. } => {
+            Some(json!({"current_status": current_status}))
+        }
+        AppError::QuantityBelowMinimum {
+            quantity, min_qty, ..
+        } => Some(json!({"quantity": quantity, "min_qty": min_qty})),
+        AppError::RegionNotAllowed {
+            country, countries, ..
+        } => Some(json!({"country_code": country, "countries": countries.codes()})),
+        _ => None,
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.meta().2
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Self::Internal(e) = self {
-            tracing::error!(error = ?e, "internal error");
+        match self {
+            Self::Internal(e) | Self::App(AppError::Internal(e)) => {
+                tracing::error!(error = ?e, "internal error");
+            }
+            Self::App(AppError::Store(e)) => {
+                tracing::error!(op = e.op(), error = ?e, "database operation failed");
+            }
+            _ => {}
         }
         let mut res = HttpResponse::build(self.status_code());
         if let Self::MethodNotAllowed { allowed, .. } = self {
             res.insert_header(("Allow", *allowed));
         }
-        if matches!(self, Self::RevocationUnavailable) {
+        if matches!(self, Self::App(AppError::RevocationUnavailable)) {
             res.insert_header(("Retry-After", "2"));
         }
         res.json(self.body())
-    }
-}
-
-impl From<sea_orm::DbErr> for ApiError {
-    fn from(e: sea_orm::DbErr) -> Self {
-        Self::Internal(anyhow::Error::new(e).context("database"))
     }
 }
 
@@ -278,16 +263,16 @@ mod tests {
         let all = [
             ApiError::Unauthorized,
             ApiError::VendorSuspended,
-            ApiError::LinkInvalid,
-            ApiError::AccessRevoked,
-            ApiError::LinkExpired,
-            ApiError::RevocationUnavailable,
-            ApiError::ValidationTokenInvalid,
-            ApiError::ValidationTokenExpired,
-            ApiError::ValidationTokenUsed,
+            ApiError::App(AppError::LinkInvalid),
+            ApiError::App(AppError::AccessRevoked),
+            ApiError::App(AppError::LinkExpired),
+            ApiError::App(AppError::RevocationUnavailable),
+            ApiError::App(AppError::ValidationTokenInvalid),
+            ApiError::App(AppError::ValidationTokenExpired),
+            ApiError::App(AppError::ValidationTokenUsed),
             ApiError::IdempotencyKeyReused,
             ApiError::IdempotencyInProgress,
-            ApiError::FileUnavailable,
+            ApiError::App(AppError::FileUnavailable),
             ApiError::invalid("x", "y"),
             ApiError::internal(anyhow::anyhow!("secret sql")),
         ];
@@ -305,11 +290,16 @@ mod tests {
 
     #[test]
     fn internal_errors_do_not_leak_their_cause() {
-        let body = ApiError::internal(anyhow::anyhow!("SELECT * FROM secrets at /etc/x")).body();
-        assert_eq!(
-            body.message,
-            "An internal error occurred; it has been logged."
-        );
-        assert!(body.details.is_none());
+        for e in [
+            ApiError::internal(anyhow::anyhow!("SELECT * FROM secrets at /etc/x")),
+            ApiError::App(AppError::internal(anyhow::anyhow!("SELECT * FROM secrets"))),
+        ] {
+            let body = e.body();
+            assert_eq!(
+                body.message,
+                "An internal error occurred; it has been logged."
+            );
+            assert!(body.details.is_none());
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! Request extractors. The caller is an extractor (`Caller`), so a handler
+//! Request extractors. The caller is an extractor (`Vendor`), so a handler
 //! cannot forget authentication; bodies and query strings are parsed with the
 //! path of the offending field kept for the 422 answer.
 
@@ -10,16 +10,19 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use crate::domain::secrets::hash_presented_api_token;
-use crate::domain::{Environment, IdempotencyKey, TokenId, VendorId, VendorStatus};
+use crate::app::{Authentication, VendorCaller};
+use crate::domain::IdempotencyKey;
 use crate::state::AppState;
 
-/// An authenticated vendor, bound to one environment.
-#[derive(Clone, Debug)]
-pub struct Caller {
-    pub vendor: VendorId,
-    pub environment: Environment,
-    pub token: TokenId,
+/// An authenticated vendor backend, bound to one environment by its token.
+#[derive(Clone, Copy, Debug)]
+pub struct Vendor(pub VendorCaller);
+
+impl std::ops::Deref for Vendor {
+    type Target = VendorCaller;
+    fn deref(&self) -> &VendorCaller {
+        &self.0
+    }
 }
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
@@ -28,7 +31,19 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))
 }
 
-impl FromRequest for Caller {
+/// The token of `Authorization: Bearer <token>`, if the header has that form.
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+}
+
+impl FromRequest for Vendor {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
@@ -36,31 +51,16 @@ impl FromRequest for Caller {
         let req = req.clone();
         Box::pin(async move {
             let state = state(&req)?;
-            let hash = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| {
-                    v.strip_prefix("Bearer ")
-                        .or_else(|| v.strip_prefix("bearer "))
-                })
-                .and_then(|t| hash_presented_api_token(t.trim()))
-                .ok_or(ApiError::Unauthorized)?;
-            let found = state
-                .store
-                .authenticate(&hash)
-                .await?
-                .ok_or(ApiError::Unauthorized)?;
-            if found.vendor_status == VendorStatus::Suspended {
-                return Err(ApiError::VendorSuspended);
-            }
-            tracing::Span::current().record("vendor_id", tracing::field::display(found.vendor_id));
-            req.extensions_mut().insert(found.environment);
-            Ok(Caller {
-                vendor: found.vendor_id,
-                environment: found.environment,
-                token: found.token_id,
-            })
+            let presented = bearer(&req).ok_or(ApiError::Unauthorized)?;
+            let caller = match state.app.authenticate_vendor(presented).await? {
+                Authentication::Unknown => return Err(ApiError::Unauthorized),
+                Authentication::Suspended => return Err(ApiError::VendorSuspended),
+                Authentication::Vendor(caller) => caller,
+            };
+            tracing::Span::current()
+                .record("vendor_id", tracing::field::display(caller.tenant.vendor));
+            req.extensions_mut().insert(caller.tenant.environment);
+            Ok(Vendor(caller))
         })
     }
 }
@@ -83,6 +83,17 @@ impl FromRequest for IdempotencyHeader {
                 })
                 .map(|k| Self(Some(k))),
         })
+    }
+}
+
+/// `.field("order_id")`: a refused value becomes a 422 naming its field.
+pub trait Field<T> {
+    fn field(self, name: &str) -> Result<T, ApiError>;
+}
+
+impl<T> Field<T> for Result<T, crate::domain::ValueError> {
+    fn field(self, name: &str) -> Result<T, ApiError> {
+        self.map_err(|e| ApiError::invalid(name, e))
     }
 }
 

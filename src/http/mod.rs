@@ -1,12 +1,13 @@
-//! HTTP: the routing table, extractors, middleware and error mapping.
-//! One file per endpoint under `routes/`.
+//! HTTP: the routing table, extractors, middleware, error mapping and wire
+//! types. One file per endpoint under `routes/`; a route parses the request
+//! into domain values, calls one use case of `app`, and renders the answer.
 
 pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod middleware;
-pub mod order_item;
 pub mod routes;
+pub mod wire;
 
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -77,6 +77,7 @@ mod tests {
             ttl_seconds: 60,
             signing_key: SecretString::from(""),
             signing_key_file: dir.path().join("data/signing.key"),
+            previous_signing_keys: SecretString::from(""),
             revocation_margin_seconds: 0,
         };
         let first = load_or_create_signing_key(&links)?;

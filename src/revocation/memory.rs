@@ -87,7 +87,7 @@ mod tests {
 
     fn rev(line: i64, until_ms: i64) -> Revocation {
         Revocation {
-            line: LineId::from_db(line),
+            line: LineId::parse(line).unwrap(),
             until_ms,
         }
     }
@@ -105,12 +105,12 @@ mod tests {
     async fn answers_incomplete_until_rebuilt_then_revoked_lines_are_known() {
         let set = MemoryRevocations::new();
         assert_eq!(
-            set.is_revoked(LineId::from_db(1)).await,
+            set.is_revoked(LineId::parse(1).unwrap()).await,
             Err(RevocationError::Incomplete)
         );
         rebuild(&set, &[rev(1, now_ms() + 60_000)]).await;
-        assert_eq!(set.is_revoked(LineId::from_db(1)).await, Ok(true));
-        assert_eq!(set.is_revoked(LineId::from_db(2)).await, Ok(false));
+        assert_eq!(set.is_revoked(LineId::parse(1).unwrap()).await, Ok(true));
+        assert_eq!(set.is_revoked(LineId::parse(2).unwrap()).await, Ok(false));
     }
 
     #[tokio::test]
@@ -119,7 +119,7 @@ mod tests {
         let now = now_ms();
         rebuild(&set, &[rev(1, now - 1), rev(2, now + 60_000)]).await;
         assert_eq!(set.sweep(now).await, 1);
-        assert_eq!(set.is_revoked(LineId::from_db(2)).await, Ok(true));
-        assert_eq!(set.is_revoked(LineId::from_db(1)).await, Ok(false));
+        assert_eq!(set.is_revoked(LineId::parse(2).unwrap()).await, Ok(true));
+        assert_eq!(set.is_revoked(LineId::parse(1).unwrap()).await, Ok(false));
     }
 }

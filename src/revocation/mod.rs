@@ -4,19 +4,18 @@
 //! on every `/access` request. Two implementations sit behind one trait:
 //! Redis (shared by a fleet) and in-process (the single-instance embedded
 //! default). A Redis Cluster variant can be added behind the same trait.
+//! Keeping the set complete is the application's job (`app::maintain`).
 
-mod maintainer;
 mod memory;
 mod redis_store;
 
 use std::sync::Arc;
 
-pub use maintainer::{Maintainer, spawn_maintainer};
 pub use memory::MemoryRevocations;
 pub use redis_store::RedisRevocations;
 
 use crate::domain::LineId;
-pub use crate::store::orders::Revocation;
+pub use crate::domain::Revocation;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RevocationError {

@@ -8,6 +8,8 @@ use std::sync::RwLock;
 
 use bytes::Bytes;
 
+use crate::domain::Sha256Digest;
+
 /// Largest file kept in memory.
 pub const MAX_FILE: u64 = 64 * 1024;
 /// Memory the cache may hold in all.
@@ -15,16 +17,16 @@ const BUDGET: usize = 64 << 20;
 
 #[derive(Debug, Default)]
 pub struct SmallFiles {
-    entries: RwLock<(HashMap<String, Bytes>, usize)>,
+    entries: RwLock<(HashMap<Sha256Digest, Bytes>, usize)>,
 }
 
 impl SmallFiles {
-    pub fn get(&self, sha256: &str) -> Option<Bytes> {
+    pub fn get(&self, sha256: &Sha256Digest) -> Option<Bytes> {
         self.entries.read().ok()?.0.get(sha256).cloned()
     }
 
     /// Reads `path` if it is small enough and remembers it. `None` = serve from disk.
-    pub fn load(&self, sha256: &str, path: &Path) -> Option<Bytes> {
+    pub fn load(&self, sha256: &Sha256Digest, path: &Path) -> Option<Bytes> {
         let meta = std::fs::metadata(path).ok()?;
         if meta.len() > MAX_FILE {
             return None;
@@ -37,7 +39,7 @@ impl SmallFiles {
                 *used = 0;
             }
             *used += bytes.len();
-            map.insert(sha256.to_owned(), bytes.clone());
+            map.insert(sha256.clone(), bytes.clone());
         }
         Some(bytes)
     }
@@ -55,11 +57,12 @@ mod tests {
         std::fs::write(&small, b"tiny")?;
         std::fs::write(&large, vec![0u8; MAX_FILE as usize + 1])?;
         let cache = SmallFiles::default();
-        assert_eq!(cache.get("s"), None);
-        assert_eq!(cache.load("s", &small).as_deref(), Some(&b"tiny"[..]));
-        assert_eq!(cache.get("s").as_deref(), Some(&b"tiny"[..]));
-        assert_eq!(cache.load("l", &large), None);
-        assert_eq!(cache.get("l"), None);
+        let (s, l) = (Sha256Digest::of(b"s"), Sha256Digest::of(b"l"));
+        assert_eq!(cache.get(&s), None);
+        assert_eq!(cache.load(&s, &small).as_deref(), Some(&b"tiny"[..]));
+        assert_eq!(cache.get(&s).as_deref(), Some(&b"tiny"[..]));
+        assert_eq!(cache.load(&l, &large), None);
+        assert_eq!(cache.get(&l), None);
         Ok(())
     }
 }

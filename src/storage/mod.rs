@@ -11,6 +11,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use sha2::{Digest as _, Sha256};
 
+use crate::domain::Sha256Digest;
+
 const CHUNK: usize = 64 * 1024;
 
 #[derive(Clone, Debug)]
@@ -22,7 +24,7 @@ pub struct Storage {
 /// A file copied into storage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredFile {
-    pub sha256: String,
+    pub sha256: Sha256Digest,
     pub size_bytes: u64,
     /// First bytes, for content-type sniffing.
     pub head: Vec<u8>,
@@ -40,12 +42,6 @@ pub enum VerifyError {
     Unreadable,
 }
 
-pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
 impl Storage {
     /// Opens (creating if needed) the storage folder.
     pub fn open(root: &Path) -> anyhow::Result<Self> {
@@ -58,15 +54,16 @@ impl Storage {
     }
 
     /// The whole file from memory if it is small (see [`cache`]); `None` = stream it from disk.
-    pub fn small_file(&self, sha256: &str) -> Option<bytes::Bytes> {
+    pub fn small_file(&self, sha256: &Sha256Digest) -> Option<bytes::Bytes> {
         self.small
             .get(sha256)
-            .or_else(|| self.small.load(sha256, &self.path_for(sha256)?))
+            .or_else(|| self.small.load(sha256, &self.path_for(sha256)))
     }
 
-    /// Where the file with this digest lives; `None` if the digest is not one.
-    pub fn path_for(&self, sha256: &str) -> Option<PathBuf> {
-        is_sha256_hex(sha256).then(|| self.root.join(&sha256[..2]).join(sha256))
+    /// Where the file with this digest lives (a digest is always a safe name).
+    pub fn path_for(&self, sha256: &Sha256Digest) -> PathBuf {
+        let hex = sha256.as_str();
+        self.root.join(&hex[..2]).join(hex)
     }
 
     /// Copies `source` into storage, hashing as it goes (bounded memory).
@@ -107,8 +104,8 @@ impl Storage {
             progress(size, total);
         }
         output.sync_all().context("flushing into storage")?;
-        let sha256 = hex::encode(hasher.finalize());
-        let dest = self.path_for(&sha256).context("digest")?;
+        let sha256 = Sha256Digest::from_hasher(hasher);
+        let dest = self.path_for(&sha256);
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).context("creating the storage sub-folder")?;
         }
@@ -121,8 +118,8 @@ impl Storage {
     }
 
     /// Checks that the stored file is present and intact (blocking: run off the runtime).
-    pub fn verify(&self, sha256: &str, size_bytes: u64) -> Result<(), VerifyError> {
-        let path = self.path_for(sha256).ok_or(VerifyError::Missing)?;
+    pub fn verify(&self, sha256: &Sha256Digest, size_bytes: u64) -> Result<(), VerifyError> {
+        let path = self.path_for(sha256);
         let mut file = match std::fs::File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(VerifyError::Missing),
@@ -144,7 +141,7 @@ impl Storage {
             }
             hasher.update(&buf[..n]);
         }
-        if hex::encode(hasher.finalize()) == sha256 {
+        if Sha256Digest::from_hasher(hasher) == *sha256 {
             Ok(())
         } else {
             Err(VerifyError::WrongDigest)
@@ -204,7 +201,7 @@ mod tests {
                 actual: 14
             })
         );
-        let path = storage.path_for(&stored.sha256).context("path")?;
+        let path = storage.path_for(&stored.sha256);
         std::fs::write(&path, b"%PDF-1.4 hellO")?;
         assert_eq!(
             storage.verify(&stored.sha256, 14),
@@ -222,9 +219,13 @@ mod tests {
     fn only_hex_digests_become_paths() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let storage = Storage::open(dir.path())?;
-        assert!(storage.path_for("../../etc/passwd").is_none());
-        assert!(storage.path_for(&"A".repeat(64)).is_none());
-        assert!(storage.path_for(&"a".repeat(64)).is_some());
+        assert!(Sha256Digest::parse("../../etc/passwd").is_err());
+        assert!(Sha256Digest::parse(&"A".repeat(64)).is_err());
+        let digest = Sha256Digest::parse(&"a".repeat(64))?;
+        assert_eq!(
+            storage.path_for(&digest),
+            dir.path().join("aa").join("a".repeat(64))
+        );
         Ok(())
     }
 

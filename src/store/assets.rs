@@ -1,63 +1,16 @@
+//! The asset catalogue.
+
 use sea_orm::{
-    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, DbErr, EntityTrait as _,
-    QueryFilter as _, QueryOrder as _, QuerySelect as _,
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _,
+    QueryOrder as _, QuerySelect as _,
 };
-use serde::Serialize;
 
-use super::Store;
 use super::entities::assets;
-use crate::domain::{AssetId, CountryCode, now_ms};
+use super::{Op as _, Store, StoreError};
+use crate::domain::{AssetId, Countries, Sha256Digest, now_ms};
 
-/// `AssetItem` on the wire (SPEC §4), plus the stored file name.
-#[derive(Clone, Debug, Serialize)]
-pub struct Asset {
-    pub asset_id: AssetId,
-    pub title: String,
-    pub description: Option<String>,
-    pub format: String,
-    pub content_type: String,
-    pub size_bytes: i64,
-    pub sha256: String,
-    pub viewable: bool,
-    pub countries: Vec<String>,
-    /// Sellable everywhere (no country restriction).
-    pub world: bool,
-    pub min_qty: i32,
-    #[serde(skip)]
-    pub file_name: String,
-}
-
-impl Asset {
-    /// Whether a buyer in `country` may buy it; an unknown country only passes for world assets.
-    pub fn allows_country(&self, country: Option<&CountryCode>) -> bool {
-        self.world || country.is_some_and(|c| self.countries.iter().any(|a| a == c.as_str()))
-    }
-}
-
-impl From<assets::Model> for Asset {
-    fn from(m: assets::Model) -> Self {
-        let countries: Vec<String> = m
-            .countries
-            .split(',')
-            .filter(|c| !c.is_empty())
-            .map(str::to_owned)
-            .collect();
-        Self {
-            asset_id: AssetId::from_db(m.asset_id),
-            title: m.title,
-            description: m.description,
-            format: m.format,
-            content_type: m.content_type,
-            size_bytes: m.size_bytes,
-            sha256: m.sha256,
-            viewable: m.viewable,
-            world: countries.is_empty(),
-            countries,
-            min_qty: m.min_qty,
-            file_name: m.file_name,
-        }
-    }
-}
+/// One asset of the catalogue.
+pub use super::entities::assets::Model as Asset;
 
 /// What `asset add` records once the file is in storage.
 #[derive(Clone, Debug)]
@@ -68,9 +21,9 @@ pub struct NewAsset {
     pub format: String,
     pub content_type: String,
     pub size_bytes: i64,
-    pub sha256: String,
+    pub sha256: Sha256Digest,
     pub viewable: bool,
-    pub countries: Vec<CountryCode>,
+    pub countries: Countries,
     pub min_qty: i32,
     pub file_name: String,
 }
@@ -79,8 +32,10 @@ pub struct NewAsset {
 pub enum AddAssetError {
     #[error("asset_id {0} already exists")]
     Exists(AssetId),
+    #[error("could not allocate an asset_id; try again")]
+    Contended,
     #[error(transparent)]
-    Db(#[from] DbErr),
+    Store(#[from] StoreError),
 }
 
 impl Store {
@@ -89,8 +44,8 @@ impl Store {
         // Without an explicit id, take the next one; retry if a concurrent add took it.
         for _ in 0..5 {
             let id = match new.asset_id {
-                Some(id) => id.get(),
-                None => self.max_asset_id().await? + 1,
+                Some(id) => id,
+                None => self.next_asset_id().await?,
             };
             let model = assets::ActiveModel {
                 asset_id: Set(id),
@@ -101,64 +56,64 @@ impl Store {
                 size_bytes: Set(new.size_bytes),
                 sha256: Set(new.sha256.clone()),
                 viewable: Set(new.viewable),
-                countries: Set(new
-                    .countries
-                    .iter()
-                    .map(CountryCode::as_str)
-                    .collect::<Vec<_>>()
-                    .join(",")),
+                countries: Set(new.countries.clone()),
                 min_qty: Set(new.min_qty),
                 file_name: Set(new.file_name.clone()),
                 created_at_ms: Set(now_ms()),
             };
             match model.insert(self.conn()).await {
-                Ok(m) => return Ok(m.into()),
+                Ok(_) => {
+                    return self.get_asset(id).await?.ok_or(AddAssetError::Contended);
+                }
                 Err(e) if super::is_unique_violation(&e) => {
                     if new.asset_id.is_some() {
-                        return Err(AddAssetError::Exists(AssetId::from_db(id)));
+                        return Err(AddAssetError::Exists(id));
                     }
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(StoreError::from_db("adding an asset", e).into()),
             }
         }
-        Err(DbErr::Custom("could not allocate an asset_id; try again".into()).into())
+        Err(AddAssetError::Contended)
     }
 
-    async fn max_asset_id(&self) -> Result<i64, DbErr> {
-        Ok(assets::Entity::find()
+    async fn next_asset_id(&self) -> Result<AssetId, StoreError> {
+        let max: Option<AssetId> = assets::Entity::find()
+            .select_only()
+            .column(assets::Column::AssetId)
             .order_by_desc(assets::Column::AssetId)
+            .into_tuple()
             .one(self.conn())
-            .await?
-            .map_or(0, |m| m.asset_id))
+            .await
+            .op("finding the next asset id")?;
+        AssetId::parse(max.map_or(0, AssetId::get) + 1).map_err(|e| StoreError::Corrupt {
+            op: "finding the next asset id",
+            detail: e.to_string(),
+        })
     }
 
-    pub async fn get_asset(&self, id: AssetId) -> Result<Option<Asset>, DbErr> {
-        Ok(assets::Entity::find_by_id(id.get())
+    pub async fn get_asset(&self, id: AssetId) -> Result<Option<Asset>, StoreError> {
+        assets::Entity::find_by_id(id)
             .one(self.conn())
-            .await?
-            .map(Asset::from))
+            .await
+            .op("loading an asset")
     }
 
-    pub async fn get_assets(&self, ids: &[i64]) -> Result<Vec<Asset>, DbErr> {
-        Ok(assets::Entity::find()
-            .filter(assets::Column::AssetId.is_in(ids.iter().copied()))
+    pub async fn get_assets(&self, ids: &[AssetId]) -> Result<Vec<Asset>, StoreError> {
+        assets::Entity::find()
+            .filter(assets::Column::AssetId.is_in(ids.to_vec()))
             .all(self.conn())
-            .await?
-            .into_iter()
-            .map(Asset::from)
-            .collect())
+            .await
+            .op("loading assets")
     }
 
     /// Keyset page: assets with `asset_id > after`, ascending, at most `limit`.
-    pub async fn list_assets(&self, after: i64, limit: u64) -> Result<Vec<Asset>, DbErr> {
-        Ok(assets::Entity::find()
+    pub async fn list_assets(&self, after: i64, limit: u64) -> Result<Vec<Asset>, StoreError> {
+        assets::Entity::find()
             .filter(assets::Column::AssetId.gt(after))
             .order_by_asc(assets::Column::AssetId)
             .limit(limit)
             .all(self.conn())
-            .await?
-            .into_iter()
-            .map(Asset::from)
-            .collect())
+            .await
+            .op("listing assets")
     }
 }

@@ -1,15 +1,14 @@
 //! The per-line history operators read: registered, fulfilled, failed,
-//! link issued, each access, canceled.
+//! link issued, each access, canceled — each with its actor.
 
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait as _, ConnectionTrait, DbErr, EntityTrait as _, QueryFilter as _, QueryOrder as _,
+    ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, QueryOrder as _,
 };
-use serde::Serialize;
 
-use super::Store;
 use super::entities::line_events;
-use crate::domain::{LineId, ms_to_rfc3339};
+use super::{Op as _, Store, StoreError};
+use crate::domain::{Actor, LineId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventKind {
@@ -39,55 +38,65 @@ pub struct NewEvent {
     pub line_id: LineId,
     pub kind: EventKind,
     pub at_ms: i64,
+    pub actor: Actor,
     pub data: serde_json::Value,
 }
 
-/// One recorded event, as `order show` prints it.
-#[derive(Clone, Debug, Serialize)]
+/// One recorded event.
+#[derive(Clone, Debug)]
 pub struct Event {
-    pub line_id: i64,
+    pub line_id: LineId,
     pub kind: String,
-    pub at: String,
+    pub at_ms: i64,
+    pub actor: Actor,
     pub data: serde_json::Value,
 }
 
 fn active(e: NewEvent) -> line_events::ActiveModel {
     line_events::ActiveModel {
         id: NotSet,
-        line_id: Set(e.line_id.get()),
+        line_id: Set(e.line_id),
         kind: Set(e.kind.as_str().to_owned()),
         at_ms: Set(e.at_ms),
+        actor: Set(e.actor),
         data: Set(e.data.to_string()),
     }
 }
 
 /// Records events on any connection (so callers can include them in a transaction).
-pub async fn record<C: ConnectionTrait>(conn: &C, events: Vec<NewEvent>) -> Result<(), DbErr> {
+pub(super) async fn record<C: ConnectionTrait>(
+    conn: &C,
+    events: Vec<NewEvent>,
+) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
     line_events::Entity::insert_many(events.into_iter().map(active))
         .exec_without_returning(conn)
         .await
+        .op("recording history events")
         .map(|_| ())
 }
 
 impl Store {
-    pub async fn record_events(&self, events: Vec<NewEvent>) -> Result<(), DbErr> {
+    pub async fn record_events(&self, events: Vec<NewEvent>) -> Result<(), StoreError> {
         record(self.conn(), events).await
     }
 
-    pub async fn history(&self, line_ids: &[i64]) -> Result<Vec<Event>, DbErr> {
+    /// The history of these lines, oldest first.
+    pub async fn history(&self, lines: &[LineId]) -> Result<Vec<Event>, StoreError> {
         Ok(line_events::Entity::find()
-            .filter(line_events::Column::LineId.is_in(line_ids.iter().copied()))
+            .filter(line_events::Column::LineId.is_in(lines.to_vec()))
             .order_by_asc(line_events::Column::Id)
             .all(self.conn())
-            .await?
+            .await
+            .op("reading order history")?
             .into_iter()
             .map(|m| Event {
                 line_id: m.line_id,
                 kind: m.kind,
-                at: ms_to_rfc3339(m.at_ms),
+                at_ms: m.at_ms,
+                actor: m.actor,
                 data: serde_json::from_str(&m.data).unwrap_or(serde_json::Value::Null),
             })
             .collect())

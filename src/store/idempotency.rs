@@ -2,12 +2,12 @@
 //! key) is stored and replayed to retries of the same request.
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, DbErr, EntityTrait as _, QueryFilter as _, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _, sea_query::Expr,
 };
 
 use super::entities::idempotency_keys;
-use super::{Store, is_unique_violation};
-use crate::domain::{Environment, IdempotencyKey, VendorId, now_ms};
+use super::{Op as _, Store, StoreError, is_unique_violation};
+use crate::domain::{IdempotencyKey, Tenant, now_ms};
 
 /// How long keys are kept at least (SPEC: 24 h); purged after twice that.
 pub const KEEP_MS: i64 = 48 * 3600 * 1000;
@@ -23,23 +23,33 @@ pub enum Begin {
     New,
     /// Seen before with the same request: replay this answer.
     Replay { status: u16, body: String },
+    /// Seen before with the same request, whose work was committed but whose
+    /// answer was not final (`finish` with `resumable`): finish the job.
+    Resume,
     /// Seen before with a different request.
     Mismatch,
     /// The first request with this key is still running.
     InProgress,
 }
 
+/// The stored answer of a request.
+pub struct Answer<'a> {
+    pub status: u16,
+    pub body: &'a str,
+    /// The work is committed but the answer is not final: a retry resumes it.
+    pub resumable: bool,
+}
+
 pub struct KeyScope<'a> {
-    pub vendor: VendorId,
-    pub environment: Environment,
+    pub tenant: Tenant,
     pub key: &'a IdempotencyKey,
 }
 
 impl KeyScope<'_> {
     fn filter(&self) -> sea_orm::Condition {
         sea_orm::Condition::all()
-            .add(idempotency_keys::Column::VendorId.eq(self.vendor.to_string()))
-            .add(idempotency_keys::Column::Environment.eq(self.environment.as_str()))
+            .add(idempotency_keys::Column::VendorId.eq(self.tenant.vendor))
+            .add(idempotency_keys::Column::Environment.eq(self.tenant.environment))
             .add(idempotency_keys::Column::Key.eq(self.key.as_str()))
     }
 }
@@ -49,14 +59,16 @@ impl Store {
         &self,
         scope: &KeyScope<'_>,
         request_hash: &str,
-    ) -> Result<Begin, DbErr> {
+    ) -> Result<Begin, StoreError> {
+        let op = "claiming an idempotency key";
         let row = idempotency_keys::ActiveModel {
-            vendor_id: Set(scope.vendor.to_string()),
-            environment: Set(scope.environment.as_str().to_owned()),
+            vendor_id: Set(scope.tenant.vendor),
+            environment: Set(scope.tenant.environment),
             key: Set(scope.key.as_str().to_owned()),
             request_hash: Set(request_hash.to_owned()),
             response_status: Set(None),
             response_body: Set(None),
+            resumable: Set(false),
             created_at_ms: Set(now_ms()),
         };
         match idempotency_keys::Entity::insert(row)
@@ -65,12 +77,13 @@ impl Store {
         {
             Ok(_) => return Ok(Begin::New),
             Err(e) if is_unique_violation(&e) => {}
-            Err(e) => return Err(e),
+            Err(e) => return Err(StoreError::from_db(op, e)),
         }
         let Some(found) = idempotency_keys::Entity::find()
             .filter(scope.filter())
             .one(self.conn())
-            .await?
+            .await
+            .op(op)?
         else {
             // Purged or abandoned between our insert and read: treat as in progress.
             return Ok(Begin::InProgress);
@@ -79,6 +92,7 @@ impl Store {
             return Ok(Begin::Mismatch);
         }
         Ok(match (found.response_status, found.response_body) {
+            _ if found.resumable => Begin::Resume,
             (Some(status), Some(body)) => Begin::Replay {
                 status: u16::try_from(status).unwrap_or(500),
                 body,
@@ -94,7 +108,7 @@ impl Store {
         &self,
         scope: &KeyScope<'_>,
         request_hash: &str,
-    ) -> Result<bool, DbErr> {
+    ) -> Result<bool, StoreError> {
         let now = now_ms();
         let res = idempotency_keys::Entity::update_many()
             .col_expr(idempotency_keys::Column::CreatedAtMs, Expr::value(now))
@@ -103,7 +117,8 @@ impl Store {
             .filter(idempotency_keys::Column::ResponseStatus.is_null())
             .filter(idempotency_keys::Column::CreatedAtMs.lt(now - STALE_IN_PROGRESS_MS))
             .exec(self.conn())
-            .await?;
+            .await
+            .op("taking over an idempotency key")?;
         if res.rows_affected == 1 {
             tracing::warn!("taking over an idempotency key whose first request never answered");
         }
@@ -113,35 +128,44 @@ impl Store {
     pub async fn idempotency_finish(
         &self,
         scope: &KeyScope<'_>,
-        status: u16,
-        body: &str,
-    ) -> Result<(), DbErr> {
+        answer: Answer<'_>,
+    ) -> Result<(), StoreError> {
         idempotency_keys::Entity::update_many()
             .col_expr(
                 idempotency_keys::Column::ResponseStatus,
-                Expr::value(i32::from(status)),
+                Expr::value(i32::from(answer.status)),
             )
-            .col_expr(idempotency_keys::Column::ResponseBody, Expr::value(body))
+            .col_expr(
+                idempotency_keys::Column::ResponseBody,
+                Expr::value(answer.body),
+            )
+            .col_expr(
+                idempotency_keys::Column::Resumable,
+                Expr::value(answer.resumable),
+            )
             .filter(scope.filter())
             .exec(self.conn())
             .await
+            .op("storing an idempotent answer")
             .map(|_| ())
     }
 
     /// Forgets a key whose request failed with a server error, so a retry runs again.
-    pub async fn idempotency_abandon(&self, scope: &KeyScope<'_>) -> Result<(), DbErr> {
+    pub async fn idempotency_abandon(&self, scope: &KeyScope<'_>) -> Result<(), StoreError> {
         idempotency_keys::Entity::delete_many()
             .filter(scope.filter())
             .exec(self.conn())
             .await
+            .op("releasing an idempotency key")
             .map(|_| ())
     }
 
-    pub async fn idempotency_purge(&self) -> Result<u64, DbErr> {
+    pub async fn idempotency_purge(&self) -> Result<u64, StoreError> {
         Ok(idempotency_keys::Entity::delete_many()
             .filter(idempotency_keys::Column::CreatedAtMs.lt(now_ms() - KEEP_MS))
             .exec(self.conn())
-            .await?
+            .await
+            .op("purging old idempotency keys")?
             .rows_affected)
     }
 }

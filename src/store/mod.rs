@@ -1,5 +1,7 @@
 //! Persistence: sea-orm over SQLite or PostgreSQL. Each file holds the
-//! queries of one idea and returns domain types; entities stay untouched.
+//! queries of one idea and returns domain types and read models; every error
+//! is a [`StoreError`] naming the operation that failed. No sea-orm type
+//! leaves this module.
 
 pub mod assets;
 pub mod entities;
@@ -17,6 +19,50 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use secrecy::ExposeSecret as _;
 
 use crate::config::DatabaseSettings;
+
+/// Why a store operation failed. `op` says which one ("loading order lines"),
+/// so every 500 in the log names the query behind it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error while {op}")]
+    Db {
+        op: &'static str,
+        #[source]
+        source: DbErr,
+    },
+    /// A stored value that does not parse into its domain type.
+    #[error("corrupt row while {op}: {detail}")]
+    Corrupt { op: &'static str, detail: String },
+}
+
+impl StoreError {
+    pub fn op(&self) -> &'static str {
+        match self {
+            Self::Db { op, .. } | Self::Corrupt { op, .. } => op,
+        }
+    }
+
+    pub(super) fn from_db(op: &'static str, source: DbErr) -> Self {
+        match source {
+            DbErr::TryIntoErr { .. } | DbErr::Type(_) => Self::Corrupt {
+                op,
+                detail: source.to_string(),
+            },
+            source => Self::Db { op, source },
+        }
+    }
+}
+
+/// `.op("loading order lines")`: the context every store call adds to its error.
+trait Op<T> {
+    fn op(self, op: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> Op<T> for Result<T, DbErr> {
+    fn op(self, op: &'static str) -> Result<T, StoreError> {
+        self.map_err(|e| StoreError::from_db(op, e))
+    }
+}
 
 /// The database: the source of truth for vendors, assets, orders and revocations.
 #[derive(Clone, Debug)]
@@ -47,18 +93,20 @@ impl Store {
         Ok(Self { db })
     }
 
-    pub fn conn(&self) -> &DatabaseConnection {
+    fn conn(&self) -> &DatabaseConnection {
         &self.db
     }
 
     /// Applies pending migrations and returns their names.
-    pub async fn migrate(&self) -> Result<Vec<String>, DbErr> {
+    pub async fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        let op = "applying migrations";
         let pending: Vec<String> = Migrator::get_pending_migrations(&self.db)
-            .await?
+            .await
+            .op(op)?
             .iter()
             .map(|m| m.name().to_owned())
             .collect();
-        Migrator::up(&self.db, None).await?;
+        Migrator::up(&self.db, None).await.op(op)?;
         Ok(pending)
     }
 
@@ -83,7 +131,7 @@ fn sqlite_parent_dir(url: &str) -> Option<std::path::PathBuf> {
 }
 
 /// Whether an insert failed on a unique constraint (duplicate line, key, …).
-pub fn is_unique_violation(err: &DbErr) -> bool {
+fn is_unique_violation(err: &DbErr) -> bool {
     matches!(
         err.sql_err(),
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))

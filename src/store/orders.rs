@@ -1,10 +1,11 @@
 //! Order lines and their state transitions. Every transition is a conditional
-//! `UPDATE … WHERE status IN (…)`, so concurrent callers on any instance and
-//! either backend agree on one outcome without explicit row locks.
+//! `UPDATE … WHERE status IN (sources)`, with the sources taken from the
+//! domain's state machine (`LineStatus::sources_of`), so concurrent callers on
+//! any instance and either backend agree on one outcome without row locks.
 
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait as _, Condition, DbErr, EntityTrait as _, QueryFilter as _, QueryOrder as _,
+    ColumnTrait as _, Condition, EntityTrait as _, QueryFilter as _, QueryOrder as _,
     QuerySelect as _, TransactionTrait as _,
     sea_query::{Expr, ExprTrait as _},
 };
@@ -12,83 +13,40 @@ use serde_json::json;
 
 use super::entities::{order_lines, validation_tokens};
 use super::events::{self, EventKind, NewEvent};
-use super::{Store, is_unique_violation};
+use super::{Op as _, Store, StoreError, is_unique_violation};
 use crate::domain::{
-    AssetId, CancelReason, Environment, LineId, LineStatus, OrderLineId, OrderNumber, TokenId,
-    VendorId, now_ms,
+    Actor, AssetId, CancelReason, CountryCode, CustomerName, LineId, LineStatus, Metadata,
+    OrderLineId, OrderNumber, OrderRef, Price, Quantity, Revocation, Tenant, now_ms,
 };
 
-/// One stored order line.
+/// One order line as the rest of the gateway reads it.
+pub use super::entities::order_lines::Model as OrderLine;
+
+/// What every line of one registration shares.
 #[derive(Clone, Debug)]
-pub struct OrderLine {
-    pub line_id: LineId,
-    pub order_number: OrderNumber,
-    pub order_line_id: OrderLineId,
-    pub asset_id: AssetId,
-    pub customer: String,
-    pub unit_price: f64,
-    pub line_item_price: f64,
-    pub quantity: i32,
-    pub country_code: Option<String>,
-    pub metadata: Option<serde_json::Value>,
-    pub status: LineStatus,
-    pub failure_message: Option<String>,
-    pub created_at_ms: i64,
-    pub updated_at_ms: i64,
-    pub canceled_at_ms: Option<i64>,
-    pub cancel_reason: Option<String>,
-    pub revoke_until_ms: Option<i64>,
+pub struct LineTerms {
+    pub customer: CustomerName,
+    pub quantity: Quantity,
+    pub country_code: Option<CountryCode>,
+    pub metadata: Option<Metadata>,
 }
 
-impl TryFrom<order_lines::Model> for OrderLine {
-    type Error = DbErr;
-    fn try_from(m: order_lines::Model) -> Result<Self, DbErr> {
-        Ok(Self {
-            line_id: LineId::from_db(m.id),
-            order_number: OrderNumber::from_db(m.order_number),
-            order_line_id: OrderLineId::from_db(m.order_line_id),
-            asset_id: AssetId::from_db(m.asset_id),
-            customer: m.customer,
-            unit_price: m.unit_price,
-            line_item_price: m.line_item_price,
-            quantity: m.quantity,
-            country_code: m.country_code,
-            metadata: m.metadata.and_then(|s| serde_json::from_str(&s).ok()),
-            status: m
-                .status
-                .parse()
-                .map_err(|e: crate::domain::ValueError| DbErr::Custom(e.to_string()))?,
-            failure_message: m.failure_message,
-            created_at_ms: m.created_at_ms,
-            updated_at_ms: m.updated_at_ms,
-            canceled_at_ms: m.canceled_at_ms,
-            cancel_reason: m.cancel_reason,
-            revoke_until_ms: m.revoke_until_ms,
-        })
-    }
-}
-
-/// A line to insert at register.
+/// One line to insert at register.
 #[derive(Clone, Debug)]
 pub struct NewLine {
     pub order_line_id: OrderLineId,
     pub asset_id: AssetId,
-    pub customer: String,
-    pub unit_price: f64,
-    pub line_item_price: f64,
-    pub quantity: i32,
-    pub country_code: Option<String>,
-    pub metadata: Option<String>,
+    pub unit_price: Price,
+    pub line_item_price: Price,
 }
 
 /// Who registers what, and which validation token (if any) it spends.
 #[derive(Clone, Debug)]
 pub struct Registration {
-    pub vendor: VendorId,
-    pub environment: Environment,
-    pub token: TokenId,
-    pub order_number: OrderNumber,
+    pub order: OrderRef,
+    pub actor: Actor,
     pub validation_token_id: Option<String>,
+    pub terms: LineTerms,
     pub lines: Vec<NewLine>,
 }
 
@@ -101,25 +59,28 @@ pub enum RegisterOutcome {
     ValidationTokenGone,
 }
 
-/// A revocation to put in force: line and the time after which no link can need it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Revocation {
-    pub line: LineId,
-    pub until_ms: i64,
+fn in_order(order: OrderRef) -> Condition {
+    in_tenant(order.tenant).add(order_lines::Column::OrderNumber.eq(order.order))
 }
 
-const STATUS_PROCESSING: &str = "PROCESSING";
+fn in_tenant(tenant: Tenant) -> Condition {
+    Condition::all()
+        .add(order_lines::Column::VendorId.eq(tenant.vendor))
+        .add(order_lines::Column::Environment.eq(tenant.environment))
+}
 
-fn cancelable_names() -> [&'static str; 2] {
-    LineStatus::CANCELABLE.map(LineStatus::as_str)
+/// `status IN (…)`: the statuses the state machine lets become `next`.
+fn may_become(next: LineStatus) -> sea_orm::sea_query::SimpleExpr {
+    order_lines::Column::Status.is_in(LineStatus::sources_of(next))
 }
 
 impl Store {
     /// Inserts every line of one registration atomically, spending the
     /// validation token in the same transaction (so a 409 does not burn it).
-    #[tracing::instrument(skip_all, fields(vendor_id = %reg.vendor, order_id = %reg.order_number))]
-    pub async fn register(&self, reg: Registration) -> Result<RegisterOutcome, DbErr> {
-        let txn = self.conn().begin().await?;
+    #[tracing::instrument(skip_all, fields(vendor_id = %reg.order.tenant.vendor, order_id = %reg.order.order))]
+    pub async fn register(&self, reg: Registration) -> Result<RegisterOutcome, StoreError> {
+        let op = "registering order lines";
+        let txn = self.conn().begin().await.op(op)?;
         let now = now_ms();
         if let Some(id) = &reg.validation_token_id {
             let spent = validation_tokens::Entity::update_many()
@@ -128,35 +89,37 @@ impl Store {
                 .filter(validation_tokens::Column::UsedAtMs.is_null())
                 .filter(validation_tokens::Column::ExpiresAtMs.gt(now))
                 .exec(&txn)
-                .await?;
+                .await
+                .op("spending a validation token")?;
             if spent.rows_affected != 1 {
-                txn.rollback().await?;
+                txn.rollback().await.op(op)?;
                 return Ok(RegisterOutcome::ValidationTokenGone);
             }
         }
         let mut ids = Vec::with_capacity(reg.lines.len());
         let mut history = Vec::with_capacity(reg.lines.len());
         for line in &reg.lines {
+            let terms = reg.terms.clone();
             let model = order_lines::ActiveModel {
-                id: NotSet,
-                vendor_id: Set(reg.vendor.to_string()),
-                environment: Set(reg.environment.as_str().to_owned()),
-                order_number: Set(reg.order_number.get()),
-                order_line_id: Set(line.order_line_id.get()),
-                asset_id: Set(line.asset_id.get()),
-                customer: Set(line.customer.clone()),
+                line_id: NotSet,
+                vendor_id: Set(reg.order.tenant.vendor),
+                environment: Set(reg.order.tenant.environment),
+                order_number: Set(reg.order.order),
+                order_line_id: Set(line.order_line_id),
+                asset_id: Set(line.asset_id),
+                customer: Set(terms.customer),
                 unit_price: Set(line.unit_price),
                 line_item_price: Set(line.line_item_price),
-                quantity: Set(line.quantity),
-                country_code: Set(line.country_code.clone()),
-                metadata: Set(line.metadata.clone()),
-                status: Set(STATUS_PROCESSING.to_owned()),
+                quantity: Set(terms.quantity),
+                country_code: Set(terms.country_code),
+                metadata: Set(terms.metadata),
+                status: Set(LineStatus::Processing),
                 failure_message: Set(None),
                 created_at_ms: Set(now),
                 updated_at_ms: Set(now),
                 canceled_at_ms: Set(None),
                 cancel_reason: Set(None),
-                canceled_by_token: Set(None),
+                canceled_by: Set(None),
                 revoke_until_ms: Set(None),
                 revocation_pending: Set(false),
                 claim_until_ms: Set(None),
@@ -165,147 +128,165 @@ impl Store {
             };
             match order_lines::Entity::insert(model).exec(&txn).await {
                 Ok(res) => {
-                    let id = LineId::from_db(res.last_insert_id);
-                    ids.push(id);
+                    ids.push(res.last_insert_id);
                     history.push(NewEvent {
-                        line_id: id,
+                        line_id: res.last_insert_id,
                         kind: EventKind::Registered,
                         at_ms: now,
+                        actor: reg.actor.clone(),
                         data: json!({
                             "order_line_id": line.order_line_id,
                             "asset_id": line.asset_id,
-                            "token_id": reg.token,
                             "validated": reg.validation_token_id.is_some(),
                         }),
                     });
                 }
                 Err(e) if is_unique_violation(&e) => {
-                    txn.rollback().await?;
+                    txn.rollback().await.op(op)?;
                     return Ok(RegisterOutcome::Duplicate);
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e).op(op),
             }
         }
         events::record(&txn, history).await?;
-        txn.commit().await?;
+        txn.commit().await.op(op)?;
         Ok(RegisterOutcome::Registered(ids))
     }
 
     /// Every line of one order, by the vendor's line number.
-    pub async fn order_lines(
-        &self,
-        vendor: VendorId,
-        environment: Environment,
-        order: OrderNumber,
-    ) -> Result<Vec<OrderLine>, DbErr> {
+    pub async fn order_lines(&self, order: OrderRef) -> Result<Vec<OrderLine>, StoreError> {
         order_lines::Entity::find()
-            .filter(order_lines::Column::VendorId.eq(vendor.to_string()))
-            .filter(order_lines::Column::Environment.eq(environment.as_str()))
-            .filter(order_lines::Column::OrderNumber.eq(order.get()))
+            .filter(in_order(order))
             .order_by_asc(order_lines::Column::OrderLineId)
             .all(self.conn())
-            .await?
-            .into_iter()
-            .map(OrderLine::try_from)
-            .collect()
+            .await
+            .op("loading order lines")
     }
 
-    /// Cancels those of `lines` that are still cancelable, in one transaction.
-    /// Returns the lines this call moved to CANCELED; each is left with
-    /// `revocation_pending` set until the revocation store confirms it.
+    /// Every line of these orders of one tenant, by order then line number.
+    pub async fn lines_of_orders(
+        &self,
+        tenant: Tenant,
+        orders: &[OrderNumber],
+    ) -> Result<Vec<OrderLine>, StoreError> {
+        order_lines::Entity::find()
+            .filter(in_tenant(tenant).add(order_lines::Column::OrderNumber.is_in(orders.to_vec())))
+            .order_by_asc(order_lines::Column::OrderNumber)
+            .order_by_asc(order_lines::Column::OrderLineId)
+            .all(self.conn())
+            .await
+            .op("loading the lines of several orders")
+    }
+
+    /// Cancels those of `lines` that may still become CANCELED, in one
+    /// statement and transaction with their history. Returns the lines this
+    /// call moved to CANCELED; each is left with `revocation_pending` set (the
+    /// outbox flag) until the revocation store confirms it.
     #[tracing::instrument(skip_all, fields(lines = lines.len()))]
     pub async fn cancel_lines(
         &self,
         lines: &[LineId],
         reason: &CancelReason,
-        by: TokenId,
+        actor: &Actor,
         revoke_until_ms: i64,
-    ) -> Result<Vec<LineId>, DbErr> {
-        let txn = self.conn().begin().await?;
-        let now = now_ms();
-        let mut canceled = Vec::new();
-        for line in lines {
-            let res = order_lines::Entity::update_many()
-                .col_expr(
-                    order_lines::Column::Status,
-                    Expr::value(LineStatus::Canceled.as_str()),
-                )
-                .col_expr(order_lines::Column::CanceledAtMs, Expr::value(now))
-                .col_expr(
-                    order_lines::Column::CancelReason,
-                    Expr::value(reason.as_str()),
-                )
-                .col_expr(
-                    order_lines::Column::CanceledByToken,
-                    Expr::value(by.to_string()),
-                )
-                .col_expr(
-                    order_lines::Column::RevokeUntilMs,
-                    Expr::value(revoke_until_ms),
-                )
-                .col_expr(order_lines::Column::RevocationPending, Expr::value(true))
-                .col_expr(order_lines::Column::UpdatedAtMs, Expr::value(now))
-                .filter(order_lines::Column::Id.eq(line.get()))
-                .filter(order_lines::Column::Status.is_in(cancelable_names()))
-                .exec(&txn)
-                .await?;
-            if res.rows_affected == 1 {
-                canceled.push(*line);
-            }
+    ) -> Result<Vec<LineId>, StoreError> {
+        let op = "canceling order lines";
+        if lines.is_empty() {
+            return Ok(Vec::new());
         }
+        let txn = self.conn().begin().await.op(op)?;
+        let now = now_ms();
+        let canceled: Vec<LineId> = order_lines::Entity::update_many()
+            .col_expr(
+                order_lines::Column::Status,
+                Expr::value(LineStatus::Canceled),
+            )
+            .col_expr(order_lines::Column::CanceledAtMs, Expr::value(now))
+            .col_expr(
+                order_lines::Column::CancelReason,
+                Expr::value(reason.clone()),
+            )
+            .col_expr(order_lines::Column::CanceledBy, Expr::value(actor.clone()))
+            .col_expr(
+                order_lines::Column::RevokeUntilMs,
+                Expr::value(revoke_until_ms),
+            )
+            .col_expr(order_lines::Column::RevocationPending, Expr::value(true))
+            .col_expr(order_lines::Column::UpdatedAtMs, Expr::value(now))
+            .filter(order_lines::Column::LineId.is_in(lines.to_vec()))
+            .filter(may_become(LineStatus::Canceled))
+            .exec_with_returning(&txn)
+            .await
+            .op(op)?
+            .into_iter()
+            .map(|m| m.line_id)
+            .collect();
         let history = canceled
             .iter()
             .map(|line| NewEvent {
                 line_id: *line,
                 kind: EventKind::Canceled,
                 at_ms: now,
-                data: json!({"reason": reason.as_str(), "token_id": by}),
+                actor: actor.clone(),
+                data: json!({"reason": reason}),
             })
             .collect();
         events::record(&txn, history).await?;
-        txn.commit().await?;
+        txn.commit().await.op(op)?;
         Ok(canceled)
     }
 
     /// Marks revocations as confirmed by the revocation store (the outbox is drained).
-    pub async fn clear_revocation_pending(&self, lines: &[LineId]) -> Result<(), DbErr> {
+    pub async fn clear_revocation_pending(&self, lines: &[LineId]) -> Result<(), StoreError> {
         if lines.is_empty() {
             return Ok(());
         }
         order_lines::Entity::update_many()
             .col_expr(order_lines::Column::RevocationPending, Expr::value(false))
-            .filter(order_lines::Column::Id.is_in(lines.iter().map(|l| l.get())))
+            .filter(order_lines::Column::LineId.is_in(lines.to_vec()))
             .exec(self.conn())
             .await
+            .op("clearing the revocation outbox")
             .map(|_| ())
     }
 
     /// Canceled lines whose revocation the store has not yet confirmed.
-    pub async fn pending_revocations(&self) -> Result<Vec<Revocation>, DbErr> {
-        self.revocations(Condition::all().add(order_lines::Column::RevocationPending.eq(true)))
-            .await
+    pub async fn pending_revocations(&self) -> Result<Vec<Revocation>, StoreError> {
+        self.revocations(
+            Condition::all().add(order_lines::Column::RevocationPending.eq(true)),
+            "reading the revocation outbox",
+        )
+        .await
     }
 
     /// Every revocation that some unexpired link might still need.
-    pub async fn active_revocations(&self, now_ms: i64) -> Result<Vec<Revocation>, DbErr> {
-        self.revocations(Condition::all().add(order_lines::Column::RevokeUntilMs.gt(now_ms)))
-            .await
+    pub async fn active_revocations(&self, now_ms: i64) -> Result<Vec<Revocation>, StoreError> {
+        self.revocations(
+            Condition::all().add(order_lines::Column::RevokeUntilMs.gt(now_ms)),
+            "reading active revocations",
+        )
+        .await
     }
 
-    async fn revocations(&self, cond: Condition) -> Result<Vec<Revocation>, DbErr> {
-        let rows: Vec<(i64, Option<i64>)> = order_lines::Entity::find()
+    async fn revocations(
+        &self,
+        cond: Condition,
+        op: &'static str,
+    ) -> Result<Vec<Revocation>, StoreError> {
+        let rows: Vec<(LineId, Option<i64>)> = order_lines::Entity::find()
             .select_only()
-            .column(order_lines::Column::Id)
+            .column(order_lines::Column::LineId)
             .column(order_lines::Column::RevokeUntilMs)
-            .filter(order_lines::Column::Status.eq(LineStatus::Canceled.as_str()))
+            .filter(order_lines::Column::Status.eq(LineStatus::Canceled))
             .filter(cond)
             .into_tuple()
             .all(self.conn())
-            .await?;
+            .await
+            .op(op)?;
         Ok(rows
             .into_iter()
-            .map(|(id, until)| Revocation {
-                line: LineId::from_db(id),
+            .map(|(line, until)| Revocation {
+                line,
                 until_ms: until.unwrap_or(0),
             })
             .collect())
@@ -318,27 +299,29 @@ impl Store {
         instance: &str,
         lease_ms: i64,
         limit: u64,
-    ) -> Result<Vec<(LineId, AssetId)>, DbErr> {
+    ) -> Result<Vec<(LineId, AssetId)>, StoreError> {
+        let op = "claiming lines for fulfilment";
         let now = now_ms();
         let claimable = || {
             Condition::all()
-                .add(order_lines::Column::Status.eq(STATUS_PROCESSING))
+                .add(order_lines::Column::Status.eq(LineStatus::Processing))
                 .add(
                     Condition::any()
                         .add(order_lines::Column::ClaimUntilMs.is_null())
                         .add(order_lines::Column::ClaimUntilMs.lt(now)),
                 )
         };
-        let candidates: Vec<(i64, i64)> = order_lines::Entity::find()
+        let candidates: Vec<(LineId, AssetId)> = order_lines::Entity::find()
             .select_only()
-            .column(order_lines::Column::Id)
+            .column(order_lines::Column::LineId)
             .column(order_lines::Column::AssetId)
             .filter(claimable())
-            .order_by_asc(order_lines::Column::Id)
+            .order_by_asc(order_lines::Column::LineId)
             .limit(limit)
             .into_tuple()
             .all(self.conn())
-            .await?;
+            .await
+            .op(op)?;
         let mut claimed = Vec::new();
         for (id, asset) in candidates {
             let res = order_lines::Entity::update_many()
@@ -351,12 +334,13 @@ impl Store {
                     order_lines::Column::FulfilAttempts,
                     Expr::col(order_lines::Column::FulfilAttempts).add(1),
                 )
-                .filter(order_lines::Column::Id.eq(id))
+                .filter(order_lines::Column::LineId.eq(id))
                 .filter(claimable())
                 .exec(self.conn())
-                .await?;
+                .await
+                .op(op)?;
             if res.rows_affected == 1 {
-                claimed.push((LineId::from_db(id), AssetId::from_db(asset)));
+                claimed.push((id, asset));
             }
         }
         Ok(claimed)
@@ -368,15 +352,16 @@ impl Store {
         &self,
         line: LineId,
         outcome: Result<(), String>,
-    ) -> Result<bool, DbErr> {
+    ) -> Result<bool, StoreError> {
+        let op = "finishing fulfilment";
         let now = now_ms();
         let (status, kind, message) = match &outcome {
             Ok(()) => (LineStatus::Completed, EventKind::Fulfilled, None),
             Err(m) => (LineStatus::Failed, EventKind::Failed, Some(m.clone())),
         };
-        let txn = self.conn().begin().await?;
+        let txn = self.conn().begin().await.op(op)?;
         let res = order_lines::Entity::update_many()
-            .col_expr(order_lines::Column::Status, Expr::value(status.as_str()))
+            .col_expr(order_lines::Column::Status, Expr::value(status))
             .col_expr(
                 order_lines::Column::FailureMessage,
                 Expr::value(message.clone()),
@@ -386,10 +371,11 @@ impl Store {
                 order_lines::Column::ClaimUntilMs,
                 Expr::value(Option::<i64>::None),
             )
-            .filter(order_lines::Column::Id.eq(line.get()))
-            .filter(order_lines::Column::Status.eq(STATUS_PROCESSING))
+            .filter(order_lines::Column::LineId.eq(line))
+            .filter(may_become(status))
             .exec(&txn)
-            .await?;
+            .await
+            .op(op)?;
         let changed = res.rows_affected == 1;
         if changed {
             let data = message.map_or_else(|| json!({}), |m| json!({ "message": m }));
@@ -399,12 +385,13 @@ impl Store {
                     line_id: line,
                     kind,
                     at_ms: now,
+                    actor: Actor::System,
                     data,
                 }],
             )
             .await?;
         }
-        txn.commit().await?;
+        txn.commit().await.op(op)?;
         Ok(changed)
     }
 }

@@ -1,24 +1,28 @@
+//! Vendor API tokens: stored as SHA-256 hashes, never in clear.
+
 use sea_orm::{
-    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, DbErr, EntityTrait as _,
-    QueryFilter as _,
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, DerivePartialModel,
+    EntityTrait as _, QueryFilter as _, sea_query::Expr,
 };
 use secrecy::SecretString;
-use serde::Serialize;
 
-use super::Store;
 use super::entities::{api_tokens, vendors};
+use super::{Op as _, Store, StoreError};
 use crate::domain::secrets::{generate_api_token, hashes_equal};
-use crate::domain::{Environment, TokenId, VendorId, VendorStatus, ms_to_rfc3339, now_ms};
+use crate::domain::{Environment, TokenId, VendorId, VendorStatus, now_ms};
 
 /// A token as the operator sees it: never the secret.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, DerivePartialModel)]
+#[sea_orm(entity = "api_tokens::Entity")]
 pub struct TokenRecord {
+    #[sea_orm(from_col = "id")]
     pub token_id: TokenId,
     pub vendor_id: VendorId,
     pub environment: Environment,
+    #[sea_orm(from_col = "display_prefix")]
     pub prefix: String,
-    pub created_at: String,
-    pub revoked_at: Option<String>,
+    pub created_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
 }
 
 /// What a presented token resolves to.
@@ -30,24 +34,6 @@ pub struct Authenticated {
     pub vendor_status: VendorStatus,
 }
 
-fn custom(e: impl std::fmt::Display) -> DbErr {
-    DbErr::Custom(e.to_string())
-}
-
-impl TryFrom<api_tokens::Model> for TokenRecord {
-    type Error = DbErr;
-    fn try_from(m: api_tokens::Model) -> Result<Self, DbErr> {
-        Ok(Self {
-            token_id: TokenId::parse(&m.id).map_err(custom)?,
-            vendor_id: VendorId::parse(&m.vendor_id).map_err(custom)?,
-            environment: m.environment.parse().map_err(custom)?,
-            prefix: m.display_prefix,
-            created_at: ms_to_rfc3339(m.created_at_ms),
-            revoked_at: m.revoked_at_ms.map(ms_to_rfc3339),
-        })
-    }
-}
-
 impl Store {
     /// Creates a token; `None` when the vendor does not exist.
     #[tracing::instrument(skip_all, fields(vendor_id = %vendor))]
@@ -55,62 +41,82 @@ impl Store {
         &self,
         vendor: VendorId,
         environment: Environment,
-    ) -> Result<Option<(TokenRecord, SecretString)>, DbErr> {
+    ) -> Result<Option<(TokenRecord, SecretString)>, StoreError> {
         if self.get_vendor(vendor).await?.is_none() {
             return Ok(None);
         }
         let secret = generate_api_token(environment);
-        let model = api_tokens::ActiveModel {
-            id: Set(TokenId::new().to_string()),
-            vendor_id: Set(vendor.to_string()),
-            environment: Set(environment.as_str().to_owned()),
+        let m = api_tokens::ActiveModel {
+            id: Set(TokenId::new()),
+            vendor_id: Set(vendor),
+            environment: Set(environment),
             token_hash: Set(secret.hash),
             display_prefix: Set(secret.display_prefix),
             created_at_ms: Set(now_ms()),
             revoked_at_ms: Set(None),
         }
         .insert(self.conn())
-        .await?;
-        Ok(Some((model.try_into()?, secret.secret)))
+        .await
+        .op("creating an API token")?;
+        let record = TokenRecord {
+            token_id: m.id,
+            vendor_id: m.vendor_id,
+            environment: m.environment,
+            prefix: m.display_prefix,
+            created_at_ms: m.created_at_ms,
+            revoked_at_ms: m.revoked_at_ms,
+        };
+        Ok(Some((record, secret.secret)))
     }
 
-    #[tracing::instrument(skip_all, fields(token_id = %id))]
-    pub async fn revoke_token(&self, id: TokenId) -> Result<Option<TokenRecord>, DbErr> {
-        let Some(model) = api_tokens::Entity::find_by_id(id.to_string())
+    pub async fn get_token(&self, id: TokenId) -> Result<Option<TokenRecord>, StoreError> {
+        api_tokens::Entity::find_by_id(id)
+            .into_partial_model()
             .one(self.conn())
-            .await?
-        else {
-            return Ok(None);
-        };
-        if model.revoked_at_ms.is_some() {
-            return model.try_into().map(Some);
-        }
-        let mut active: api_tokens::ActiveModel = model.into();
-        active.revoked_at_ms = Set(Some(now_ms()));
-        active.update(self.conn()).await?.try_into().map(Some)
+            .await
+            .op("loading an API token")
+    }
+
+    /// Revokes a token (once; revoking again changes nothing); `None` when unknown.
+    #[tracing::instrument(skip_all, fields(token_id = %id))]
+    pub async fn revoke_token(&self, id: TokenId) -> Result<Option<TokenRecord>, StoreError> {
+        api_tokens::Entity::update_many()
+            .col_expr(api_tokens::Column::RevokedAtMs, Expr::value(now_ms()))
+            .filter(api_tokens::Column::Id.eq(id))
+            .filter(api_tokens::Column::RevokedAtMs.is_null())
+            .exec(self.conn())
+            .await
+            .op("revoking an API token")?;
+        self.get_token(id).await
     }
 
     /// Resolves a token hash to its vendor; `None` for unknown or revoked tokens.
-    pub async fn authenticate(&self, hash: &str) -> Result<Option<Authenticated>, DbErr> {
+    pub async fn authenticate(&self, hash: &str) -> Result<Option<Authenticated>, StoreError> {
+        let op = "authenticating an API token";
         let Some(token) = api_tokens::Entity::find()
             .filter(api_tokens::Column::TokenHash.eq(hash))
             .one(self.conn())
-            .await?
+            .await
+            .op(op)?
         else {
             return Ok(None);
         };
         if token.revoked_at_ms.is_some() || !hashes_equal(&token.token_hash, hash) {
             return Ok(None);
         }
-        let vendor = vendors::Entity::find_by_id(token.vendor_id.clone())
+        let vendor = vendors::Entity::find_by_id(token.vendor_id)
             .one(self.conn())
-            .await?
-            .ok_or_else(|| DbErr::Custom("token without vendor".into()))?;
+            .await
+            .op(op)?
+            .ok_or_else(|| StoreError::Corrupt {
+                op,
+                detail: format!("token {} has no vendor", token.id),
+            })?;
         Ok(Some(Authenticated {
-            token_id: TokenId::parse(&token.id).map_err(custom)?,
-            vendor_id: VendorId::parse(&token.vendor_id).map_err(custom)?,
-            environment: token.environment.parse().map_err(custom)?,
-            vendor_status: vendor.status.parse().map_err(custom)?,
+            token_id: token.id,
+            vendor_id: token.vendor_id,
+            environment: token.environment,
+            vendor_status: vendor.status,
         }))
     }
 }

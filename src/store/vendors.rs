@@ -1,70 +1,54 @@
-use sea_orm::{ActiveModelTrait as _, ActiveValue::Set, DbErr, EntityTrait as _};
-use serde::Serialize;
+//! Vendors (shops).
 
-use super::Store;
+use sea_orm::{
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _,
+    sea_query::Expr,
+};
+
 use super::entities::vendors;
+use super::{Op as _, Store, StoreError};
 use crate::domain::{VendorId, VendorStatus, now_ms};
 
-#[derive(Clone, Debug, Serialize)]
-pub struct Vendor {
-    pub vendor_id: VendorId,
-    pub name: String,
-    pub status: VendorStatus,
-}
-
-impl TryFrom<vendors::Model> for Vendor {
-    type Error = DbErr;
-    fn try_from(m: vendors::Model) -> Result<Self, DbErr> {
-        Ok(Self {
-            vendor_id: VendorId::parse(&m.id).map_err(|e| DbErr::Custom(e.to_string()))?,
-            name: m.name,
-            status: m
-                .status
-                .parse()
-                .map_err(|e: crate::domain::ValueError| DbErr::Custom(e.to_string()))?,
-        })
-    }
-}
+/// A vendor (shop).
+pub use super::entities::vendors::Model as Vendor;
 
 impl Store {
     #[tracing::instrument(skip_all)]
-    pub async fn create_vendor(&self, name: &str) -> Result<Vendor, DbErr> {
+    pub async fn create_vendor(&self, name: &str) -> Result<Vendor, StoreError> {
         let now = now_ms();
-        let model = vendors::ActiveModel {
-            id: Set(VendorId::new().to_string()),
+        vendors::ActiveModel {
+            vendor_id: Set(VendorId::new()),
             name: Set(name.to_owned()),
-            status: Set(VendorStatus::Active.as_str().to_owned()),
+            status: Set(VendorStatus::Active),
             created_at_ms: Set(now),
             updated_at_ms: Set(now),
         }
         .insert(self.conn())
-        .await?;
-        model.try_into()
+        .await
+        .op("creating a vendor")
     }
 
-    pub async fn get_vendor(&self, id: VendorId) -> Result<Option<Vendor>, DbErr> {
-        vendors::Entity::find_by_id(id.to_string())
+    pub async fn get_vendor(&self, id: VendorId) -> Result<Option<Vendor>, StoreError> {
+        vendors::Entity::find_by_id(id)
             .one(self.conn())
-            .await?
-            .map(Vendor::try_from)
-            .transpose()
+            .await
+            .op("loading a vendor")
     }
 
+    /// Sets a vendor's status; `None` when the vendor does not exist.
     #[tracing::instrument(skip_all, fields(vendor_id = %id))]
     pub async fn set_vendor_status(
         &self,
         id: VendorId,
         status: VendorStatus,
-    ) -> Result<Option<Vendor>, DbErr> {
-        let Some(model) = vendors::Entity::find_by_id(id.to_string())
-            .one(self.conn())
-            .await?
-        else {
-            return Ok(None);
-        };
-        let mut active: vendors::ActiveModel = model.into();
-        active.status = Set(status.as_str().to_owned());
-        active.updated_at_ms = Set(now_ms());
-        active.update(self.conn()).await?.try_into().map(Some)
+    ) -> Result<Option<Vendor>, StoreError> {
+        vendors::Entity::update_many()
+            .col_expr(vendors::Column::Status, Expr::value(status))
+            .col_expr(vendors::Column::UpdatedAtMs, Expr::value(now_ms()))
+            .filter(vendors::Column::VendorId.eq(id))
+            .exec(self.conn())
+            .await
+            .op("changing a vendor's status")?;
+        self.get_vendor(id).await
     }
 }

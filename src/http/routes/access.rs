@@ -11,11 +11,11 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use futures_util::FutureExt as _;
 
-use crate::domain::{LineId, now_ms};
+use crate::app::{Grant, Source};
+use crate::domain::{LineId, file_name, now_ms};
 use crate::history::AccessRecord;
 use crate::http::error::ApiError;
-use crate::links::{Action, LinkClaims, LinkError};
-use crate::revocation::RevocationError;
+use crate::links::Action;
 use crate::state::AppState;
 use crate::storage::stream::file_range;
 
@@ -75,51 +75,20 @@ async fn serve(
     token: &str,
     state: &AppState,
 ) -> (Option<(LineId, Action)>, Result<HttpResponse, ApiError>) {
-    let claims = match state.signer.verify(token) {
-        Ok(c) => c,
-        Err(LinkError::Invalid) => return (None, Err(ApiError::LinkInvalid)),
-        Err(LinkError::Expired) => return (None, Err(ApiError::LinkExpired)),
+    let (who, grant) = state.app.authorize(token).await;
+    let result = match grant {
+        Ok(grant) => stream_file(req, state, &grant),
+        Err(e) => Err(e.into()),
     };
-    let Some(line) = claims.line() else {
-        return (None, Err(ApiError::LinkInvalid));
-    };
-    tracing::Span::current().record("line_id", line.get());
-    let who = Some((line, claims.act));
-    match state.revocations.is_revoked(line).await {
-        Ok(false) => {}
-        Ok(true) => return (who, Err(ApiError::AccessRevoked)),
-        Err(RevocationError::Incomplete) => {
-            state.maintainer.wake();
-            return (who, Err(ApiError::RevocationUnavailable));
-        }
-        Err(RevocationError::Unreachable) => return (who, Err(ApiError::RevocationUnavailable)),
-    }
-    (who, stream_file(req, state, &claims))
-}
-
-/// Where the bytes of a response come from.
-enum Source {
-    /// A small file, whole, from the in-memory cache.
-    Memory(bytes::Bytes),
-    /// An open file of this size, streamed in chunks.
-    File(std::fs::File, u64),
-}
-
-impl Source {
-    fn size(&self) -> u64 {
-        match self {
-            Self::Memory(bytes) => bytes.len() as u64,
-            Self::File(_, size) => *size,
-        }
-    }
+    (who, result)
 }
 
 fn stream_file(
     req: &HttpRequest,
     state: &AppState,
-    claims: &LinkClaims,
+    grant: &Grant,
 ) -> Result<HttpResponse, ApiError> {
-    let etag = format!("\"{}\"", claims.sha);
+    let etag = format!("\"{}\"", grant.sha);
     if req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -132,31 +101,14 @@ fn stream_file(
             .finish());
     }
     let disposition = content_disposition(
-        match claims.act {
+        match grant.act {
             Action::Download => DispositionType::Attachment,
             Action::View => DispositionType::Inline,
         },
-        &claims.file_name,
+        &grant.file_name,
     );
-    let source = match state.storage.small_file(&claims.sha) {
-        Some(bytes) => Source::Memory(bytes),
-        None => open(state, &claims.sha)?,
-    };
-    Ok(respond(req, source, claims, &etag, disposition))
-}
-
-fn open(state: &AppState, sha: &str) -> Result<Source, ApiError> {
-    let path = state.storage.path_for(sha).ok_or(ApiError::LinkInvalid)?;
-    let file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            tracing::error!(sha256 = %sha, "asset file missing from storage");
-            return Err(ApiError::FileUnavailable);
-        }
-        Err(e) => return Err(ApiError::internal(e)),
-    };
-    let size = file.metadata().map_err(ApiError::internal)?.len();
-    Ok(Source::File(file, size))
+    let source = state.app.open_file(&grant.sha)?;
+    Ok(respond(req, source, grant, &etag, disposition))
 }
 
 /// The file's bytes with the headers of SPEC §5: one `Range` (GET only,
@@ -164,7 +116,7 @@ fn open(state: &AppState, sha: &str) -> Result<Source, ApiError> {
 fn respond(
     req: &HttpRequest,
     source: Source,
-    claims: &LinkClaims,
+    claims: &Grant,
     etag: &str,
     disposition: ContentDisposition,
 ) -> HttpResponse {
@@ -229,20 +181,10 @@ fn respond(
 
 /// RFC 6266: an ASCII `filename` fallback plus the exact UTF-8 name in `filename*`.
 pub fn content_disposition(disposition: DispositionType, name: &str) -> ContentDisposition {
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ' ' | '(' | ')') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
     ContentDisposition {
         disposition,
         parameters: vec![
-            DispositionParam::Filename(ascii),
+            DispositionParam::Filename(file_name::ascii_fallback(name)),
             DispositionParam::FilenameExt(ExtendedValue {
                 charset: Charset::Ext("UTF-8".to_owned()),
                 language_tag: None,

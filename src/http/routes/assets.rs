@@ -2,9 +2,9 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use crate::http::error::ApiError;
-use crate::http::extract::{ApiQuery, Caller};
+use crate::http::extract::{ApiQuery, Vendor};
+use crate::http::wire::AssetItem;
 use crate::state::AppState;
-use crate::store::assets::Asset;
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -14,7 +14,7 @@ pub struct ListQuery {
 
 #[derive(Serialize)]
 struct AssetPage {
-    assets: Vec<Asset>,
+    assets: Vec<AssetItem>,
     last_id: i64,
     next_page: Option<String>,
 }
@@ -22,34 +22,29 @@ struct AssetPage {
 /// `GET /assets/list?page_size=20&last_id=0`: keyset pagination by `asset_id`.
 #[tracing::instrument(skip_all)]
 pub async fn list(
-    _caller: Caller,
+    _caller: Vendor,
     state: web::Data<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page_size = q.page_size.unwrap_or(20);
-    if !(1..=100).contains(&page_size) {
-        return Err(ApiError::invalid(
-            "page_size",
-            "must be an integer from 1 to 100",
-        ));
-    }
+    let limit = u64::try_from(page_size)
+        .ok()
+        .filter(|n| (1..=100).contains(n))
+        .ok_or_else(|| ApiError::invalid("page_size", "must be an integer from 1 to 100"))?;
     let after = q.last_id.unwrap_or(0);
     if after < 0 {
         return Err(ApiError::invalid("last_id", "must be an integer >= 0"));
     }
-    let limit = u64::try_from(page_size).unwrap_or(20);
-    let mut assets = state.store.list_assets(after, limit + 1).await?;
-    let more = assets.len() as u64 > limit;
-    assets.truncate(usize::try_from(limit).unwrap_or(20));
-    let last_id = assets.last().map_or(after, |a| a.asset_id.get());
-    let next_page = more.then(|| {
+    let page = state.app.list_assets(after, limit).await?;
+    let last_id = page.assets.last().map_or(after, |a| a.asset_id.get());
+    let next_page = page.more.then(|| {
         format!(
             "{}/assets/list?page_size={page_size}&last_id={last_id}",
             state.public_url.0
         )
     });
     Ok(HttpResponse::Ok().json(AssetPage {
-        assets,
+        assets: page.assets.into_iter().map(AssetItem::from).collect(),
         last_id,
         next_page,
     }))

@@ -1,12 +1,14 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{Environment, TokenId, VendorId};
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "api_tokens")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub vendor_id: String,
-    pub environment: String,
+    pub id: TokenId,
+    pub vendor_id: VendorId,
+    pub environment: Environment,
     #[sea_orm(unique)]
     pub token_hash: String,
     pub display_prefix: String,

@@ -1,18 +1,20 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{AssetId, Countries, Sha256Digest};
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "assets")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub asset_id: i64,
+    pub asset_id: AssetId,
     pub title: String,
     pub description: Option<String>,
     pub format: String,
     pub content_type: String,
     pub size_bytes: i64,
-    pub sha256: String,
+    pub sha256: Sha256Digest,
     pub viewable: bool,
-    pub countries: String,
+    pub countries: Countries,
     pub min_qty: i32,
     pub file_name: String,
     pub created_at_ms: i64,

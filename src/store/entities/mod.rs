@@ -1,5 +1,6 @@
 //! sea-orm entities in the shape `sea-orm-cli generate entity` produces.
-//! Do not put behaviour here; queries live in `store/*.rs` beside them.
+//! Do not put behaviour here; queries live in `store/*.rs` beside them. Columns
+//! are typed with the domain values they hold (`LineId`, `LineStatus`, …).
 
 pub mod api_tokens;
 pub mod assets;

@@ -1,28 +1,33 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{
+    Actor, AssetId, CancelReason, CountryCode, CustomerName, Environment, LineId, LineStatus,
+    Metadata, OrderLineId, OrderNumber, Price, Quantity, VendorId,
+};
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "order_lines")]
 pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i64,
-    pub vendor_id: String,
-    pub environment: String,
-    pub order_number: i64,
-    pub order_line_id: i64,
-    pub asset_id: i64,
-    pub customer: String,
-    pub unit_price: f64,
-    pub line_item_price: f64,
-    pub quantity: i32,
-    pub country_code: Option<String>,
-    pub metadata: Option<String>,
-    pub status: String,
+    #[sea_orm(primary_key, column_name = "id")]
+    pub line_id: LineId,
+    pub vendor_id: VendorId,
+    pub environment: Environment,
+    pub order_number: OrderNumber,
+    pub order_line_id: OrderLineId,
+    pub asset_id: AssetId,
+    pub customer: CustomerName,
+    pub unit_price: Price,
+    pub line_item_price: Price,
+    pub quantity: Quantity,
+    pub country_code: Option<CountryCode>,
+    pub metadata: Option<Metadata>,
+    pub status: LineStatus,
     pub failure_message: Option<String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     pub canceled_at_ms: Option<i64>,
-    pub cancel_reason: Option<String>,
-    pub canceled_by_token: Option<String>,
+    pub cancel_reason: Option<CancelReason>,
+    pub canceled_by: Option<Actor>,
     pub revoke_until_ms: Option<i64>,
     pub revocation_pending: bool,
     pub claim_until_ms: Option<i64>,

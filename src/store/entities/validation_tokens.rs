@@ -1,5 +1,7 @@
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{AssetId, CountryCode, Environment, Quantity, VendorId};
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "validation_tokens")]
 pub struct Model {
@@ -7,11 +9,11 @@ pub struct Model {
     pub id: String,
     #[sea_orm(unique)]
     pub token_hash: String,
-    pub vendor_id: String,
-    pub environment: String,
-    pub asset_id: i64,
-    pub quantity: i32,
-    pub country_code: Option<String>,
+    pub vendor_id: VendorId,
+    pub environment: Environment,
+    pub asset_id: AssetId,
+    pub quantity: Quantity,
+    pub country_code: Option<CountryCode>,
     pub customer_ip: String,
     pub created_at_ms: i64,
     pub expires_at_ms: i64,

@@ -1,46 +1,22 @@
 //! Keeps the revocation set complete and the outbox drained, on every instance:
 //!
-//! 1. pushes revocations the database holds as pending (a cancel that could not
-//!    reach the store answered 503 and left them there);
+//! 1. puts in force the revocations the database holds as pending (a cancel
+//!    that could not reach the store answered 503 and left them there);
 //! 2. rebuilds the set from the database when it is not known to be complete
 //!    (first start, Redis restarted or flushed), one instance at a time;
 //! 3. sweeps entries no unexpired link can need.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::sync::Notify;
-
-use super::{SetState, SharedRevocations};
+use super::App;
+use super::worker::{Job, Pass};
 use crate::domain::now_ms;
-use crate::store::Store;
+use crate::revocation::SetState;
 
-#[derive(Clone)]
-pub struct Maintainer {
-    store: Store,
-    revocations: SharedRevocations,
-    wake: Arc<Notify>,
-}
-
-impl Maintainer {
-    pub fn new(store: Store, revocations: SharedRevocations) -> Self {
-        Self {
-            store,
-            revocations,
-            wake: Arc::new(Notify::new()),
-        }
-    }
-
-    /// Asks for a pass now (e.g. after a check found the set incomplete).
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
+impl App {
     /// One pass; returns the set's state after it.
     ///
     /// Access resumes on this instance (suspicion cleared) only when, after the
     /// last failure seen, the outbox was pushed and the set was found complete.
-    pub async fn run_once(&self) -> SetState {
+    pub async fn maintain_revocations(&self) -> SetState {
         let seen = self.revocations.suspicion();
         let pushed = self.push_pending().await;
         if let Err(e) = &pushed {
@@ -56,6 +32,11 @@ impl Maintainer {
         }
         self.revocations.sweep(now_ms()).await;
         state
+    }
+
+    /// Asks the maintainer for a pass now.
+    pub fn wake_maintainer(&self) {
+        self.maintainer.wake();
     }
 
     /// Claims the rebuild first, then reads the database: a revocation committed
@@ -83,7 +64,7 @@ impl Maintainer {
         };
         match self.revocations.finish_rebuild(ticket, &all).await {
             Ok(true) => {}
-            Ok(false) => self.wake(),
+            Ok(false) => self.maintainer.wake(),
             Err(e) => tracing::debug!(error = %e, "rebuilding the revocation set failed"),
         }
     }
@@ -93,28 +74,30 @@ impl Maintainer {
         if pending.is_empty() {
             return Ok(());
         }
-        self.revocations.revoke(&pending).await?;
-        let lines: Vec<_> = pending.iter().map(|r| r.line).collect();
-        self.store.clear_revocation_pending(&lines).await?;
+        self.put_in_force(&pending).await?;
         tracing::info!(
-            count = lines.len(),
+            count = pending.len(),
             "pending revocations pushed to the store"
         );
         Ok(())
     }
 }
 
-/// Runs the maintainer every `every`, and whenever woken.
-pub fn spawn_maintainer(m: Maintainer, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            m.run_once().await;
-            // However often it is woken, at most one pass per 100 ms.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                () = m.wake.notified() => {}
-            }
-        }
-    })
+/// The maintainer as a worker. A pass never fails as such: an unreachable
+/// store is a state it reports (and `/health` shows), not a worker fault.
+pub struct Maintainer(pub App);
+
+#[async_trait::async_trait]
+impl Job for Maintainer {
+    async fn pass(&self) -> anyhow::Result<Pass> {
+        self.0.maintain_revocations().await;
+        Ok(Pass::Idle)
+    }
+}
+
+impl App {
+    /// The wake-up handle of the maintainer worker.
+    pub fn maintainer_wake(&self) -> super::worker::Wake {
+        self.maintainer.clone()
+    }
 }

@@ -1,0 +1,239 @@
+//! Canceling: one line, a whole order, or a batch of both — one code path.
+//!
+//! 1. plan every entry against the orders as loaded (an entry sees the lines
+//!    earlier entries of the same call take);
+//! 2. one transaction moves every planned line that may still become CANCELED
+//!    (conditional UPDATE), with `revoke_until`, the outbox flag and history;
+//! 3. one round of revocation writes puts in force **every** canceled line of
+//!    the affected orders whose window is open — not only this call's: a
+//!    concurrent cancel of a sibling line must not let this answer vouch for a
+//!    link that still works;
+//! 4. an entry is `Ok` only once that round was confirmed.
+
+use std::collections::{HashMap, HashSet};
+
+use super::revoke::{PutInForceError, revocations_of};
+use super::{App, AppError, LineView};
+use crate::domain::{
+    Actor, CancelReason, LineId, LineStatus, OrderLineId, OrderNumber, OrderRef, Tenant, now_ms,
+};
+use crate::store::orders::OrderLine;
+
+/// One entry of a cancel: a line, or (without `line`) every cancelable line of the order.
+#[derive(Clone, Copy, Debug)]
+pub struct CancelTarget {
+    pub order: OrderNumber,
+    pub line: Option<OrderLineId>,
+}
+
+/// How one entry ended: `Ok` = canceled and in force on every instance; else
+/// `order_not_found`, `order_not_cancelable` or `revocation_unavailable`.
+pub type EntryOutcome = Result<(), AppError>;
+
+/// The entries' outcomes, in input order, and the affected orders' lines after the change.
+struct Canceled {
+    outcomes: Vec<EntryOutcome>,
+    lines_after: Vec<OrderLine>,
+}
+
+fn not_cancelable(order: OrderNumber, line: &OrderLine, status: LineStatus) -> AppError {
+    AppError::OrderNotCancelable {
+        message: format!(
+            "Order line {} of order {order} is {status} and cannot be canceled.",
+            line.order_line_id
+        ),
+        current_status: status,
+    }
+}
+
+impl App {
+    /// Cancels one line, or every cancelable line of the order; answers the
+    /// order's items once the revocation is in force for every instance.
+    pub async fn cancel(
+        &self,
+        actor: &Actor,
+        order: OrderRef,
+        line: Option<OrderLineId>,
+        reason: &CancelReason,
+    ) -> Result<Vec<LineView>, AppError> {
+        let target = CancelTarget {
+            order: order.order,
+            line,
+        };
+        let Canceled {
+            outcomes,
+            lines_after,
+        } = self
+            .cancel_entries(actor, order.tenant, &[target], reason)
+            .await?;
+        outcomes
+            .into_iter()
+            .next()
+            .unwrap_or(Err(AppError::RevocationUnavailable))?;
+        self.with_links(actor, lines_after, "cancel").await
+    }
+
+    /// Cancels a batch: outcomes in input order. One transaction and one round
+    /// of revocation writes for the whole batch.
+    pub async fn cancel_batch(
+        &self,
+        actor: &Actor,
+        tenant: Tenant,
+        targets: &[CancelTarget],
+        reason: &CancelReason,
+    ) -> Result<Vec<EntryOutcome>, AppError> {
+        Ok(self
+            .cancel_entries(actor, tenant, targets, reason)
+            .await?
+            .outcomes)
+    }
+
+    /// Finishes a cancel whose lines were committed but whose revocation was
+    /// not confirmed (it answered 503): puts the order's revocations in force
+    /// and answers as the cancel would have.
+    pub async fn resume_cancel(
+        &self,
+        actor: &Actor,
+        order: OrderRef,
+    ) -> Result<Vec<LineView>, AppError> {
+        let lines = self.order(order).await?;
+        self.confirm(&lines).await?;
+        self.with_links(actor, lines, "cancel").await
+    }
+
+    async fn cancel_entries(
+        &self,
+        actor: &Actor,
+        tenant: Tenant,
+        targets: &[CancelTarget],
+        reason: &CancelReason,
+    ) -> Result<Canceled, AppError> {
+        let mut orders: Vec<OrderNumber> = targets.iter().map(|t| t.order).collect();
+        orders.sort_unstable();
+        orders.dedup();
+        let before = self.store.lines_of_orders(tenant, &orders).await?;
+        let plans = plan(&before, targets);
+
+        let wanted: Vec<LineId> = plans.iter().flatten().flatten().copied().collect();
+        let until = now_ms() + self.policy.revocation_window_ms;
+        let canceled: HashSet<LineId> = self
+            .store
+            .cancel_lines(&wanted, reason, actor, until)
+            .await?
+            .into_iter()
+            .collect();
+        if !canceled.is_empty() {
+            tracing::info!(lines = canceled.len(), "order lines canceled");
+        }
+        let lines_after = if wanted.is_empty() {
+            before
+        } else {
+            self.store.lines_of_orders(tenant, &orders).await?
+        };
+        let in_force = canceled.is_empty()
+            || match self.confirm(&lines_after).await {
+                Ok(()) => true,
+                Err(AppError::RevocationUnavailable) => false,
+                Err(e) => return Err(e),
+            };
+
+        let status_after: HashMap<LineId, &OrderLine> =
+            lines_after.iter().map(|l| (l.line_id, l)).collect();
+        let outcomes = plans
+            .into_iter()
+            .zip(targets)
+            .map(|(plan, target)| {
+                let ids = plan?;
+                if ids.iter().any(|id| canceled.contains(id)) {
+                    return if in_force {
+                        Ok(())
+                    } else {
+                        Err(AppError::RevocationUnavailable)
+                    };
+                }
+                // A concurrent cancel won every line: report what it left behind.
+                let line = ids
+                    .first()
+                    .and_then(|id| status_after.get(id))
+                    .ok_or_else(|| {
+                        AppError::internal(anyhow::anyhow!("a canceled line vanished"))
+                    })?;
+                Err(not_cancelable(target.order, line, line.status))
+            })
+            .collect();
+        Ok(Canceled {
+            outcomes,
+            lines_after,
+        })
+    }
+
+    /// Puts in force every revocation these lines need. On failure the lines
+    /// stay in the outbox, the maintainer is woken to push them, and the
+    /// answer is `revocation_unavailable`.
+    async fn confirm(&self, lines: &[OrderLine]) -> Result<(), AppError> {
+        match self.put_in_force(&revocations_of(lines)).await {
+            Ok(()) => Ok(()),
+            Err(PutInForceError::Revocation(e)) => {
+                tracing::warn!(error = %e, "cancel committed but the revocation store is unavailable; the maintainer will push it");
+                self.maintainer.wake();
+                Err(AppError::RevocationUnavailable)
+            }
+            Err(PutInForceError::Store(e)) => Err(e.into()),
+        }
+    }
+}
+
+/// Which lines each entry cancels, against the orders as loaded; an entry
+/// sees lines taken by earlier entries as CANCELED.
+fn plan(lines: &[OrderLine], targets: &[CancelTarget]) -> Vec<Result<Vec<LineId>, AppError>> {
+    let mut taken: HashSet<LineId> = HashSet::new();
+    let status = |l: &OrderLine, taken: &HashSet<LineId>| {
+        if taken.contains(&l.line_id) {
+            LineStatus::Canceled
+        } else {
+            l.status
+        }
+    };
+    targets
+        .iter()
+        .map(|t| {
+            let of_order: Vec<&OrderLine> =
+                lines.iter().filter(|l| l.order_number == t.order).collect();
+            let first = of_order.first().ok_or(AppError::OrderNotFound {
+                order: t.order,
+                line: None,
+            })?;
+            let ids: Vec<LineId> = match t.line {
+                Some(no) => {
+                    let line = of_order.iter().find(|l| l.order_line_id == no).ok_or(
+                        AppError::OrderNotFound {
+                            order: t.order,
+                            line: Some(no),
+                        },
+                    )?;
+                    let current = status(line, &taken);
+                    if !current.is_cancelable() {
+                        return Err(not_cancelable(t.order, line, current));
+                    }
+                    vec![line.line_id]
+                }
+                None => {
+                    let ids: Vec<LineId> = of_order
+                        .iter()
+                        .filter(|l| status(l, &taken).is_cancelable())
+                        .map(|l| l.line_id)
+                        .collect();
+                    if ids.is_empty() {
+                        return Err(AppError::OrderNotCancelable {
+                            message: format!("No line of order {} can be canceled.", t.order),
+                            current_status: status(first, &taken),
+                        });
+                    }
+                    ids
+                }
+            };
+            taken.extend(ids.iter().copied());
+            Ok(ids)
+        })
+        .collect()
+}

@@ -1,0 +1,91 @@
+//! What a use case can answer instead of its result. HTTP-free: the API maps
+//! each variant to a status, a stable name and a code (`http::error`).
+
+use crate::domain::{AssetId, Countries, CountryCode, LineStatus, OrderLineId, OrderNumber};
+use crate::revocation::RevocationError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("Order {order} was not found.")]
+    OrderNotFound {
+        order: OrderNumber,
+        line: Option<OrderLineId>,
+    },
+    #[error("Asset {0} was not found.")]
+    AssetNotFound(AssetId),
+    #[error("Order line {line} of order {order} is already registered.")]
+    OrderExists {
+        order: OrderNumber,
+        line: OrderLineId,
+    },
+    #[error("{message}")]
+    OrderNotCancelable {
+        message: String,
+        current_status: LineStatus,
+    },
+    #[error(
+        "Order line {line} of order {order} is {current_status}; links are only available for COMPLETED lines."
+    )]
+    OrderNotAccessible {
+        order: OrderNumber,
+        line: OrderLineId,
+        current_status: LineStatus,
+    },
+    #[error("Asset {0} cannot be viewed online; request a download URL instead.")]
+    AssetNotViewable(AssetId),
+    #[error("The validation token is not valid for this vendor and environment.")]
+    ValidationTokenInvalid,
+    #[error("The validation token has expired; validate the purchase again.")]
+    ValidationTokenExpired,
+    #[error("The validation token has already been used; validate the purchase again.")]
+    ValidationTokenUsed,
+    #[error("Quantity {quantity} is below the minimum of {min_qty} for asset {asset}.")]
+    QuantityBelowMinimum {
+        asset: AssetId,
+        quantity: i32,
+        min_qty: i32,
+    },
+    #[error("Asset {asset} may not be sold to this region.")]
+    RegionNotAllowed {
+        asset: AssetId,
+        country: Option<CountryCode>,
+        countries: Countries,
+    },
+    /// A value that parsed but does not fit the request (e.g. a part repeating a line).
+    #[error("Invalid request: {field}: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("This link is not valid.")]
+    LinkInvalid,
+    #[error("This link has expired; ask the shop for a new one.")]
+    LinkExpired,
+    #[error("This link has been revoked.")]
+    AccessRevoked,
+    #[error("The file for this link is not available.")]
+    FileUnavailable,
+    #[error("Revocation status cannot be confirmed right now; retry in a few seconds.")]
+    RevocationUnavailable,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
+}
+
+impl AppError {
+    pub fn invalid(field: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            reason: reason.to_string(),
+        }
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl From<RevocationError> for AppError {
+    fn from(_: RevocationError) -> Self {
+        Self::RevocationUnavailable
+    }
+}

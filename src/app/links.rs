@@ -1,0 +1,82 @@
+//! Minting a link for one COMPLETED line. Every minted link is recorded in the
+//! line's history (`link_issued`, with its `jti` and expiry).
+
+use serde_json::json;
+
+use super::{App, AppError};
+use crate::domain::{Actor, LineStatus, OrderLineId, OrderRef, ms_to_rfc3339, now_ms};
+use crate::links::{Action, LinkTarget, Minted};
+use crate::store::assets::Asset;
+use crate::store::events::{EventKind, NewEvent};
+use crate::store::orders::OrderLine;
+
+impl App {
+    /// A fresh link for one line of the order, for `action`.
+    pub async fn link(
+        &self,
+        actor: &Actor,
+        order: OrderRef,
+        line_no: OrderLineId,
+        action: Action,
+        via: &'static str,
+    ) -> Result<Minted, AppError> {
+        let lines = self.order(order).await?;
+        let line =
+            lines
+                .iter()
+                .find(|l| l.order_line_id == line_no)
+                .ok_or(AppError::OrderNotFound {
+                    order: order.order,
+                    line: Some(line_no),
+                })?;
+        tracing::Span::current().record("line_id", line.line_id.get());
+        if line.status != LineStatus::Completed {
+            return Err(AppError::OrderNotAccessible {
+                order: order.order,
+                line: line_no,
+                current_status: line.status,
+            });
+        }
+        let asset = self.asset(line.asset_id).await?;
+        if action == Action::View && !asset.viewable {
+            return Err(AppError::AssetNotViewable(asset.asset_id));
+        }
+        let (minted, event) = self.mint(actor, line, &asset, action, via)?;
+        self.store.record_events(vec![event]).await?;
+        Ok(minted)
+    }
+
+    /// Signs a link and builds the history event that records it.
+    pub(super) fn mint(
+        &self,
+        actor: &Actor,
+        line: &OrderLine,
+        asset: &Asset,
+        action: Action,
+        via: &str,
+    ) -> Result<(Minted, NewEvent), AppError> {
+        let target = LinkTarget {
+            asset_id: asset.asset_id,
+            sha256: &asset.sha256,
+            content_type: &asset.content_type,
+            file_name: &asset.file_name,
+        };
+        let minted = self
+            .signer
+            .mint(line.line_id, action, target)
+            .map_err(AppError::internal)?;
+        let event = NewEvent {
+            line_id: line.line_id,
+            kind: EventKind::LinkIssued,
+            at_ms: now_ms(),
+            actor: actor.clone(),
+            data: json!({
+                "action": action.as_str(),
+                "jti": minted.jti,
+                "expires_at": ms_to_rfc3339(minted.expires_at * 1000),
+                "via": via,
+            }),
+        };
+        Ok((minted, event))
+    }
+}

@@ -1,0 +1,107 @@
+//! The application layer: one module per use case, and the only place that
+//! orchestrates the store, the revocation set, links and storage. Use cases
+//! take typed domain values and an [`Actor`](crate::domain::Actor), return
+//! domain results or an [`AppError`], and know nothing of HTTP: the vendor
+//! API, the operator CLI and the background workers all call these.
+//!
+//! | module | owns |
+//! |---|---|
+//! | `access` | authorizing a link on the download path (no database) and opening its file |
+//! | `auth` | resolving a presented API token to its vendor and environment |
+//! | `cancel` | canceling lines (one, a whole order, a batch) and resuming a cancel |
+//! | `catalogue` | assets: "asset or 404", the purchase rules, listing |
+//! | `fulfil` | completing or failing PROCESSING lines |
+//! | `health` | the checks behind `/health` |
+//! | `idempotency` | claiming an `Idempotency-Key`, storing and replaying its answer |
+//! | `links` | minting a link for a line, recorded in its history |
+//! | `maintain` | keeping the revocation set complete and the outbox drained |
+//! | `orders` | loading a tenant's order, `info`, items with fresh links |
+//! | `register` | registering a sale |
+//! | `revoke` | putting revocations in force: the revocation guarantee, once |
+//! | `validate` | validate-before-payment tokens |
+//! | `worker` | the one shape of every background worker |
+
+mod access;
+mod auth;
+mod cancel;
+mod catalogue;
+mod error;
+mod fulfil;
+mod health;
+pub mod idempotency;
+mod links;
+mod maintain;
+mod orders;
+mod register;
+mod revoke;
+mod validate;
+pub mod worker;
+
+use std::sync::Arc;
+
+pub use access::{Grant, Source};
+pub use auth::{Authentication, VendorCaller};
+pub use cancel::{CancelTarget, EntryOutcome};
+pub use catalogue::AssetPage;
+pub use error::AppError;
+pub use fulfil::Fulfilment;
+pub use health::Check;
+pub use maintain::Maintainer;
+pub use orders::{Info, LineView};
+pub use register::{Purchase, RegisterRequest};
+pub use validate::{ValidateRequest, Validation};
+
+use crate::links::LinkSigner;
+use crate::revocation::SharedRevocations;
+use crate::storage::Storage;
+use crate::store::Store;
+
+/// Rules that come from configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct Policy {
+    /// How long a revocation must be kept: until every link minted up to now
+    /// has expired (link TTL + margin + 1 s, since a JWT `exp` counts whole
+    /// seconds and a link is valid through its `exp` second).
+    pub revocation_window_ms: i64,
+    /// Lifetime of a validate-before-payment token.
+    pub validation_ttl_ms: i64,
+}
+
+/// Everything the use cases work with, built once at start-up; cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    store: Store,
+    revocations: SharedRevocations,
+    signer: Arc<LinkSigner>,
+    storage: Storage,
+    policy: Policy,
+    /// Woken by register: lines are waiting.
+    fulfilment: worker::Wake,
+    /// Woken when a check found the set incomplete or a cancel could not confirm.
+    maintainer: worker::Wake,
+}
+
+impl App {
+    pub fn new(
+        store: Store,
+        revocations: SharedRevocations,
+        signer: Arc<LinkSigner>,
+        storage: Storage,
+        policy: Policy,
+    ) -> Self {
+        Self {
+            store,
+            revocations,
+            signer,
+            storage,
+            policy,
+            fulfilment: worker::Wake::default(),
+            maintainer: worker::Wake::default(),
+        }
+    }
+
+    /// Label of the revocation store (`redis` or `in-process`).
+    pub fn revocation_store_kind(&self) -> &'static str {
+        self.revocations.kind()
+    }
+}

@@ -1,0 +1,102 @@
+//! A tenant's orders: loading one (404 for unknown and foreign orders alike),
+//! `info`, and an order's items with fresh links for its COMPLETED lines.
+
+use std::collections::HashMap;
+
+use super::{App, AppError};
+use crate::domain::{Actor, AssetId, LineStatus, OrderRef};
+use crate::links::{Action, Minted};
+use crate::store::assets::Asset;
+use crate::store::orders::OrderLine;
+
+/// A line with the links minted for it (only for COMPLETED lines; view only
+/// for viewable assets).
+pub struct LineView {
+    pub line: OrderLine,
+    pub download: Option<Minted>,
+    pub view: Option<Minted>,
+}
+
+/// What `info` says about an order.
+pub enum Info {
+    /// Some line is still PROCESSING.
+    Processing,
+    /// Every line FAILED.
+    AllFailed { message: String },
+    /// Otherwise: the items, with links.
+    Ready(Vec<LineView>),
+}
+
+impl App {
+    /// Every line of one of the tenant's orders; `order_not_found` when there is none.
+    pub async fn order(&self, order: OrderRef) -> Result<Vec<OrderLine>, AppError> {
+        tracing::Span::current().record("order_id", order.order.get());
+        let lines = self.store.order_lines(order).await?;
+        if lines.is_empty() {
+            return Err(AppError::OrderNotFound {
+                order: order.order,
+                line: None,
+            });
+        }
+        Ok(lines)
+    }
+
+    pub async fn info(&self, actor: &Actor, order: OrderRef) -> Result<Info, AppError> {
+        let lines = self.order(order).await?;
+        if lines.iter().any(|l| l.status == LineStatus::Processing) {
+            return Ok(Info::Processing);
+        }
+        if lines.iter().all(|l| l.status == LineStatus::Failed) {
+            let message = lines
+                .iter()
+                .find_map(|l| l.failure_message.as_deref())
+                .unwrap_or("Fulfilment failed");
+            return Ok(Info::AllFailed {
+                message: format!("Every line of order {} failed: {message}", order.order),
+            });
+        }
+        Ok(Info::Ready(self.with_links(actor, lines, "info").await?))
+    }
+
+    /// The lines with fresh links where the spec says so, each recorded as
+    /// `link_issued` by `actor` (`via` names the endpoint that minted it).
+    pub(super) async fn with_links(
+        &self,
+        actor: &Actor,
+        lines: Vec<OrderLine>,
+        via: &'static str,
+    ) -> Result<Vec<LineView>, AppError> {
+        let ids: Vec<AssetId> = lines.iter().map(|l| l.asset_id).collect();
+        let assets: HashMap<AssetId, Asset> = self
+            .store
+            .get_assets(&ids)
+            .await?
+            .into_iter()
+            .map(|a| (a.asset_id, a))
+            .collect();
+        let mut events = Vec::new();
+        let mut items = Vec::with_capacity(lines.len());
+        for line in lines {
+            let asset = assets
+                .get(&line.asset_id)
+                .filter(|_| line.status == LineStatus::Completed);
+            let mut link = |asset: &Asset, action| -> Result<Minted, AppError> {
+                let (minted, event) = self.mint(actor, &line, asset, action, via)?;
+                events.push(event);
+                Ok(minted)
+            };
+            let download = asset.map(|a| link(a, Action::Download)).transpose()?;
+            let view = asset
+                .filter(|a| a.viewable)
+                .map(|a| link(a, Action::View))
+                .transpose()?;
+            items.push(LineView {
+                line,
+                download,
+                view,
+            });
+        }
+        self.store.record_events(events).await?;
+        Ok(items)
+    }
+}

@@ -27,7 +27,7 @@ async fn every_bad_token_gets_401(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    assert!(record.revoked_at.is_some());
+    assert!(record.revoked_at_ms.is_some());
 
     let cases: [(&str, Option<String>); 6] = [
         ("missing header", None),

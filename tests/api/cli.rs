@@ -69,7 +69,8 @@ fn cli_commands_print_json_and_fail_with_a_clear_message() {
         serde_json::json!([
             "m20261122_000001_create_catalogue",
             "m20261122_000002_create_orders",
-            "m20261124_000003_index_revocations"
+            "m20261124_000003_index_revocations",
+            "m20261124_000004_actors"
         ]),
         "{migrated}"
     );
@@ -397,18 +398,113 @@ async fn with_access_recording_off_downloads_leave_no_access_events(backend: Bac
     tokio::time::sleep(Duration::from_millis(600)).await;
 
     let lines = app
-        .store
         .order_lines(
             vt.vendor,
             Environment::Live,
             assetgate::domain::OrderNumber::parse(5).unwrap(),
         )
-        .await
-        .unwrap();
-    let history = app.store.history(&[lines[0].line_id.get()]).await.unwrap();
+        .await;
+    let history = app.store.history(&[lines[0].line_id]).await.unwrap();
     assert!(
         history.iter().any(|e| e.kind == "link_issued"),
         "other history is still kept"
     );
     assert!(!history.iter().any(|e| e.kind == "access"), "{history:?}");
+}
+
+/// A query that fails answers a generic 500; the log line (JSON) names the
+/// operation, so an operator can tell which query broke.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_query_answers_a_generic_500_while_the_log_names_the_operation() {
+    use sea_orm::ConnectionTrait as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}/broken.db?mode=rwc", dir.path().display());
+    let env = [("DATABASE_URL", db_url.clone())];
+    let vendor = json_of(&run(
+        dir.path(),
+        &env,
+        &["vendor", "create", "--name", "Broken Shop"],
+    ));
+    let token = json_of(&run(
+        dir.path(),
+        &env,
+        &[
+            "token",
+            "create",
+            "--vendor",
+            vendor["vendor_id"].as_str().unwrap(),
+            "--environment",
+            "LIVE",
+        ],
+    ))["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut child = tokio::process::Command::new(BIN)
+        .current_dir(dir.path())
+        .env_clear()
+        .env("DATABASE_URL", &db_url)
+        .env("ASSETGATE__SERVER__PORT", "0")
+        .env("ASSETGATE__LOG__FORMAT", "json")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+
+    // The table behind /purchase/info disappears under the running server.
+    sea_orm::Database::connect(&db_url)
+        .await
+        .unwrap()
+        .execute_unprepared("DROP TABLE order_lines")
+        .await
+        .unwrap();
+    let res = reqwest::Client::new()
+        .get(format!("{url}/purchase/info?order_id=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(res, StatusCode::INTERNAL_SERVER_ERROR, "internal_error").await;
+    assert_eq!(
+        body["message"],
+        "An internal error occurred; it has been logged."
+    );
+    let text = body.to_string();
+    assert!(
+        !text.contains("order_lines") && !text.contains("table"),
+        "the body reveals nothing: {text}"
+    );
+
+    child.kill().await.unwrap();
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
+        .await
+        .unwrap();
+    let logged = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["level"] == "ERROR")
+        .unwrap_or_else(|| panic!("an error line is logged: {stderr}"));
+    assert_eq!(logged["op"], "loading order lines", "{logged}");
+    assert!(
+        logged["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("order_lines"),
+        "the log keeps the cause: {logged}"
+    );
+    assert_eq!(logged["span"]["request_id"], body["request_id"], "{logged}");
 }

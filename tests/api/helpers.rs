@@ -6,11 +6,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use assetgate::config::Settings;
-use assetgate::domain::{AssetId, CountryCode, Environment, VendorId, VendorStatus};
+use assetgate::domain::{
+    AssetId, CountryCode, Environment, OrderNumber, Tenant, VendorId, VendorStatus,
+};
 use assetgate::startup::Application;
 use assetgate::storage::Storage;
 use assetgate::store::Store;
 use assetgate::store::assets::{Asset, NewAsset};
+use assetgate::store::orders::OrderLine;
 use reqwest::{Method, Response, StatusCode};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
@@ -149,6 +152,64 @@ pub async fn start_instance(settings: &Settings) -> String {
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     address
+}
+
+/// A database with no tables yet (a temp SQLite file, or a fresh PostgreSQL
+/// database dropped afterwards), for migration tests.
+pub struct EmptyDatabase {
+    pub url: String,
+    _dir: tempfile::TempDir,
+    pg_database: Option<String>,
+}
+
+impl EmptyDatabase {
+    pub async fn create(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (url, pg_database) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}/empty.db?mode=rwc", dir.path().display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let name = format!("agtest_{}", uuid::Uuid::new_v4().simple());
+                create_database(&name).await;
+                (format!("{}/{name}", postgres_base()), Some(name))
+            }
+        };
+        Self {
+            url,
+            _dir: dir,
+            pg_database,
+        }
+    }
+}
+
+impl Drop for EmptyDatabase {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_database.take() {
+            drop_database_in_background(name);
+        }
+    }
+}
+
+/// Drops a test database from a thread of its own (Drop runs inside a runtime).
+fn drop_database_in_background(name: String) {
+    let _ = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            use sea_orm::ConnectionTrait as _;
+            let _ = admin_connection()
+                .await
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+        });
+    })
+    .join();
 }
 
 async fn admin_connection() -> sea_orm::DatabaseConnection {
@@ -311,7 +372,37 @@ impl TestApp {
     }
 
     pub fn asset_path(&self, asset: &Asset) -> PathBuf {
-        self.storage.path_for(&asset.sha256).expect("path")
+        self.storage.path_for(&asset.sha256)
+    }
+
+    /// The stored lines of one order, read straight from the store.
+    pub async fn order_lines(
+        &self,
+        vendor: VendorId,
+        environment: Environment,
+        order: OrderNumber,
+    ) -> Vec<OrderLine> {
+        self.store
+            .order_lines(
+                Tenant {
+                    vendor,
+                    environment,
+                }
+                .order(order),
+            )
+            .await
+            .expect("order lines")
+    }
+
+    /// Runs raw SQL on the test's database (to age rows, break things, …).
+    pub async fn execute_sql(&self, sql: &str) {
+        use sea_orm::ConnectionTrait as _;
+        sea_orm::Database::connect(self.settings.database.url.expose_secret())
+            .await
+            .expect("test database")
+            .execute_unprepared(sql)
+            .await
+            .expect("SQL runs");
     }
 
     pub async fn request(

@@ -405,15 +405,13 @@ async fn concurrent_cancels_of_one_line_have_exactly_one_winner(backend: Backend
     let reason = items[0]["cancel_reason"].as_str().unwrap();
     assert!(reason == "first" || reason == "second");
     let lines = app
-        .store
         .order_lines(
             vt.vendor,
             Environment::Live,
             assetgate::domain::OrderNumber::parse(10).unwrap(),
         )
-        .await
-        .unwrap();
-    let history = app.store.history(&[lines[0].line_id.get()]).await.unwrap();
+        .await;
+    let history = app.store.history(&[lines[0].line_id]).await.unwrap();
     assert_eq!(history.iter().filter(|e| e.kind == "canceled").count(), 1);
     assert_error(
         app.client.get(&link).send().await.unwrap(),
@@ -533,4 +531,67 @@ async fn files_too_big_for_memory_stream_from_disk_with_the_same_semantics(backe
         "access_revoked",
     )
     .await;
+}
+
+both_backends!(every_history_event_names_its_actor);
+
+async fn every_history_event_names_its_actor(backend: Backend) {
+    use assetgate::domain::{Actor, OrderNumber};
+
+    let app = spawn_app(backend).await;
+    let asset = app.add_asset(AssetSpec::default()).await;
+    let seller = app.vendor(Environment::Live).await;
+    // A second token of the same vendor, used by its refund desk.
+    let (refunds, secret) = app
+        .store
+        .create_token(seller.vendor, Environment::Live)
+        .await
+        .unwrap()
+        .unwrap();
+    let refund_token = secrecy::ExposeSecret::expose_secret(&secret).to_owned();
+    app.completed_order(&seller.token, 3, &[(1, &asset)]).await;
+    let link = app.link(&seller.token, 3, 1).await;
+    assert_eq!(
+        app.client.get(&link).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.cancel(&refund_token, "order_id=3").await.status(),
+        StatusCode::CREATED
+    );
+
+    let lines = app
+        .order_lines(
+            seller.vendor,
+            Environment::Live,
+            OrderNumber::parse(3).unwrap(),
+        )
+        .await;
+    let refund_desk = Actor::Vendor(refunds.token_id);
+    assert_eq!(lines[0].canceled_by.as_ref(), Some(&refund_desk));
+    let history = crate::helpers::eventually("the access is recorded", || async {
+        let h = app.store.history(&[lines[0].line_id]).await.unwrap();
+        h.iter().any(|e| e.kind == "access").then_some(h)
+    })
+    .await;
+    let actor_of = |kind: &str| {
+        history
+            .iter()
+            .find(|e| e.kind == kind)
+            .map(|e| e.actor.to_string())
+            .unwrap_or_else(|| panic!("no {kind} event"))
+    };
+    let seller_actor = history
+        .iter()
+        .find(|e| e.kind == "registered")
+        .map(|e| e.actor.clone())
+        .unwrap();
+    assert!(
+        matches!(seller_actor, Actor::Vendor(t) if t != refunds.token_id),
+        "registered by the seller's token: {seller_actor}"
+    );
+    assert_eq!(actor_of("link_issued"), seller_actor.to_string());
+    assert_eq!(actor_of("fulfilled"), "system");
+    assert_eq!(actor_of("access"), "system");
+    assert_eq!(actor_of("canceled"), refund_desk.to_string());
 }

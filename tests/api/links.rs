@@ -7,9 +7,12 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{AssetSpec, Backend, assert_error, spawn_app};
+use crate::helpers::{AssetSpec, Backend, assert_error, spawn_app, start_instance};
 
-both_backends!(forged_tampered_and_expired_links_are_refused);
+both_backends!(
+    forged_tampered_and_expired_links_are_refused,
+    a_rotated_out_key_verifies_its_links_until_it_is_removed,
+);
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -91,9 +94,100 @@ async fn forged_tampered_and_expired_links_are_refused(backend: Backend) {
     let expired = jsonwebtoken::encode(&h, &expired, &EncodingKey::from_secret(&key)).unwrap();
     assert_error(access(expired).await, StatusCode::GONE, "link_expired").await;
 
+    // Correctly signed, but naming no stored file (a digest that is not one).
+    let mut not_a_digest = claims.clone();
+    not_a_digest["sha"] = json!("../../etc/passwd");
+    let not_a_digest =
+        jsonwebtoken::encode(&h, &not_a_digest, &EncodingKey::from_secret(&key)).unwrap();
+    assert_error(
+        access(not_a_digest).await,
+        StatusCode::FORBIDDEN,
+        "link_invalid",
+    )
+    .await;
+
     // Expired AND wrongly signed: invalid, not expired (signature first).
     let mut bad = claims.clone();
     bad["exp"] = json!(now - 10);
     let bad = jsonwebtoken::encode(&h, &bad, &EncodingKey::from_secret(&[9u8; 32])).unwrap();
     assert_error(access(bad).await, StatusCode::FORBIDDEN, "link_invalid").await;
+}
+
+/// Rotation: instances restarted with a new key and the old one in
+/// `links.previous_signing_keys` still serve links signed with the old key;
+/// once it is removed from the list, those links are invalid.
+async fn a_rotated_out_key_verifies_its_links_until_it_is_removed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let asset = app.add_asset(AssetSpec::default()).await;
+    let vt = app.vendor(Environment::Live).await;
+    app.completed_order(&vt.token, 71, &[(1, &asset)]).await;
+    let old_link = app.link(&vt.token, 71, 1).await;
+    let path = old_link.split_once("/access/").unwrap().1.to_owned();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let old_key = b64.encode(app.signing_key().await);
+    let new_key = b64.encode([42u8; 32]);
+
+    let mut rotated = app.settings.clone();
+    rotated.links.signing_key = new_key.clone().into();
+    rotated.links.previous_signing_keys = old_key.into();
+    let rotated = start_instance(&rotated).await;
+    let res = app
+        .client
+        .get(format!("{rotated}/access/{path}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "old link on the rotated instance"
+    );
+    // New links come from the new key.
+    let new_link = app
+        .client
+        .get(format!(
+            "{rotated}/purchase/download-url?order_id=71&order_line_id=1"
+        ))
+        .bearer_auth(&vt.token)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let kid = |url: &str| {
+        let token = url.rsplit('/').next().unwrap();
+        let header: Value =
+            serde_json::from_slice(&B64.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
+        header["kid"].as_str().unwrap().to_owned()
+    };
+    assert_ne!(kid(&new_link), kid(&old_link));
+
+    let mut retired = app.settings.clone();
+    retired.links.signing_key = new_key.into();
+    let retired = start_instance(&retired).await;
+    assert_error(
+        app.client
+            .get(format!("{retired}/access/{path}"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::FORBIDDEN,
+        "link_invalid",
+    )
+    .await;
+    let new_path = new_link.split_once("/access/").unwrap().1;
+    assert_eq!(
+        app.client
+            .get(format!("{retired}/access/{new_path}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK,
+        "links of the new key serve wherever it is the key"
+    );
 }

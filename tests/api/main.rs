@@ -15,5 +15,6 @@ mod fleet;
 mod health;
 mod lifecycle;
 mod links;
+mod migrations;
 mod purchase;
 mod races;

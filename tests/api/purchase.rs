@@ -1,6 +1,6 @@
 //! Validate-before-payment, register rules, idempotency and bad input.
 
-use assetgate::domain::{CountryCode, Environment, Quantity};
+use assetgate::domain::{CountryCode, Environment, Quantity, Tenant};
 use assetgate::store::validation::NewValidation;
 use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret as _;
@@ -131,8 +131,10 @@ async fn validation_tokens_are_one_time_and_bound_to_their_vendor(backend: Backe
     let (expired, _) = app
         .store
         .create_validation_token(NewValidation {
-            vendor: vt.vendor,
-            environment: Environment::Live,
+            tenant: Tenant {
+                vendor: vt.vendor,
+                environment: Environment::Live,
+            },
             asset_id: asset.asset_id,
             quantity: Quantity::parse(1).unwrap(),
             country_code: Some(CountryCode::parse("SE").unwrap()),
@@ -475,14 +477,14 @@ async fn viewing_a_non_viewable_asset_is_422(backend: Backend) {
 async fn an_idempotency_key_left_by_a_dead_request_is_taken_over_by_one_retry(backend: Backend) {
     use assetgate::domain::IdempotencyKey;
     use assetgate::store::idempotency::{Begin, KeyScope, STALE_IN_PROGRESS_MS};
-    use sea_orm::ConnectionTrait as _;
-
     let app = spawn_app(backend).await;
     let vt = app.vendor(Environment::Live).await;
     let key = IdempotencyKey::parse("refund-crash-1").unwrap();
     let scope = KeyScope {
-        vendor: vt.vendor,
-        environment: Environment::Live,
+        tenant: Tenant {
+            vendor: vt.vendor,
+            environment: Environment::Live,
+        },
         key: &key,
     };
     let begin = |hash: &'static str| app.store.idempotency_begin(&scope, hash);
@@ -492,14 +494,11 @@ async fn an_idempotency_key_left_by_a_dead_request_is_taken_over_by_one_retry(ba
     assert_eq!(begin("h").await.unwrap(), Begin::InProgress);
 
     // The first request died without answering: its key ages past the threshold.
-    app.store
-        .conn()
-        .execute_unprepared(&format!(
-            "UPDATE idempotency_keys SET created_at_ms = created_at_ms - {}",
-            STALE_IN_PROGRESS_MS + 1000
-        ))
-        .await
-        .unwrap();
+    app.execute_sql(&format!(
+        "UPDATE idempotency_keys SET created_at_ms = created_at_ms - {}",
+        STALE_IN_PROGRESS_MS + 1000
+    ))
+    .await;
     assert_eq!(
         begin("other").await.unwrap(),
         Begin::Mismatch,

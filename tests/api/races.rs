@@ -107,15 +107,13 @@ async fn two_instances_canceling_the_same_line_agree_on_one_outcome() {
         statuses.sort_unstable();
         assert_eq!(statuses, [201, 422], "order {order}");
         let lines = app
-            .store
             .order_lines(
                 vt.vendor,
                 Environment::Live,
                 assetgate::domain::OrderNumber::parse(order).unwrap(),
             )
-            .await
-            .unwrap();
-        let history = app.store.history(&[lines[0].line_id.get()]).await.unwrap();
+            .await;
+        let history = app.store.history(&[lines[0].line_id]).await.unwrap();
         assert_eq!(history.iter().filter(|e| e.kind == "canceled").count(), 1);
     }
 }

@@ -1,0 +1,73 @@
+//! Migrations run on data written by earlier versions, on both backends.
+
+use migration::{Migrator, MigratorTrait as _};
+use sea_orm::{ConnectionTrait as _, Database, Statement};
+
+use crate::both_backends;
+use crate::helpers::{Backend, EmptyDatabase};
+
+both_backends!(the_actor_migration_backfills_rows_written_before_it);
+
+async fn the_actor_migration_backfills_rows_written_before_it(backend: Backend) {
+    let empty = EmptyDatabase::create(backend).await;
+    let db = Database::connect(&empty.url).await.unwrap();
+    // The schema as the third migration left it, with rows in the old shape.
+    Migrator::up(&db, Some(3)).await.unwrap();
+    let token = "3f0c7a8e-8d0e-4a59-9b1f-0d5c1e2a7b61";
+    let vendor = "9a4d2a1c-5b6e-4f70-8a91-b2c3d4e5f607";
+    for sql in [
+        format!(
+            "INSERT INTO order_lines (vendor_id, environment, order_number, order_line_id, asset_id, \
+             customer, unit_price, line_item_price, quantity, status, created_at_ms, updated_at_ms, \
+             canceled_at_ms, cancel_reason, canceled_by_token, revoke_until_ms, revocation_pending, \
+             fulfil_attempts) VALUES ('{vendor}', 'LIVE', 1, 1, 1, 'Ann', 1.0, 1.0, 1, 'CANCELED', \
+             1, 2, 2, 'Refund', '{token}', 3, FALSE, 1)"
+        ),
+        format!(
+            "INSERT INTO line_events (line_id, kind, at_ms, data) VALUES \
+             (1, 'registered', 1, '{{\"token_id\":\"{token}\",\"validated\":false}}'), \
+             (1, 'fulfilled', 1, '{{}}'), \
+             (1, 'canceled', 2, '{{\"reason\":\"Refund\",\"token_id\":\"{token}\"}}')"
+        ),
+        format!(
+            "INSERT INTO idempotency_keys (vendor_id, environment, key, request_hash, response_status, \
+             response_body, created_at_ms) VALUES ('{vendor}', 'LIVE', 'a', 'h', 503, '{{}}', 1), \
+             ('{vendor}', 'LIVE', 'b', 'h', 201, '[]', 1)"
+        ),
+    ] {
+        db.execute_unprepared(&sql).await.unwrap();
+    }
+
+    Migrator::up(&db, None).await.unwrap();
+
+    let query = |sql: &str| {
+        let db = &db;
+        let stmt = Statement::from_string(db.get_database_backend(), sql.to_owned());
+        async move { db.query_all_raw(stmt).await.unwrap() }
+    };
+    let actors: Vec<String> = query("SELECT actor FROM line_events ORDER BY id")
+        .await
+        .iter()
+        .map(|r| r.try_get::<String>("", "actor").unwrap())
+        .collect();
+    assert_eq!(
+        actors,
+        [
+            format!("vendor:{token}"),
+            "system".to_owned(),
+            format!("vendor:{token}")
+        ]
+    );
+    let canceled_by: Vec<String> = query("SELECT canceled_by FROM order_lines")
+        .await
+        .iter()
+        .map(|r| r.try_get::<String>("", "canceled_by").unwrap())
+        .collect();
+    assert_eq!(canceled_by, [format!("vendor:{token}")]);
+    let resumable: Vec<bool> = query("SELECT resumable FROM idempotency_keys ORDER BY key")
+        .await
+        .iter()
+        .map(|r| r.try_get::<bool>("", "resumable").unwrap())
+        .collect();
+    assert_eq!(resumable, [true, false], "only the stored 503 is resumable");
+}

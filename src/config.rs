@@ -16,6 +16,8 @@ pub enum ConfigError {
     Load(#[from] config::ConfigError),
     #[error("configuration key `{key}`: {problem}")]
     Invalid { key: &'static str, problem: String },
+    #[error("configuration: {0}")]
+    Unknown(String),
 }
 
 fn invalid(key: &'static str, problem: impl Into<String>) -> ConfigError {
@@ -26,10 +28,12 @@ fn invalid(key: &'static str, problem: impl Into<String>) -> ConfigError {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
+    pub revocation: RevocationSettings,
     pub storage: StorageSettings,
     pub links: LinkSettings,
     pub validation: ValidationSettings,
@@ -40,20 +44,27 @@ pub struct Settings {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub host: String,
     pub port: u16,
     pub public_url: String,
     pub max_body_bytes: usize,
+    /// Longest a request body may take to arrive; past it: 408.
+    pub body_timeout_ms: u64,
     pub workers: usize,
 }
 
 #[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// May carry a password, hence secret.
     pub url: SecretString,
     pub migrate_on_start: bool,
     pub max_connections: u32,
+    /// Bound on connecting and on waiting for a pooled connection; past it
+    /// the API answers 503 `database_unavailable`.
+    pub timeout_ms: u64,
 }
 
 impl std::fmt::Debug for DatabaseSettings {
@@ -62,11 +73,13 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("url", &redact_url(self.url.expose_secret()))
             .field("migrate_on_start", &self.migrate_on_start)
             .field("max_connections", &self.max_connections)
+            .field("timeout_ms", &self.timeout_ms)
             .finish()
     }
 }
 
 #[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RedisSettings {
     pub url: SecretString,
     pub key_prefix: String,
@@ -92,11 +105,22 @@ pub fn redact_url(url: &str) -> String {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationSettings {
+    /// Declares that this gateway runs as one instance, so an in-process
+    /// revocation set with a PostgreSQL database is intended, not a fleet
+    /// missing its Redis.
+    pub single_instance: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StorageSettings {
     pub path: PathBuf,
 }
 
 #[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LinkSettings {
     pub ttl_seconds: u64,
     pub signing_key: SecretString,
@@ -138,18 +162,25 @@ impl std::fmt::Debug for LinkSettings {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ValidationSettings {
     pub ttl_seconds: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FulfilmentSettings {
     pub enabled: bool,
     pub poll_interval_ms: u64,
     pub lease_seconds: u64,
+    /// Claims of a line whose file cannot be read before it is FAILED.
+    pub max_attempts: u32,
+    /// First retry delay after such a failure, doubled each time.
+    pub retry_base_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HistorySettings {
     pub record_access: bool,
 }
@@ -162,12 +193,14 @@ pub enum LogFormat {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogSettings {
     pub format: LogFormat,
     pub level: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TestingSettings {
     pub panic_route: bool,
 }
@@ -198,7 +231,7 @@ impl Settings {
         if let Ok(url) = std::env::var("REDIS_URL") {
             builder = builder.set_override("redis.url", url)?;
         }
-        let settings: Settings = builder.build()?.try_deserialize()?;
+        let settings: Settings = builder.build()?.try_deserialize().map_err(unknown_key)?;
         settings.validate()?;
         Ok(settings)
     }
@@ -229,6 +262,12 @@ impl Settings {
         }
         if self.database.max_connections == 0 {
             return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        if self.database.timeout_ms == 0 {
+            return Err(invalid("database.timeout_ms", "must be at least 1"));
+        }
+        if self.server.body_timeout_ms == 0 {
+            return Err(invalid("server.body_timeout_ms", "must be at least 1"));
         }
         let redis = self.redis.url.expose_secret();
         if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
@@ -268,11 +307,47 @@ impl Settings {
         if self.fulfilment.lease_seconds == 0 {
             return Err(invalid("fulfilment.lease_seconds", "must be at least 1"));
         }
+        if !(1..=100).contains(&self.fulfilment.max_attempts) {
+            return Err(invalid("fulfilment.max_attempts", "must be from 1 to 100"));
+        }
+        Ok(())
+    }
+
+    /// What `serve` needs beyond a valid configuration: a PostgreSQL database
+    /// without Redis is the shape of a fleet missing its shared revocation set.
+    /// (CLI commands never use the revocation set, so they do not ask.)
+    pub fn check_for_serving(&self) -> Result<(), ConfigError> {
+        let db = self.database.url.expose_secret();
+        let redis = self.redis.url.expose_secret();
+        let postgres = !db.starts_with("sqlite:");
+        if postgres && redis.is_empty() && !self.revocation.single_instance {
+            return Err(invalid(
+                "redis.url",
+                "is empty while database.url is PostgreSQL: that is the shape of a fleet, and \
+                 a fleet needs a shared Redis revocation set (each instance's in-process set \
+                 would miss the others' cancels). Set redis.url (REDIS_URL), or set \
+                 revocation.single_instance = true if this gateway really runs as one instance",
+            ));
+        }
         Ok(())
     }
 
     pub fn uses_redis(&self) -> bool {
         !self.redis.url.expose_secret().is_empty()
+    }
+}
+
+/// An unknown key (a typo such as `redis.ulr`) stops start-up naming it, with
+/// where keys come from, instead of being silently ignored.
+fn unknown_key(e: config::ConfigError) -> ConfigError {
+    let text = e.to_string();
+    if text.contains("unknown field") {
+        ConfigError::Unknown(format!(
+            "{text}. Check the spelling in the --config file and in ASSETGATE__SECTION__KEY \
+             environment variables (section and key separated by a double underscore)"
+        ))
+    } else {
+        ConfigError::Load(e)
     }
 }
 

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 
 use crate::app::worker::{self, Health, Schedule};
-use crate::app::{App, Fulfilment, Maintainer, Policy};
+use crate::app::{App, Fulfilment, Maintainer, Policy, Retry};
 use crate::config::Settings;
 use crate::http::{self, middleware};
 use crate::links::{LinkSigner, load_or_create_signing_key};
@@ -35,14 +35,26 @@ pub struct Application {
     history_writer: tokio::task::JoinHandle<()>,
 }
 
-/// A name for this process in fulfilment leases and rebuild locks.
-fn instance_name() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".to_owned());
-    format!(
-        "{host}-{}-{}",
-        std::process::id(),
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    )
+/// Longest instance name: `order_lines.claimed_by` is VARCHAR(64).
+const MAX_INSTANCE_NAME: usize = 64;
+
+/// A name for this process in fulfilment claims and rebuild locks:
+/// `{host}-{pid}-{random}`, always at most 64 characters. A long host name
+/// (Kubernetes pod names reach 63) keeps its end, where pods differ.
+pub fn instance_name(host: &str, pid: u32) -> String {
+    let suffix = format!("-{pid}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let host: Vec<char> = host
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        .collect();
+    let keep = MAX_INSTANCE_NAME - suffix.len();
+    let host: String = host[host.len().saturating_sub(keep)..].iter().collect();
+    let host = if host.is_empty() {
+        "host".to_owned()
+    } else {
+        host
+    };
+    format!("{host}{suffix}")
 }
 
 pub fn revocation_store(settings: &Settings, instance: &str) -> anyhow::Result<SharedRevocations> {
@@ -76,8 +88,12 @@ fn policy(settings: &Settings) -> Policy {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.check_for_serving()?;
         let settings = Arc::new(settings);
-        let instance = instance_name();
+        let instance = instance_name(
+            &std::env::var("HOSTNAME").unwrap_or_default(),
+            std::process::id(),
+        );
         let storage = Storage::open(&settings.storage.path)?;
         let store = Store::connect(&settings.database).await?;
         if settings.database.migrate_on_start {
@@ -149,13 +165,17 @@ impl Application {
                     app: app.clone(),
                     instance,
                     lease: Duration::from_secs(settings.fulfilment.lease_seconds),
+                    retry: Retry {
+                        max_attempts: i32::try_from(settings.fulfilment.max_attempts).unwrap_or(5),
+                        base_ms: i64::try_from(settings.fulfilment.retry_base_ms).unwrap_or(1000),
+                    },
                 },
                 Schedule {
                     every: Duration::from_millis(settings.fulfilment.poll_interval_ms),
                     min_gap: Duration::ZERO,
                 },
                 app.fulfilment_wake(),
-                Arc::new(Health::default()),
+                app.fulfilment_health(),
                 stop.clone(),
             ));
         }
@@ -264,4 +284,31 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instance_name_fits_its_column_however_long_the_host_name() {
+        let pod = "assetgate-production-eu-west-1-deployment-7c9f8d6b5d-x2kqz-abcdef";
+        for host in [pod, &"h".repeat(253), "", "a b/c", "web-1"] {
+            let name = instance_name(host, u32::MAX);
+            assert!(
+                name.len() <= MAX_INSTANCE_NAME,
+                "{name} ({} chars)",
+                name.len()
+            );
+            assert!(name.contains(&format!("-{}-", u32::MAX)), "{name}");
+        }
+        let name = instance_name(pod, 1);
+        let host = name.rsplitn(3, '-').last().unwrap_or_default();
+        assert!(
+            pod.ends_with(host) && host.len() > 40,
+            "the pod's distinctive end is kept: {name}"
+        );
+        assert!(instance_name("web-1", 7).starts_with("web-1-7-"));
+        assert!(instance_name("", 7).starts_with("host-7-"));
+    }
 }

@@ -2,29 +2,16 @@
 //! every request), open the file. No database query here, ever.
 
 use super::{App, AppError};
-use crate::domain::{LineId, Sha256Digest};
+use crate::domain::LineId;
 use crate::links::{Action, LinkClaims, LinkError};
 use crate::revocation::RevocationError;
+use crate::storage::VerifyError;
 
 /// A link that may be served: its claims name the file.
 pub type Grant = LinkClaims;
 
 /// Where the bytes of a response come from.
-pub enum Source {
-    /// A small file, whole, from the in-memory cache.
-    Memory(bytes::Bytes),
-    /// An open file of this size, streamed in chunks.
-    File(std::fs::File, u64),
-}
-
-impl Source {
-    pub fn size(&self) -> u64 {
-        match self {
-            Self::Memory(bytes) => bytes.len() as u64,
-            Self::File(_, size) => *size,
-        }
-    }
-}
+pub use crate::storage::Opened as Source;
 
 impl App {
     /// Verifies `token` (signature, then expiry) and checks the revocation
@@ -48,29 +35,30 @@ impl App {
         match self.revocations.is_revoked(line).await {
             Ok(false) => (who, Ok(claims)),
             Ok(true) => (who, Err(AppError::AccessRevoked)),
-            Err(RevocationError::Incomplete) => {
+            // Either way the maintainer reconciles (rebuilds, pushes the
+            // outbox) and lifts the suspicion: ask for that pass now, so
+            // access resumes as soon as the store answers again.
+            Err(RevocationError::Incomplete | RevocationError::Unreachable) => {
                 self.maintainer.wake();
                 (who, Err(AppError::RevocationUnavailable))
             }
-            Err(RevocationError::Unreachable) => (who, Err(AppError::RevocationUnavailable)),
         }
     }
 
-    /// The file with this digest: small ones from memory, others opened for streaming.
-    pub fn open_file(&self, sha: &Sha256Digest) -> Result<Source, AppError> {
-        if let Some(bytes) = self.storage.small_file(sha) {
-            return Ok(Source::Memory(bytes));
-        }
-        let path = self.storage.path_for(sha);
-        let file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                tracing::error!(sha256 = %sha, "asset file missing from storage");
-                return Err(AppError::FileUnavailable);
+    /// The granted file: small ones from memory (verified before they are
+    /// kept), others opened for streaming. A file missing, or not the size or
+    /// digest the link was signed with, is `file_unavailable`.
+    pub fn open_file(&self, grant: &Grant) -> Result<Source, AppError> {
+        match self.storage.open_for_serving(&grant.sha, grant.len) {
+            Ok(source) => Ok(source),
+            Err(VerifyError::Unreadable) => Err(AppError::internal(anyhow::anyhow!(
+                "asset file {} could not be read",
+                grant.sha
+            ))),
+            Err(e) => {
+                tracing::error!(sha256 = %grant.sha, problem = %e, "asset file unusable; not served");
+                Err(AppError::FileUnavailable)
             }
-            Err(e) => return Err(AppError::internal(e)),
-        };
-        let size = file.metadata().map_err(AppError::internal)?.len();
-        Ok(Source::File(file, size))
+        }
     }
 }

@@ -6,36 +6,76 @@
 //! runs out and another picks the line up. Completing is itself conditional on
 //! PROCESSING, so a line canceled meanwhile stays CANCELED.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::App;
-use super::worker::{Job, Pass, Wake};
+use super::worker::{Health, Job, Pass, Wake};
+use crate::domain::now_ms;
+
+/// How a transient fulfilment failure is retried.
+#[derive(Clone, Copy, Debug)]
+pub struct Retry {
+    /// Claims before a line that keeps failing transiently is FAILED.
+    pub max_attempts: i32,
+    /// Delay after the first failure; doubled after each further one.
+    pub base_ms: i64,
+}
+
+impl Retry {
+    fn delay_ms(self, attempt: i32) -> i64 {
+        let doublings = u32::try_from(attempt.saturating_sub(1))
+            .unwrap_or(0)
+            .min(16);
+        self.base_ms.saturating_mul(1 << doublings)
+    }
+}
 
 /// Lines claimed per pass.
 const CLAIM_BATCH: u64 = 32;
 
 impl App {
     /// Claims and fulfils one batch; returns how many lines it handled.
-    pub async fn fulfil_pending(&self, instance: &str, lease: Duration) -> anyhow::Result<usize> {
+    /// A transient failure (the file could not be read) is retried with
+    /// exponential backoff, up to `retry.max_attempts` claims, before FAILED.
+    pub async fn fulfil_pending(
+        &self,
+        instance: &str,
+        lease: Duration,
+        retry: Retry,
+    ) -> anyhow::Result<usize> {
         let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(30_000);
         let claimed = self
             .store
             .claim_processing(instance, lease_ms, CLAIM_BATCH)
             .await?;
-        for (line, asset_id) in &claimed {
-            let outcome = match self.store.get_asset(*asset_id).await? {
-                None => Err(format!("asset {asset_id} does not exist")),
+        for c in &claimed {
+            let outcome = match self.store.get_asset(c.asset).await? {
+                None => Err(format!("asset {} does not exist", c.asset)),
                 Some(asset) => {
                     let storage = self.storage.clone();
                     let size = u64::try_from(asset.size_bytes).unwrap_or(0);
-                    tokio::task::spawn_blocking(move || storage.verify(&asset.sha256, size))
+                    match tokio::task::spawn_blocking(move || storage.verify(&asset.sha256, size))
                         .await?
-                        .map_err(|e| e.to_string())
+                    {
+                        Err(e) if e.is_transient() && c.attempt < retry.max_attempts => {
+                            let delay = retry.delay_ms(c.attempt);
+                            tracing::warn!(line_id = %c.line, attempt = c.attempt, retry_in_ms = delay, problem = %e, "fulfilment failed; will retry");
+                            self.store
+                                .retry_fulfilment_at(c.line, now_ms() + delay)
+                                .await?;
+                            continue;
+                        }
+                        Err(e) if e.is_transient() => {
+                            Err(format!("{e} (after {} attempts)", c.attempt))
+                        }
+                        other => other.map_err(|e| e.to_string()),
+                    }
                 }
             };
             let failed = outcome.is_err();
-            let changed = self.store.finish_fulfilment(*line, outcome).await?;
-            tracing::info!(line_id = %line, failed, changed, "fulfilment finished");
+            let changed = self.store.finish_fulfilment(c.line, outcome).await?;
+            tracing::info!(line_id = %c.line, failed, changed, "fulfilment finished");
         }
         Ok(claimed.len())
     }
@@ -43,6 +83,11 @@ impl App {
     /// The wake-up handle of the fulfilment worker (register pulls it).
     pub fn fulfilment_wake(&self) -> Wake {
         self.fulfilment.clone()
+    }
+
+    /// The fulfilment worker's health signal (`/health` reads it).
+    pub fn fulfilment_health(&self) -> Arc<Health> {
+        self.fulfilment_health.clone()
     }
 }
 
@@ -52,12 +97,16 @@ pub struct Fulfilment {
     /// This instance's name in claims.
     pub instance: String,
     pub lease: Duration,
+    pub retry: Retry,
 }
 
 #[async_trait::async_trait]
 impl Job for Fulfilment {
     async fn pass(&self) -> anyhow::Result<Pass> {
-        let n = self.app.fulfil_pending(&self.instance, self.lease).await?;
+        let n = self
+            .app
+            .fulfil_pending(&self.instance, self.lease, self.retry)
+            .await?;
         Ok(if n > 0 { Pass::More } else { Pass::Idle })
     }
 }

@@ -1,7 +1,13 @@
-//! The checks behind `/health`.
+//! The checks behind `/health`, each bounded so the answer comes in time for
+//! a health checker's own timeout.
+
+use std::time::Duration;
 
 use super::App;
 use crate::revocation::SetState;
+
+/// A check that has not answered by then counts as failed.
+const CHECK_TIMEOUT: Duration = Duration::from_millis(1000);
 
 /// One component and whether it is healthy (serialized as `/health` lists it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -12,14 +18,18 @@ pub struct Check {
 
 impl App {
     pub async fn health(&self) -> Vec<Check> {
-        let revocation = self.revocations.state().await;
+        let (database, revocation) = tokio::join!(
+            tokio::time::timeout(CHECK_TIMEOUT, self.store.ping()),
+            tokio::time::timeout(CHECK_TIMEOUT, self.revocations.state()),
+        );
+        let revocation = revocation.unwrap_or(SetState::Unreachable);
         if revocation == SetState::Incomplete {
             self.maintainer.wake();
         }
         vec![
             Check {
                 name: "database",
-                health: self.store.ping().await,
+                health: database.unwrap_or(false),
             },
             Check {
                 name: "revocation_store",
@@ -28,6 +38,10 @@ impl App {
             Check {
                 name: "storage",
                 health: self.storage.healthy(),
+            },
+            Check {
+                name: "fulfilment",
+                health: self.fulfilment_health.healthy(),
             },
         ]
     }

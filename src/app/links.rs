@@ -58,6 +58,7 @@ impl App {
         let target = LinkTarget {
             asset_id: asset.asset_id,
             sha256: &asset.sha256,
+            size_bytes: u64::try_from(asset.size_bytes).unwrap_or(0),
             content_type: &asset.content_type,
             file_name: &asset.file_name,
         };

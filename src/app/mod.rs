@@ -44,7 +44,7 @@ pub use auth::{Authentication, VendorCaller};
 pub use cancel::{CancelTarget, EntryOutcome};
 pub use catalogue::AssetPage;
 pub use error::AppError;
-pub use fulfil::Fulfilment;
+pub use fulfil::{Fulfilment, Retry};
 pub use health::Check;
 pub use maintain::Maintainer;
 pub use orders::{Info, LineView};
@@ -77,6 +77,8 @@ pub struct App {
     policy: Policy,
     /// Woken by register: lines are waiting.
     fulfilment: worker::Wake,
+    /// Whether this instance's fulfilment worker (if it runs one) keeps failing.
+    fulfilment_health: Arc<worker::Health>,
     /// Woken when a check found the set incomplete or a cancel could not confirm.
     maintainer: worker::Wake,
 }
@@ -96,6 +98,7 @@ impl App {
             storage,
             policy,
             fulfilment: worker::Wake::default(),
+            fulfilment_health: Arc::default(),
             maintainer: worker::Wake::default(),
         }
     }

@@ -2,6 +2,7 @@
 //! 0; on failure it prints a message on stderr and exits non-zero.
 
 mod asset;
+mod storage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +52,16 @@ enum Command {
     /// Inspect orders.
     #[command(subcommand)]
     Order(OrderCmd),
+    /// Check the asset files.
+    #[command(subcommand)]
+    Storage(StorageCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum StorageCmd {
+    /// Re-hash every asset file against the catalogue; prints a JSON report
+    /// and exits 1 if any file is missing or altered.
+    Verify,
 }
 
 #[derive(Subcommand, Debug)]
@@ -108,6 +119,10 @@ pub fn main() -> ExitCode {
         }
     };
     let serving = matches!(cli.command, None | Some(Command::Serve));
+    if serving && let Err(e) = settings.check_for_serving() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let level = if serving {
         settings.log.level.clone()
     } else {
@@ -125,9 +140,15 @@ pub fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), settings)) {
-        Ok(Some(output)) => {
-            println!("{output}");
-            ExitCode::SUCCESS
+        Ok(Some(Output { json, failure })) => {
+            println!("{json}");
+            match failure {
+                None => ExitCode::SUCCESS,
+                Some(message) => {
+                    eprintln!("error: {message}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Ok(None) => ExitCode::SUCCESS,
         Err(e) => {
@@ -135,6 +156,13 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// What a command prints; a `failure` (printed on stderr) makes it exit 1
+/// even though its report is printed (e.g. `storage verify` found damage).
+struct Output {
+    json: serde_json::Value,
+    failure: Option<String>,
 }
 
 async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
@@ -158,7 +186,7 @@ fn environment(raw: &str) -> anyhow::Result<Environment> {
         .map_err(|e| anyhow::anyhow!("--environment: {e}"))
 }
 
-async fn run(command: Command, settings: Settings) -> anyhow::Result<Option<serde_json::Value>> {
+async fn run(command: Command, settings: Settings) -> anyhow::Result<Option<Output>> {
     let value = match command {
         Command::Serve => {
             let app = Application::build(settings).await?;
@@ -223,6 +251,20 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<Option<serd
             let store = open_store(&settings).await?;
             serde_json::to_value(AssetItem::from(asset::add(&store, &settings, args).await?))?
         }
+        Command::Storage(StorageCmd::Verify) => {
+            let store = open_store(&settings).await?;
+            let report = storage::verify(&store, &settings).await?;
+            let failure = (report.failed > 0).then(|| {
+                format!(
+                    "{} of {} asset files are missing or altered; see \"problems\"",
+                    report.failed, report.checked
+                )
+            });
+            return Ok(Some(Output {
+                json: serde_json::to_value(report)?,
+                failure,
+            }));
+        }
         Command::Order(OrderCmd::Show {
             vendor,
             environment: env,
@@ -232,7 +274,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<Option<serd
             order_show(&store, vendor_id(&vendor)?, environment(&env)?, order).await?
         }
     };
-    Ok(Some(value))
+    Ok(Some(Output {
+        json: value,
+        failure: None,
+    }))
 }
 
 async fn order_show(

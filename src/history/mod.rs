@@ -1,11 +1,15 @@
 //! Access history off the request path: `/access` pushes events into a bounded
-//! channel; a writer task stores them in batches. A crash loses at most the
-//! last moments of access history, never a revocation (those are written
+//! channel; a writer task stores them in batches. A batch the database refuses
+//! (an outage) is kept and retried, up to [`RETRY_BACKLOG`] events; only past
+//! that bound, or when the channel itself is full, are events dropped — and
+//! counted and logged. `/access` never waits for any of this, and a crash
+//! loses at most the events in memory, never a revocation (those are written
 //! synchronously by cancel).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -14,9 +18,14 @@ use crate::domain::{Actor, LineId};
 use crate::store::Store;
 use crate::store::events::{EventKind, NewEvent};
 
+/// Events waiting in the channel (a burst above the writer's pace).
 const CAPACITY: usize = 16_384;
 const BATCH: usize = 512;
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
+/// Events kept for retry while the database refuses them (about 100 bytes each).
+pub const RETRY_BACKLOG: usize = 100_000;
+/// How often a kept backlog is retried.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
 
 /// One access, as cheap to build as possible: the JSON is made by the writer.
 #[derive(Clone, Debug)]
@@ -32,8 +41,8 @@ pub struct AccessRecord {
     pub client_ip: Option<std::net::IpAddr>,
 }
 
-impl From<AccessRecord> for NewEvent {
-    fn from(r: AccessRecord) -> Self {
+impl From<&AccessRecord> for NewEvent {
+    fn from(r: &AccessRecord) -> Self {
         NewEvent {
             line_id: r.line,
             kind: EventKind::Access,
@@ -54,25 +63,52 @@ impl From<AccessRecord> for NewEvent {
 #[derive(Clone, Debug)]
 pub struct AccessLog {
     tx: mpsc::Sender<AccessRecord>,
-    dropped: Arc<AtomicU64>,
+    dropped: Arc<Dropped>,
+}
+
+/// Events lost so far (channel full, or past the retry backlog).
+#[derive(Debug, Default)]
+pub struct Dropped(AtomicU64);
+
+impl Dropped {
+    fn add(&self, n: u64, why: &str) {
+        let before = self.0.fetch_add(n, Ordering::Relaxed);
+        // Log at the first loss and whenever the total crosses a power of two.
+        if (before + n).ilog2() != before.checked_ilog2().unwrap_or(u32::MAX) {
+            tracing::warn!(dropped = before + n, why, "access history events dropped");
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl AccessLog {
     /// Never waits: when the buffer is full the event is counted and dropped.
     pub fn push(&self, event: AccessRecord) {
         if self.tx.try_send(event).is_err() {
-            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if n.is_power_of_two() {
-                tracing::warn!(dropped = n, "access history buffer full; events dropped");
-            }
+            self.dropped.add(1, "buffer full");
         }
+    }
+
+    /// How many events were lost so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.total()
     }
 }
 
 /// Starts the writer; the returned handle finishes after every sender is dropped
-/// and the last batch is written.
+/// and what is buffered was written (or given up on).
 pub fn spawn_writer(store: Store) -> (AccessLog, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<AccessRecord>(CAPACITY);
+    let dropped = Arc::new(Dropped::default());
+    let mut writer = Writer {
+        store,
+        backlog: VecDeque::new(),
+        retry_at: None,
+        dropped: dropped.clone(),
+    };
     let handle = tokio::spawn(async move {
         let mut batch = Vec::with_capacity(BATCH);
         loop {
@@ -88,26 +124,60 @@ pub fn spawn_writer(store: Store) -> (AccessLog, tokio::task::JoinHandle<()>) {
                     Err(_) => break,
                 }
             }
-            flush(&store, &mut batch).await;
+            writer.write(&mut batch).await;
         }
-        flush(&store, &mut batch).await;
+        // Shutting down: one last attempt at everything held.
+        writer.retry_at = None;
+        writer.write(&mut batch).await;
+        if !writer.backlog.is_empty() {
+            let n = writer.backlog.len() as u64;
+            writer.dropped.add(n, "database unavailable at shutdown");
+        }
     });
-    (
-        AccessLog {
-            tx,
-            dropped: Arc::new(AtomicU64::new(0)),
-        },
-        handle,
-    )
+    (AccessLog { tx, dropped }, handle)
 }
 
-async fn flush(store: &Store, batch: &mut Vec<AccessRecord>) {
-    if batch.is_empty() {
-        return;
+struct Writer {
+    store: Store,
+    /// Events the database refused, oldest first, waiting for a retry.
+    backlog: VecDeque<AccessRecord>,
+    /// No retry of the backlog before this.
+    retry_at: Option<Instant>,
+    dropped: Arc<Dropped>,
+}
+
+impl Writer {
+    /// Writes the backlog (when due) and then `batch`; what fails is kept.
+    async fn write(&mut self, batch: &mut Vec<AccessRecord>) {
+        self.backlog.extend(batch.drain(..));
+        if self.backlog.is_empty() || self.retry_at.is_some_and(|at| Instant::now() < at) {
+            self.bound();
+            return;
+        }
+        while !self.backlog.is_empty() {
+            let n = self.backlog.len().min(BATCH);
+            let events: Vec<NewEvent> = self.backlog.iter().take(n).map(NewEvent::from).collect();
+            match self.store.record_events(events).await {
+                Ok(()) => {
+                    self.backlog.drain(..n);
+                    self.retry_at = None;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, kept = self.backlog.len(), "could not write access history; will retry");
+                    self.retry_at = Some(Instant::now() + RETRY_EVERY);
+                    break;
+                }
+            }
+        }
+        self.bound();
     }
-    let events: Vec<NewEvent> = batch.drain(..).map(NewEvent::from).collect();
-    let n = events.len();
-    if let Err(e) = store.record_events(events).await {
-        tracing::warn!(error = %e, events = n, "could not write access history");
+
+    /// Keeps the backlog within [`RETRY_BACKLOG`]: the newest beyond it are dropped.
+    fn bound(&mut self) {
+        if self.backlog.len() > RETRY_BACKLOG {
+            let n = self.backlog.len() - RETRY_BACKLOG;
+            self.backlog.truncate(RETRY_BACKLOG);
+            self.dropped.add(n as u64, "retry backlog full");
+        }
     }
 }

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::app::AppError;
 use crate::domain::LineStatus;
+use crate::store::StoreError;
 
 tokio::task_local! {
     /// The current request's id, so any error rendered while serving it can carry it.
@@ -40,6 +41,10 @@ pub enum ApiError {
     IdempotencyInProgress,
     #[error("The request body is larger than the limit of {limit} bytes.")]
     PayloadTooLarge { limit: usize },
+    #[error("The request body did not arrive within {limit_ms} ms; send it at once.")]
+    RequestTimeout { limit_ms: u64 },
+    #[error("The requested range lies outside the file of {size} bytes.")]
+    RangeNotSatisfiable { size: u64 },
     #[error("Invalid request: {field}: {reason}")]
     InvalidRequest { field: String, reason: String },
     #[error("This Idempotency-Key was already used with a different request.")]
@@ -83,6 +88,10 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => ("method_not_allowed", 40501, S::METHOD_NOT_ALLOWED),
             Self::IdempotencyInProgress => ("idempotency_request_in_progress", 40902, S::CONFLICT),
             Self::PayloadTooLarge { .. } => ("payload_too_large", 41301, S::PAYLOAD_TOO_LARGE),
+            Self::RequestTimeout { .. } => ("request_timeout", 40801, S::REQUEST_TIMEOUT),
+            Self::RangeNotSatisfiable { .. } => {
+                ("range_not_satisfiable", 41601, S::RANGE_NOT_SATISFIABLE)
+            }
             Self::InvalidRequest { .. } => INVALID_REQUEST,
             Self::IdempotencyKeyReused => {
                 ("idempotency_key_reused", 42207, S::UNPROCESSABLE_ENTITY)
@@ -100,6 +109,8 @@ impl ApiError {
             }
             Self::MethodNotAllowed { allowed, .. } => Some(json!({"allowed": allowed})),
             Self::PayloadTooLarge { limit } => Some(json!({"limit_bytes": limit})),
+            Self::RequestTimeout { limit_ms } => Some(json!({"limit_ms": limit_ms})),
+            Self::RangeNotSatisfiable { size } => Some(json!({"size_bytes": size})),
             Self::App(e) => app_details(e),
             _ => None,
         }
@@ -107,10 +118,12 @@ impl ApiError {
 
     /// Safe to show: a 500 says nothing of its cause (that goes to the log).
     pub fn message(&self) -> String {
-        if self.meta() == INTERNAL {
-            GENERIC_INTERNAL.to_owned()
-        } else {
-            self.to_string()
+        match self {
+            _ if self.meta() == INTERNAL => GENERIC_INTERNAL.to_owned(),
+            Self::App(AppError::Store(StoreError::Unavailable { .. })) => {
+                "The database is unavailable right now; retry in a few seconds.".to_owned()
+            }
+            _ => self.to_string(),
         }
     }
 
@@ -196,6 +209,9 @@ fn app_meta(e: &AppError) -> (&'static str, u32, StatusCode) {
         AppError::RevocationUnavailable => {
             ("revocation_unavailable", 50301, S::SERVICE_UNAVAILABLE)
         }
+        AppError::Store(StoreError::Unavailable { .. }) => {
+            ("database_unavailable", 50302, S::SERVICE_UNAVAILABLE)
+        }
         AppError::Store(_) | AppError::Internal(_) => INTERNAL,
     }
 }
@@ -238,6 +254,9 @@ impl ResponseError for ApiError {
             Self::Internal(e) | Self::App(AppError::Internal(e)) => {
                 tracing::error!(error = ?e, "internal error");
             }
+            Self::App(AppError::Store(e @ StoreError::Unavailable { .. })) => {
+                tracing::warn!(op = e.op(), error = ?e, "database unavailable");
+            }
             Self::App(AppError::Store(e)) => {
                 tracing::error!(op = e.op(), error = ?e, "database operation failed");
             }
@@ -247,8 +266,21 @@ impl ResponseError for ApiError {
         if let Self::MethodNotAllowed { allowed, .. } = self {
             res.insert_header(("Allow", *allowed));
         }
-        if matches!(self, Self::App(AppError::RevocationUnavailable)) {
+        if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
             res.insert_header(("Retry-After", "2"));
+        }
+        match self {
+            Self::Unauthorized => {
+                res.insert_header(("WWW-Authenticate", "Bearer realm=\"assetgate\""));
+            }
+            Self::RangeNotSatisfiable { size } => {
+                res.insert_header(("Content-Range", format!("bytes */{size}")));
+            }
+            Self::RequestTimeout { .. } => {
+                // The rest of the body may still be on its way: do not read it.
+                res.force_close();
+            }
+            _ => {}
         }
         res.json(self.body())
     }

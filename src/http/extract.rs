@@ -97,20 +97,22 @@ impl<T> Field<T> for Result<T, crate::domain::ValueError> {
     }
 }
 
-/// Turns a serde error with its path into a 422 naming the field.
-fn field_error<E: std::fmt::Display>(err: serde_path_to_error::Error<E>) -> ApiError {
+/// Turns a serde error with its path into a 422 naming the field; `whole`
+/// (`body` or `query`) when no field can be named.
+fn field_error<E: std::fmt::Display>(err: serde_path_to_error::Error<E>, whole: &str) -> ApiError {
     let path = err.path().to_string();
     let reason = err.inner().to_string();
-    // serde reports a missing field at the parent's path; name the field itself.
-    let missing = reason
-        .strip_prefix("missing field `")
+    // serde reports a missing or repeated field at the parent's path; name the field itself.
+    let named = ["missing field `", "duplicate field `"]
+        .iter()
+        .find_map(|p| reason.strip_prefix(p))
         .and_then(|r| r.split('`').next())
         .map(str::to_owned);
     // `.` is the root and `?` an unknown position (a syntax error).
-    let field = match (path.as_str(), missing) {
+    let field = match (path.as_str(), named) {
         ("." | "?", Some(f)) => f,
         (p, Some(f)) => format!("{p}.{f}"),
-        ("." | "?", None) => "body".to_owned(),
+        ("." | "?", None) => whole.to_owned(),
         (p, None) => p.to_owned(),
     };
     let reason = reason
@@ -127,9 +129,24 @@ pub struct ApiJson<T> {
     pub raw: web::Bytes,
 }
 
-/// Reads the whole body, refusing more than `server.max_body_bytes`.
+/// Reads the whole body, refusing more than `server.max_body_bytes` or a body
+/// slower than `server.body_timeout_ms`.
 pub async fn read_body(req: &HttpRequest, payload: &mut Payload) -> Result<web::Bytes, ApiError> {
-    let limit = state(req)?.settings.server.max_body_bytes;
+    let server = &state(req)?.settings.server;
+    let (limit, limit_ms) = (server.max_body_bytes, server.body_timeout_ms);
+    tokio::time::timeout(
+        std::time::Duration::from_millis(limit_ms),
+        read_bounded(req, payload, limit),
+    )
+    .await
+    .map_err(|_| ApiError::RequestTimeout { limit_ms })?
+}
+
+async fn read_bounded(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -155,8 +172,12 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
     if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::invalid("body", "a JSON object is required"));
     }
-    let de = &mut serde_json::Deserializer::from_slice(raw);
-    serde_path_to_error::deserialize(de).map_err(field_error)
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| field_error(e, "body"))?;
+    // `{…}xyz` is not one JSON object.
+    de.end()
+        .map_err(|_| ApiError::invalid("body", "unexpected characters after the JSON object"))?;
+    Ok(value)
 }
 
 /// The extractor future shared by the body extractors: read (bounded), then `parse`.
@@ -218,7 +239,7 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
 fn form_parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     let pairs = form_urlencoded::parse(query.as_bytes());
     let de = serde_urlencoded::Deserializer::new(pairs);
-    serde_path_to_error::deserialize(de).map_err(field_error)
+    serde_path_to_error::deserialize(de).map_err(|e| field_error(e, "query"))
 }
 
 #[cfg(test)]
@@ -262,6 +283,31 @@ mod tests {
     #[allow(dead_code)]
     struct P {
         asset_id: i64,
+    }
+
+    #[test]
+    fn a_repeated_query_parameter_is_named() {
+        let err = form_parse::<Q>("order_id=1&order_id=2")
+            .err()
+            .and_then(|e| e.details());
+        assert_eq!(
+            err.and_then(|d| d["field"].as_str().map(str::to_owned))
+                .as_deref(),
+            Some("order_id")
+        );
+    }
+
+    #[test]
+    fn trailing_characters_after_the_json_object_are_refused() {
+        let err = parse_json::<P>(br#"{"asset_id": 1}xyz"#)
+            .err()
+            .and_then(|e| e.details());
+        assert_eq!(
+            err.and_then(|d| d["field"].as_str().map(str::to_owned))
+                .as_deref(),
+            Some("body")
+        );
+        assert!(parse_json::<P>(b"{\"asset_id\": 1}  \n").is_ok());
     }
 
     #[test]

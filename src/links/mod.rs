@@ -37,6 +37,7 @@ impl Action {
 pub struct LinkTarget<'a> {
     pub asset_id: AssetId,
     pub sha256: &'a Sha256Digest,
+    pub size_bytes: u64,
     pub content_type: &'a str,
     pub file_name: &'a str,
 }
@@ -52,6 +53,10 @@ pub struct LinkClaims {
     pub ct: String,
     #[serde(rename = "fn")]
     pub file_name: String,
+    /// The file's size: a stored file of another size is not served. Absent
+    /// from links minted before it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub len: Option<u64>,
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
@@ -142,6 +147,7 @@ impl LinkSigner {
             sha: target.sha256.clone(),
             ct: target.content_type.to_owned(),
             file_name: target.file_name.to_owned(),
+            len: Some(target.size_bytes),
             iat: now,
             exp: now + self.ttl_seconds,
             jti: uuid::Uuid::new_v4().simple().to_string(),
@@ -197,6 +203,7 @@ mod tests {
         LinkTarget {
             asset_id: AssetId::parse(7).unwrap(),
             sha256,
+            size_bytes: 3,
             content_type: "application/pdf",
             file_name: "score.pdf",
         }

@@ -45,8 +45,9 @@ static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     /// One multiplexed connection per (thread, store): its driver task runs on
-    /// the thread that uses it, so an access check does not hop threads.
-    static LOCAL_CONNECTIONS: RefCell<HashMap<u64, ConnectionManager>> = RefCell::new(HashMap::new());
+    /// the thread that uses it, so an access check does not hop threads. Each
+    /// remembers the failure count it was made at (see `local_conn`).
+    static LOCAL_CONNECTIONS: RefCell<HashMap<u64, (u64, ConnectionManager)>> = RefCell::new(HashMap::new());
 }
 const WRITE_CHUNK: usize = 1000;
 
@@ -54,8 +55,9 @@ pub struct RedisRevocations {
     id: u64,
     client: redis::Client,
     config: ConnectionManagerConfig,
-    /// For writes, the maintainer and anything off the HTTP worker threads.
-    conn: ConnectionManager,
+    /// For writes, the maintainer and anything off the HTTP worker threads,
+    /// with the failure count it was made at (replaced like the local ones).
+    conn: std::sync::Mutex<(u64, ConnectionManager)>,
     timeout: Duration,
     ready_key: String,
     lock_key: String,
@@ -94,7 +96,7 @@ impl RedisRevocations {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             client,
             config,
-            conn,
+            conn: std::sync::Mutex::new((1, conn)),
             timeout,
             ready_key: format!("{tag}:rev:ready"),
             lock_key: format!("{tag}:rev:lock"),
@@ -106,21 +108,46 @@ impl RedisRevocations {
     }
 
     /// This thread's connection (created on first use, on this thread's runtime).
+    ///
+    /// A connection made before the latest failed exchange is replaced: after
+    /// Redis restarts, every thread's old socket is dead, and each would
+    /// otherwise fail its first request — and put the instance back under
+    /// suspicion — once more, one thread after another.
     fn local_conn(&self) -> ConnectionManager {
+        let failures = self.failures.load(Ordering::Acquire);
         LOCAL_CONNECTIONS.with(|map| {
             let mut map = map.borrow_mut();
-            if let Some(conn) = map.get(&self.id) {
+            if let Some((made_at, conn)) = map.get(&self.id)
+                && *made_at == failures
+            {
                 return conn.clone();
             }
             match ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
             {
                 Ok(conn) => {
-                    map.insert(self.id, conn.clone());
+                    map.insert(self.id, (failures, conn.clone()));
                     conn
                 }
-                Err(_) => self.conn.clone(),
+                Err(_) => self.shared_conn(),
             }
         })
+    }
+
+    /// The connection for writes, replaced after a failed exchange.
+    fn shared_conn(&self) -> ConnectionManager {
+        let failures = self.failures.load(Ordering::Acquire);
+        // Nothing done under this lock can leave it inconsistent, poisoned or not.
+        let mut guard = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.0 != failures
+            && let Ok(fresh) =
+                ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+        {
+            *guard = (failures, fresh);
+        }
+        guard.1.clone()
     }
 
     fn line_key(&self, line: LineId) -> String {
@@ -160,7 +187,7 @@ impl RedisRevocations {
                     .arg(until)
                     .ignore();
             }
-            let mut conn = self.conn.clone();
+            let mut conn = self.shared_conn();
             self.run(async move { pipe.query_async::<()>(&mut conn).await })
                 .await?;
         }
@@ -169,7 +196,7 @@ impl RedisRevocations {
 
     /// How many revocation entries Redis holds now (for tests and operators).
     pub async fn entry_count(&self) -> Result<usize, RevocationError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.shared_conn();
         let pattern = format!("{}*", self.line_prefix);
         self.run(async move {
             let mut iter: redis::AsyncIter<String> = conn.scan_match(&pattern).await?;
@@ -210,7 +237,7 @@ impl RevocationStore for RedisRevocations {
     }
 
     async fn state(&self) -> SetState {
-        let mut conn = self.conn.clone();
+        let mut conn = self.shared_conn();
         let key = self.ready_key.clone();
         match self
             .run(async move { conn.exists::<_, bool>(key).await })
@@ -224,7 +251,7 @@ impl RevocationStore for RedisRevocations {
 
     async fn begin_rebuild(&self) -> Result<Option<RebuildTicket>, RevocationError> {
         let generation = format!("{}:{}", self.instance, uuid::Uuid::new_v4().simple());
-        let mut conn = self.conn.clone();
+        let mut conn = self.shared_conn();
         let (lock, value) = (self.lock_key.clone(), generation.clone());
         let acquired: Option<String> = self
             .run(async move {
@@ -247,7 +274,7 @@ impl RevocationStore for RedisRevocations {
         entries: &[Revocation],
     ) -> Result<bool, RevocationError> {
         self.write(entries).await?;
-        let mut conn = self.conn.clone();
+        let mut conn = self.shared_conn();
         let (lock, ready) = (self.lock_key.clone(), self.ready_key.clone());
         let completed: i64 = self
             .run(async move {

@@ -1,9 +1,9 @@
 //! Small asset files kept in memory for the download path. Files are
-//! content-addressed, so an entry can never be stale for its digest; the
-//! cache is bounded and simply starts over when full.
+//! content-addressed and an entry is verified (length and SHA-256) before it
+//! is kept, so an entry is always the right bytes for its digest; the cache is
+//! bounded and simply starts over when full.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::RwLock;
 
 use bytes::Bytes;
@@ -25,13 +25,8 @@ impl SmallFiles {
         self.entries.read().ok()?.0.get(sha256).cloned()
     }
 
-    /// Reads `path` if it is small enough and remembers it. `None` = serve from disk.
-    pub fn load(&self, sha256: &Sha256Digest, path: &Path) -> Option<Bytes> {
-        let meta = std::fs::metadata(path).ok()?;
-        if meta.len() > MAX_FILE {
-            return None;
-        }
-        let bytes = Bytes::from(std::fs::read(path).ok()?);
+    /// Keeps `bytes` — which the caller verified against `sha256`.
+    pub fn insert(&self, sha256: &Sha256Digest, bytes: Bytes) {
         if let Ok(mut guard) = self.entries.write() {
             let (map, used) = &mut *guard;
             if *used + bytes.len() > BUDGET {
@@ -39,9 +34,8 @@ impl SmallFiles {
                 *used = 0;
             }
             *used += bytes.len();
-            map.insert(sha256.clone(), bytes.clone());
+            map.insert(sha256.clone(), bytes);
         }
-        Some(bytes)
     }
 }
 
@@ -50,19 +44,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn small_files_are_kept_and_large_ones_are_not() -> std::io::Result<()> {
-        let dir = tempfile::tempdir()?;
-        let small = dir.path().join("small");
-        let large = dir.path().join("large");
-        std::fs::write(&small, b"tiny")?;
-        std::fs::write(&large, vec![0u8; MAX_FILE as usize + 1])?;
+    fn kept_files_are_found_by_digest_and_the_budget_starts_over() {
         let cache = SmallFiles::default();
         let (s, l) = (Sha256Digest::of(b"s"), Sha256Digest::of(b"l"));
         assert_eq!(cache.get(&s), None);
-        assert_eq!(cache.load(&s, &small).as_deref(), Some(&b"tiny"[..]));
+        cache.insert(&s, Bytes::from_static(b"tiny"));
         assert_eq!(cache.get(&s).as_deref(), Some(&b"tiny"[..]));
-        assert_eq!(cache.load(&l, &large), None);
-        assert_eq!(cache.get(&l), None);
-        Ok(())
+        cache.insert(&l, Bytes::from(vec![0u8; BUDGET]));
+        assert_eq!(cache.get(&s), None, "a full cache starts over");
+        assert!(cache.get(&l).is_some());
     }
 }

@@ -2,7 +2,7 @@
 
 use sea_orm::{
     ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _,
+    QueryOrder as _, QuerySelect as _, sea_query::Expr,
 };
 
 use super::entities::assets;
@@ -104,6 +104,28 @@ impl Store {
             .all(self.conn())
             .await
             .op("loading assets")
+    }
+
+    /// How many assets there are, and their total size in bytes.
+    pub async fn asset_totals(&self) -> Result<(u64, u64), StoreError> {
+        let op = "counting assets";
+        let (count, bytes): (i64, i64) = assets::Entity::find()
+            .select_only()
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            // SUM(BIGINT) is NUMERIC on PostgreSQL.
+            .column_as(
+                Expr::cust("CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT)"),
+                "bytes",
+            )
+            .into_tuple()
+            .one(self.conn())
+            .await
+            .op(op)?
+            .unwrap_or((0, 0));
+        Ok((
+            u64::try_from(count).unwrap_or(0),
+            u64::try_from(bytes).unwrap_or(0),
+        ))
     }
 
     /// Keyset page: assets with `asset_id > after`, ascending, at most `limit`.

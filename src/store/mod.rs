@@ -30,6 +30,14 @@ pub enum StoreError {
         #[source]
         source: DbErr,
     },
+    /// The database cannot be reached (down, restarting, out of connections):
+    /// worth retrying shortly, unlike other errors.
+    #[error("database unavailable while {op}")]
+    Unavailable {
+        op: &'static str,
+        #[source]
+        source: DbErr,
+    },
     /// A stored value that does not parse into its domain type.
     #[error("corrupt row while {op}: {detail}")]
     Corrupt { op: &'static str, detail: String },
@@ -38,7 +46,7 @@ pub enum StoreError {
 impl StoreError {
     pub fn op(&self) -> &'static str {
         match self {
-            Self::Db { op, .. } | Self::Corrupt { op, .. } => op,
+            Self::Db { op, .. } | Self::Unavailable { op, .. } | Self::Corrupt { op, .. } => op,
         }
     }
 
@@ -48,9 +56,36 @@ impl StoreError {
                 op,
                 detail: source.to_string(),
             },
+            source if unreachable(&source) => Self::Unavailable { op, source },
             source => Self::Db { op, source },
         }
     }
+}
+
+/// Whether an error says the database could not be reached, rather than that
+/// it refused a statement.
+fn unreachable(e: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    let runtime = match e {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(r) | DbErr::Exec(r) | DbErr::Query(r) => r,
+        _ => return false,
+    };
+    match runtime {
+        sea_orm::RuntimeErr::SqlxError(e) => {
+            matches!(
+                e.as_ref(),
+                Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::Tls(_)
+            ) || matches!(e.as_ref(), Sqlx::Database(d) if is_shutting_down(d.code().as_deref()))
+        }
+        _ => matches!(e, DbErr::Conn(_)),
+    }
+}
+
+/// PostgreSQL's "admin shutdown", "crash shutdown" and "cannot connect now"
+/// (SQLSTATE 57P01–57P03): the server is going away or not ready yet.
+fn is_shutting_down(code: Option<&str>) -> bool {
+    matches!(code, Some("57P01" | "57P02" | "57P03"))
 }
 
 /// `.op("loading order lines")`: the context every store call adds to its error.
@@ -78,11 +113,12 @@ impl Store {
             std::fs::create_dir_all(&parent)
                 .with_context(|| format!("creating the database folder {}", parent.display()))?;
         }
+        let timeout = Duration::from_millis(settings.timeout_ms);
         let mut options = ConnectOptions::new(url.to_owned());
         options
             .max_connections(settings.max_connections)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(timeout)
+            .connect_timeout(timeout)
             .sqlx_logging(false);
         let db = Database::connect(options).await.with_context(|| {
             format!(

@@ -22,6 +22,15 @@ use crate::domain::{
 /// One order line as the rest of the gateway reads it.
 pub use super::entities::order_lines::Model as OrderLine;
 
+/// A line claimed for fulfilment.
+#[derive(Clone, Copy, Debug)]
+pub struct Claimed {
+    pub line: LineId,
+    pub asset: AssetId,
+    /// 1 for the first claim, and so on.
+    pub attempt: i32,
+}
+
 /// What every line of one registration shares.
 #[derive(Clone, Debug)]
 pub struct LineTerms {
@@ -294,12 +303,13 @@ impl Store {
 
     /// Claims up to `limit` PROCESSING lines for this instance for `lease_ms`.
     /// A claim whose lease ran out (crashed instance) can be claimed again.
+    /// Returns each line, its asset, and how many times it was claimed so far.
     pub async fn claim_processing(
         &self,
         instance: &str,
         lease_ms: i64,
         limit: u64,
-    ) -> Result<Vec<(LineId, AssetId)>, StoreError> {
+    ) -> Result<Vec<Claimed>, StoreError> {
         let op = "claiming lines for fulfilment";
         let now = now_ms();
         let claimable = || {
@@ -311,10 +321,11 @@ impl Store {
                         .add(order_lines::Column::ClaimUntilMs.lt(now)),
                 )
         };
-        let candidates: Vec<(LineId, AssetId)> = order_lines::Entity::find()
+        let candidates: Vec<(LineId, AssetId, i32)> = order_lines::Entity::find()
             .select_only()
             .column(order_lines::Column::LineId)
             .column(order_lines::Column::AssetId)
+            .column(order_lines::Column::FulfilAttempts)
             .filter(claimable())
             .order_by_asc(order_lines::Column::LineId)
             .limit(limit)
@@ -323,7 +334,7 @@ impl Store {
             .await
             .op(op)?;
         let mut claimed = Vec::new();
-        for (id, asset) in candidates {
+        for (id, asset, attempts) in candidates {
             let res = order_lines::Entity::update_many()
                 .col_expr(
                     order_lines::Column::ClaimUntilMs,
@@ -340,10 +351,27 @@ impl Store {
                 .await
                 .op(op)?;
             if res.rows_affected == 1 {
-                claimed.push((id, asset));
+                claimed.push(Claimed {
+                    line: id,
+                    asset,
+                    attempt: attempts.saturating_add(1),
+                });
             }
         }
         Ok(claimed)
+    }
+
+    /// Leaves a claimed line PROCESSING, to be claimed again from `at_ms` on
+    /// (a transient failure, retried with backoff).
+    pub async fn retry_fulfilment_at(&self, line: LineId, at_ms: i64) -> Result<(), StoreError> {
+        order_lines::Entity::update_many()
+            .col_expr(order_lines::Column::ClaimUntilMs, Expr::value(at_ms))
+            .filter(order_lines::Column::LineId.eq(line))
+            .filter(order_lines::Column::Status.eq(LineStatus::Processing))
+            .exec(self.conn())
+            .await
+            .op("scheduling a fulfilment retry")
+            .map(|_| ())
     }
 
     /// PROCESSING → COMPLETED or FAILED. Returns false when the line had left

@@ -508,3 +508,221 @@ async fn a_failing_query_answers_a_generic_500_while_the_log_names_the_operation
     );
     assert_eq!(logged["span"]["request_id"], body["request_id"], "{logged}");
 }
+
+/// Kubernetes pod names reach 63 characters; the instance name (in
+/// `order_lines.claimed_by`, VARCHAR(64)) must still fit, or fulfilment fails
+/// every pass and no line ever completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fulfilment_works_on_postgres_under_a_63_character_host_name() {
+    let db = crate::helpers::EmptyDatabase::create(Backend::Postgres).await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = vec![
+        ("DATABASE_URL", db.url.clone()),
+        ("REDIS_URL", crate::helpers::redis_url()),
+        (
+            "ASSETGATE__REDIS__KEY_PREFIX",
+            format!("agtest-{}", uuid::Uuid::new_v4().simple()),
+        ),
+        ("HOSTNAME", format!("assetgate-{}", "x".repeat(53))),
+    ];
+    assert_eq!(env[3].1.len(), 63);
+    let vendor = json_of(&run(
+        dir.path(),
+        &env,
+        &["vendor", "create", "--name", "Pod Shop"],
+    ));
+    let token = json_of(&run(
+        dir.path(),
+        &env,
+        &[
+            "token",
+            "create",
+            "--vendor",
+            vendor["vendor_id"].as_str().unwrap(),
+            "--environment",
+            "LIVE",
+        ],
+    ))["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let file = dir.path().join("score.pdf");
+    std::fs::write(&file, b"%PDF-1.4 pod").unwrap();
+    let asset = json_of(&run(
+        dir.path(),
+        &env,
+        &[
+            "asset",
+            "add",
+            "--file",
+            file.to_str().unwrap(),
+            "--title",
+            "Score",
+        ],
+    ));
+    let mut child = tokio::process::Command::new(BIN)
+        .current_dir(dir.path())
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("ASSETGATE__SERVER__PORT", "0")
+        .env("ASSETGATE__FULFILMENT__POLL_INTERVAL_MS", "100")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), stdout.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    let http = reqwest::Client::new();
+    let res = http
+        .post(format!("{url}/purchase/register"))
+        .bearer_auth(&token)
+        .json(&crate::helpers::register_body(
+            1,
+            1,
+            assetgate::domain::AssetId::parse(asset["asset_id"].as_i64().unwrap()).unwrap(),
+            &[],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let status = crate::helpers::eventually("the line completes", || async {
+        let res = http
+            .get(format!("{url}/purchase/info?order_id=1"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .ok()?;
+        (res.status() != StatusCode::ACCEPTED).then_some(res.status())
+    })
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let health: Value = http
+        .get(format!("{url}/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        health
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["health"] == true),
+        "{health}"
+    );
+}
+
+#[test]
+fn storage_verify_reports_missing_and_altered_files_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [(
+        "DATABASE_URL",
+        format!("sqlite://{}/verify.db?mode=rwc", dir.path().display()),
+    )];
+    let mut digests = Vec::new();
+    for (name, bytes) in [
+        ("a.pdf", b"%PDF-1.4 first".to_vec()),
+        ("b.pdf", b"%PDF-1.4 second".to_vec()),
+        ("c.bin", vec![7u8; 200_000]),
+    ] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let asset = json_of(&run(
+            dir.path(),
+            &env,
+            &[
+                "asset",
+                "add",
+                "--file",
+                file.to_str().unwrap(),
+                "--title",
+                name,
+            ],
+        ));
+        digests.push(asset["sha256"].as_str().unwrap().to_owned());
+    }
+    let report = json_of(&run(dir.path(), &env, &["storage", "verify"]));
+    assert_eq!(report["checked"], 3);
+    assert_eq!(report["ok"], 3);
+    assert_eq!(report["failed"], 0);
+    assert_eq!(report["bytes"], 14 + 15 + 200_000);
+
+    let stored = |sha: &str| dir.path().join("data/assets").join(&sha[..2]).join(sha);
+    std::fs::remove_file(stored(&digests[0])).unwrap();
+    let mut altered = std::fs::read(stored(&digests[2])).unwrap();
+    altered[100_000] = 8;
+    std::fs::write(stored(&digests[2]), altered).unwrap();
+
+    let out = run(dir.path(), &env, &["storage", "verify"]);
+    assert_eq!(out.status.code(), Some(1), "damage found: exit 1");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the report is still printed");
+    assert_eq!(report["failed"], 2);
+    let problems = report["problems"].as_array().unwrap();
+    assert_eq!(problems[0]["sha256"], digests[0]);
+    assert!(problems[0]["problem"].as_str().unwrap().contains("missing"));
+    assert_eq!(problems[1]["asset_id"], 3);
+    assert!(problems[1]["problem"].as_str().unwrap().contains("sha256"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 of 3 asset files"));
+}
+
+#[test]
+fn a_misspelt_key_or_a_fleet_without_redis_stops_start_up_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("assetgate.toml");
+    std::fs::write(&config, "[server]\nprot = 9000\n").unwrap();
+    for (env, needle) in [
+        (
+            vec![("ASSETGATE__REDIS__ULR", "redis://127.0.0.1:6379".to_owned())],
+            "unknown field `ulr`",
+        ),
+        (
+            vec![("ASSETGATE__REVOCATON__SINGLE_INSTANCE", "true".to_owned())],
+            "unknown field `revocaton`",
+        ),
+        (
+            vec![("ASSETGATE_CONFIG", config.display().to_string())],
+            "unknown field `prot`",
+        ),
+        (
+            vec![(
+                "DATABASE_URL",
+                format!("{}/db", crate::helpers::postgres_base()),
+            )],
+            "revocation.single_instance",
+        ),
+    ] {
+        let out = run(dir.path(), &env, &["serve"]);
+        assert_eq!(out.status.code(), Some(2), "{env:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(needle), "{env:?}: {stderr}");
+    }
+    // Declared on purpose, a single PostgreSQL instance with an in-process set is fine
+    // (here `migrate` stands for start-up: configuration is all that is checked).
+    let out = run(
+        dir.path(),
+        &[
+            ("DATABASE_URL", "postgres://127.0.0.1:1/nowhere".to_owned()),
+            ("ASSETGATE__REVOCATION__SINGLE_INSTANCE", "true".to_owned()),
+            ("ASSETGATE__DATABASE__TIMEOUT_MS", "200".to_owned()),
+        ],
+        &["migrate"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("connecting to the database"),
+        "past configuration, to the (absent) database: {stderr}"
+    );
+}

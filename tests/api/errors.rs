@@ -12,6 +12,9 @@ both_backends!(
     malformed_json_and_wrong_types_answer_422_naming_the_field,
     oversized_bodies_answer_413,
     panics_answer_500_without_internals,
+    contract_slips_answer_as_documented,
+    a_slow_body_times_out_with_408_json,
+    range_headers_follow_rfc_9110,
 );
 
 async fn unknown_routes_answer_404_json(backend: Backend) {
@@ -149,4 +152,122 @@ async fn panics_answer_500_without_internals(backend: Backend) {
             .status(),
         StatusCode::OK
     );
+}
+
+async fn contract_slips_answer_as_documented(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let vt = app.vendor(Environment::Live).await;
+
+    // Trailing garbage after the JSON object.
+    let res = app
+        .request(
+            Method::POST,
+            "/purchase/validate-purchase-before-payment",
+            Some(&vt.token),
+        )
+        .await
+        .header("content-type", "application/json")
+        .body(r#"{"asset_id": 1, "customer_ip": "203.0.113.9", "quantity": 1}xyz"#)
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request").await;
+    assert_eq!(body["details"]["field"], "body");
+
+    // A repeated query parameter names itself.
+    let res = app
+        .get("/purchase/info?order_id=1&order_id=2", &vt.token)
+        .await;
+    let body = assert_error(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request").await;
+    assert_eq!(body["details"]["field"], "order_id");
+
+    // 401 says which scheme to use.
+    let res = app
+        .client
+        .get(app.url("/assets/list"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer realm=\"assetgate\"")
+    );
+    assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+async fn a_slow_body_times_out_with_408_json(backend: Backend) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let app = crate::helpers::spawn_app_with(
+        backend,
+        crate::helpers::Options {
+            tweak: |s| s.server.body_timeout_ms = 300,
+            ..Default::default()
+        },
+    )
+    .await;
+    let vt = app.vendor(Environment::Live).await;
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /purchase/register HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
+        vt.token
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // One more byte well inside the limit, then nothing: a stalled client.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    stream.write_all(b" ").await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server answers and closes instead of waiting forever")
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"name\":\"request_timeout\""), "{answer}");
+    assert!(answer.contains("\"limit_ms\":300"), "{answer}");
+}
+
+async fn range_headers_follow_rfc_9110(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let asset = app.add_asset(crate::helpers::AssetSpec::default()).await;
+    let vt = app.vendor(Environment::Live).await;
+    app.completed_order(&vt.token, 1, &[(1, &asset)]).await;
+    let link = app.link(&vt.token, 1, 1).await;
+    let get = |range: &'static str| {
+        let req = app.client.get(&link).header("Range", range);
+        async move { req.send().await.unwrap() }
+    };
+
+    // Malformed: ignored, the whole file.
+    for range in [
+        "bytes=abc",
+        "bytes=1-1-1",
+        "bytes=99999999999999999999999-",
+        "bytes=5-1",
+    ] {
+        let res = get(range).await;
+        assert_eq!(res.status(), StatusCode::OK, "{range}");
+        assert_eq!(res.bytes().await.unwrap().len(), 1000, "{range}");
+    }
+    // Well-formed but past the end: 416, as ErrorResponse JSON.
+    let res = get("bytes=5000-").await;
+    assert_eq!(res.headers()["content-range"], "bytes */1000");
+    let body = assert_error(
+        res,
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "range_not_satisfiable",
+    )
+    .await;
+    assert_eq!(body["details"]["size_bytes"], 1000);
+    // Satisfiable: 206.
+    let res = get("bytes=-10").await;
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(res.headers()["content-range"], "bytes 990-999/1000");
 }

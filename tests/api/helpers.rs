@@ -66,9 +66,13 @@ pub struct TestApp {
 pub struct Options {
     pub fulfilment: bool,
     pub redis_url: Option<String>,
+    /// A PostgreSQL database to use instead of a fresh one (e.g. on a private server).
+    pub database_url: Option<String>,
     /// Short link lifetimes (margin 0) for expiry tests.
     pub link_ttl_seconds: Option<u64>,
     pub record_access: bool,
+    /// Last word on the settings.
+    pub tweak: fn(&mut Settings),
 }
 
 impl Default for Options {
@@ -76,8 +80,10 @@ impl Default for Options {
         Self {
             fulfilment: true,
             redis_url: None,
+            database_url: None,
             link_ttl_seconds: None,
             record_access: true,
+            tweak: |_| {},
         }
     }
 }
@@ -115,14 +121,20 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
             None
         }
         Backend::Postgres => {
-            let name = format!("agtest_{}", uuid::Uuid::new_v4().simple());
-            create_database(&name).await;
-            settings.database.url = SecretString::from(format!("{}/{name}", postgres_base()));
             settings.redis.url = SecretString::from(options.redis_url.unwrap_or_else(redis_url));
-            Some(name)
+            if let Some(url) = options.database_url {
+                settings.database.url = SecretString::from(url);
+                None
+            } else {
+                let name = format!("agtest_{}", uuid::Uuid::new_v4().simple());
+                create_database(&name).await;
+                settings.database.url = SecretString::from(format!("{}/{name}", postgres_base()));
+                Some(name)
+            }
         }
     };
     settings.redis.key_prefix = format!("agtest-{}", uuid::Uuid::new_v4().simple());
+    (options.tweak)(&mut settings);
     assetgate::telemetry::init(settings.log.format, &settings.log.level);
 
     let address = start_instance(&settings).await;
@@ -615,11 +627,7 @@ pub struct PrivateRedis {
 
 impl PrivateRedis {
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let mut redis = Self { port, child: None };
         redis.restart().await;
         redis
@@ -704,6 +712,114 @@ impl Drop for PrivateRedis {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A PostgreSQL server of this test's own, on a free port, that the test may
+/// stop and start again (`initdb` refuses root: as root it runs as `postgres`).
+pub struct PrivatePostgres {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+}
+
+impl PrivatePostgres {
+    pub async fn start() -> Self {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL server binaries (scripts/test.sh installs them)")
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|p| p.join("initdb").is_file())
+            .max()
+            .expect("an initdb under /usr/lib/postgresql/*/bin");
+        let dir = tempfile::tempdir().expect("temp dir");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))
+                .expect("chmod");
+        }
+        let port = free_port();
+        let pg = Self { port, dir, bin };
+        let data = pg.data();
+        pg.run(
+            "initdb",
+            &["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        );
+        pg.start_again().await;
+        pg
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    /// Runs a server binary, as `postgres` when we are root.
+    fn run(&self, tool: &str, args: &[&str]) {
+        let exe = self.bin.join(tool);
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        let mut cmd = if root {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            std::process::Command::new(&exe)
+        };
+        let out = cmd.args(args).output().expect("run a PostgreSQL tool");
+        assert!(
+            out.status.success(),
+            "{tool} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Starts the server (again) and waits until it accepts connections.
+    pub async fn start_again(&self) {
+        let data = self.data();
+        let options = format!("-p {} -k {data} -c listen_addresses=127.0.0.1", self.port);
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &data,
+                "-o",
+                &options,
+                "-l",
+                &format!("{data}/log"),
+                "-w",
+                "start",
+            ],
+        );
+    }
+
+    /// Stops the server, dropping every connection (`-m fast`).
+    pub fn stop(&self) {
+        let data = self.data();
+        self.run("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"]);
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let data = self.data();
+        let pid = std::fs::read_to_string(format!("{data}/postmaster.pid")).ok();
+        if let Some(pid) = pid.and_then(|p| p.lines().next().map(str::to_owned)) {
+            let _ = std::process::Command::new("kill").arg(pid).status();
+        }
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Polls `probe` until it returns `Some`, for up to 15 s.

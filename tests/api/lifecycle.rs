@@ -595,3 +595,56 @@ async fn every_history_event_names_its_actor(backend: Backend) {
     assert_eq!(actor_of("access"), "system");
     assert_eq!(actor_of("canceled"), refund_desk.to_string());
 }
+
+both_backends!(an_unreadable_file_is_retried_with_backoff_before_the_line_fails);
+
+async fn an_unreadable_file_is_retried_with_backoff_before_the_line_fails(backend: Backend) {
+    let app = crate::helpers::spawn_app_with(
+        backend,
+        Options {
+            fulfilment: false,
+            tweak: |s| {
+                s.fulfilment.retry_base_ms = 100;
+                s.fulfilment.max_attempts = 4;
+            },
+            ..Options::default()
+        },
+    )
+    .await;
+    let bytes = crate::helpers::sample_pdf(1000);
+    let asset = app.add_asset(AssetSpec::default()).await;
+    let vt = app.vendor(Environment::Live).await;
+    let res = app
+        .register(&vt.token, &register_body(1, 1, asset.asset_id, &[]))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    // The file cannot be read (an I/O error, as a directory in its place gives).
+    let path = app.asset_path(&asset);
+    std::fs::remove_file(&path).unwrap();
+    std::fs::create_dir(&path).unwrap();
+    app.start_fulfilment_worker().await;
+
+    // Retried, not failed: after the first two attempts it is still PROCESSING.
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    assert_eq!(app.info(&vt.token, 1).await.status(), StatusCode::ACCEPTED);
+    // The disk comes back: the line completes.
+    std::fs::remove_dir(&path).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    let (status, _) = app.wait_for_order(&vt.token, 1).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A line whose file stays unreadable fails once its budget is spent.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::create_dir(&path).unwrap();
+    let res = app
+        .register(&vt.token, &register_body(3, 1, asset.asset_id, &[]))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let (status, body) = app.wait_for_order(&vt.token, 3).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("could not be read") && message.contains("after 4 attempts"),
+        "{message}"
+    );
+}

@@ -16,5 +16,7 @@ mod health;
 mod lifecycle;
 mod links;
 mod migrations;
+mod outages;
 mod purchase;
 mod races;
+mod storage;

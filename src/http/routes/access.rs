@@ -15,6 +15,7 @@ use crate::app::{Grant, Source};
 use crate::domain::{LineId, file_name, now_ms};
 use crate::history::AccessRecord;
 use crate::http::error::ApiError;
+use crate::http::range::{self, RangeRequest};
 use crate::links::Action;
 use crate::state::AppState;
 use crate::storage::stream::file_range;
@@ -107,8 +108,8 @@ fn stream_file(
         },
         &grant.file_name,
     );
-    let source = state.app.open_file(&grant.sha)?;
-    Ok(respond(req, source, grant, &etag, disposition))
+    let source = state.app.open_file(grant)?;
+    respond(req, source, grant, &etag, disposition)
 }
 
 /// The file's bytes with the headers of SPEC §5: one `Range` (GET only,
@@ -119,7 +120,7 @@ fn respond(
     claims: &Grant,
     etag: &str,
     disposition: ContentDisposition,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let size = source.size();
     let mut res = HttpResponse::Ok();
     res.insert_header((header::CONTENT_TYPE, claims.ct.as_str()))
@@ -137,46 +138,35 @@ fn respond(
         .get(header::RANGE)
         .filter(|_| req.method() == Method::GET && if_range_ok)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            v.split_once('=')
-                .is_none_or(|(unit, _)| unit.trim().eq_ignore_ascii_case("bytes"))
-        });
+        .map_or(RangeRequest::Whole, |v| range::parse(v, size));
     let (start, len) = match range {
-        None => (0, size),
-        Some(range) => match actix_files::HttpRange::parse(range, size)
-            .ok()
-            .and_then(|r| r.first().copied())
-        {
-            Some(r) => {
-                res.status(actix_web::http::StatusCode::PARTIAL_CONTENT)
-                    .insert_header((
-                        header::CONTENT_RANGE,
-                        format!("bytes {}-{}/{size}", r.start, r.start + r.length - 1),
-                    ));
-                (r.start, r.length)
-            }
-            None => {
-                return res
-                    .status(actix_web::http::StatusCode::RANGE_NOT_SATISFIABLE)
-                    .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
-                    .finish();
-            }
-        },
+        RangeRequest::Whole => (0, size),
+        RangeRequest::Partial(r) => {
+            res.status(actix_web::http::StatusCode::PARTIAL_CONTENT)
+                .insert_header((
+                    header::CONTENT_RANGE,
+                    format!("bytes {}-{}/{size}", r.start, r.start + r.len - 1),
+                ));
+            (r.start, r.len)
+        }
+        RangeRequest::Unsatisfiable => {
+            return Err(ApiError::RangeNotSatisfiable { size });
+        }
     };
     if req.method() == Method::HEAD {
         // Content-Length of what a GET would send; the writer sends no body.
-        return res.body(SizedStream::new(
+        return Ok(res.body(SizedStream::new(
             len,
             futures_util::stream::empty::<std::io::Result<bytes::Bytes>>(),
-        ));
+        )));
     }
-    match source {
+    Ok(match source {
         // At most `storage::cache::MAX_FILE` bytes: the casts cannot truncate.
         Source::Memory(bytes) => res.body(bytes.slice(start as usize..(start + len) as usize)),
         Source::File(file, size) => {
             res.body(SizedStream::new(len, file_range(file, size, start, len)))
         }
-    }
+    })
 }
 
 /// RFC 6266: an ASCII `filename` fallback plus the exact UTF-8 name in `filename*`.

@@ -12,6 +12,8 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod history;
 pub mod http;
 pub mod links;

@@ -236,7 +236,7 @@ impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
     }
 }
 
-fn form_parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+pub fn form_parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     let pairs = form_urlencoded::parse(query.as_bytes());
     let de = serde_urlencoded::Deserializer::new(pairs);
     serde_path_to_error::deserialize(de).map_err(|e| field_error(e, "query"))

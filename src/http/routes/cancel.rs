@@ -21,6 +21,28 @@ pub struct CancelBody {
     reason: Option<String>,
 }
 
+impl CancelQuery {
+    /// The order, line and reason, as domain values. The reason comes from the
+    /// query string or else from the body.
+    pub fn parse(
+        &self,
+        body: Option<&CancelBody>,
+    ) -> Result<(OrderNumber, Option<OrderLineId>, CancelReason), ApiError> {
+        let raw = self
+            .reason
+            .as_deref()
+            .or_else(|| body.and_then(|b| b.reason.as_deref()));
+        let reason = CancelReason::parse(raw).field("reason")?;
+        let line = self
+            .order_line_id
+            .map(OrderLineId::parse)
+            .transpose()
+            .field("order_line_id")?;
+        let order = OrderNumber::parse(self.order_id).field("order_id")?;
+        Ok((order, line, reason))
+    }
+}
+
 /// `DELETE /purchase/cancel`: cancels one line or every cancelable line of an
 /// order. Answers 201 only once the revocation is in force for every instance.
 #[tracing::instrument(skip_all)]
@@ -32,8 +54,11 @@ pub async fn cancel(
     ApiQuery(q): ApiQuery<CancelQuery>,
     OptionalJson(body): OptionalJson<CancelBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let reason_raw = q.reason.or_else(|| body.and_then(|b| b.reason));
-    let fingerprint_body = reason_raw.clone().unwrap_or_default();
+    let fingerprint_body = q
+        .reason
+        .clone()
+        .or_else(|| body.as_ref().and_then(|b| b.reason.clone()))
+        .unwrap_or_default();
     let app = &state.app;
     let actor = caller.actor();
     idempotent(
@@ -43,13 +68,7 @@ pub async fn cancel(
         &req,
         fingerprint_body.as_bytes(),
         |attempt| async move {
-            let reason = CancelReason::parse(reason_raw.as_deref()).field("reason")?;
-            let line = q
-                .order_line_id
-                .map(OrderLineId::parse)
-                .transpose()
-                .field("order_line_id")?;
-            let order = OrderNumber::parse(q.order_id).field("order_id")?;
+            let (order, line, reason) = q.parse(body.as_ref())?;
             let order = caller.tenant.order(order);
             let lines = match attempt {
                 Attempt::First => app.cancel(&actor, order, line, &reason).await?,

@@ -36,7 +36,7 @@ struct PartBody {
 
 impl RegisterBody {
     /// Every value of the body as a domain value, before any database call.
-    fn parse(self) -> Result<RegisterRequest, ApiError> {
+    pub fn parse(self) -> Result<RegisterRequest, ApiError> {
         let order = OrderNumber::parse(self.order_number).field("order_number")?;
         let line = OrderLineId::parse(self.order_line_id).field("order_line_id")?;
         let customer = CustomerName::parse(&self.customer).field("customer")?;

@@ -1,14 +1,20 @@
 //! Soak / chaos test of the revocation guarantee (run it with `scripts/soak.sh`).
 //!
-//! Starts a private `redis-server`, a fresh PostgreSQL database and two
+//! Starts a private `redis-server`, a private PostgreSQL server and two
 //! gateway instances; registers many single-line orders; then, for the given
 //! duration, hammers `/access` from many concurrent clients through both
-//! instances while canceling lines at random and injecting Redis faults
-//! (FLUSHALL, kill + restart, CLIENT PAUSE, double FLUSHALL). A **leak** is a response carrying
-//! bytes for a line whose cancel had already answered 201 before the request
-//! was sent. Loopback only; bounded in time and request count.
+//! instances while canceling lines at random, injecting Redis faults
+//! (FLUSHALL, kill + restart, CLIENT PAUSE, double FLUSHALL) and PostgreSQL
+//! outages (the server stopped, then started again). A **leak** is a response
+//! carrying bytes for a line whose cancel had already answered 201 before the
+//! request was sent. **History lost** counts download responses that left no
+//! access event (every one should, even those during a database outage).
+//! Loopback only; bounded in time and request count.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a tool: a failed step should stop it loudly
+
+#[path = "../tests/support/private_postgres.rs"]
+mod private_postgres;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -46,13 +52,12 @@ struct Args {
     /// Stop after this many download requests even if time remains.
     #[arg(long, default_value_t = 5_000_000)]
     max_requests: u64,
-    /// PostgreSQL server (a database is created and dropped).
-    #[arg(
-        long,
-        env = "TEST_POSTGRES_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432"
-    )]
-    postgres: String,
+    /// Seconds between PostgreSQL outages (0: none).
+    #[arg(long, default_value_t = 15.0)]
+    pg_outage_every: f64,
+    /// How long each PostgreSQL outage lasts, in milliseconds.
+    #[arg(long, default_value_t = 1500)]
+    pg_outage_ms: u64,
 }
 
 #[derive(Default)]
@@ -67,6 +72,41 @@ struct Counters {
     cancels_503: AtomicU64,
     cancels_other: AtomicU64,
     faults: AtomicU64,
+    pg_outages: AtomicU64,
+}
+
+/// When the last fault of a kind ended, and how long until service came back.
+#[derive(Default)]
+struct Recovery {
+    /// Milliseconds since the soak started at which a fault ended, if service
+    /// has not been seen since.
+    pending_since: Mutex<Option<Instant>>,
+    times_ms: Mutex<Vec<u128>>,
+}
+
+impl Recovery {
+    fn fault_ended(&self) {
+        *self.pending_since.lock().unwrap() = Some(Instant::now());
+    }
+
+    fn served(&self) {
+        if let Some(at) = self.pending_since.lock().unwrap().take() {
+            self.times_ms.lock().unwrap().push(at.elapsed().as_millis());
+        }
+    }
+
+    fn summary(&self) -> String {
+        let mut t = self.times_ms.lock().unwrap().clone();
+        t.sort_unstable();
+        match (t.first(), t.last()) {
+            (Some(_), Some(max)) => format!(
+                "{} faults: median {} ms, max {max} ms",
+                t.len(),
+                t[t.len() / 2]
+            ),
+            _ => "none measured".to_owned(),
+        }
+    }
 }
 
 struct Redis {
@@ -187,19 +227,13 @@ async fn main() {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let mut redis = Redis::start(free_port());
-    let db = format!("assetgate_soak_{}", uuid::Uuid::new_v4().simple());
-    let admin = sea_orm::Database::connect(format!("{}/postgres", args.postgres))
-        .await
-        .expect("PostgreSQL reachable");
-    sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE \"{db}\""))
-        .await
-        .unwrap();
+    let pg = Arc::new(private_postgres::PrivatePostgres::start());
     let key = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
         rand::random::<[u8; 32]>(),
     );
     let env: Vec<(String, String)> = vec![
-        ("DATABASE_URL".into(), format!("{}/{db}", args.postgres)),
+        ("DATABASE_URL".into(), pg.url()),
         ("REDIS_URL".into(), redis.url()),
         (
             "ASSETGATE__STORAGE__PATH".into(),
@@ -243,8 +277,8 @@ async fn main() {
         ],
     );
 
-    let (_a, url_a) = start_instance(&args.bin, &env).await;
-    let (_b, url_b) = start_instance(&args.bin, &env).await;
+    let (mut a, url_a) = start_instance(&args.bin, &env).await;
+    let (mut b, url_b) = start_instance(&args.bin, &env).await;
     let instances = [url_a.clone(), url_b.clone()];
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
@@ -312,6 +346,9 @@ async fn main() {
     );
 
     let counters = Arc::new(Counters::default());
+    let after_restart = Arc::new(Recovery::default());
+    let after_flush = Arc::new(Recovery::default());
+    let after_pg = Arc::new(Recovery::default());
     let canceled: Arc<Mutex<HashSet<usize>>> = Arc::default();
     let deadline = Instant::now() + Duration::from_secs(args.duration);
 
@@ -325,6 +362,7 @@ async fn main() {
             canceled.clone(),
             instances.clone(),
         );
+        let (after_restart, after_flush) = (after_restart.clone(), after_flush.clone());
         let (url_a, max) = (url_a.clone(), args.max_requests);
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline && counters.requests.load(Ordering::Relaxed) < max {
@@ -347,6 +385,8 @@ async fn main() {
                 match status {
                     200 | 206 => {
                         counters.served.fetch_add(1, Ordering::Relaxed);
+                        after_restart.served();
+                        after_flush.served();
                         if was_canceled && !body.is_empty() {
                             counters.leaks.fetch_add(1, Ordering::Relaxed);
                             eprintln!(
@@ -377,6 +417,7 @@ async fn main() {
             instances.clone(),
             token.clone(),
         );
+        let after_pg = after_pg.clone();
         let mut queue: Vec<usize> = (1..=args.lines).collect();
         queue.shuffle(&mut rand::rng());
         let every = Duration::from_secs_f64(1.0 / args.cancel_rate);
@@ -398,9 +439,11 @@ async fn main() {
                     Ok(201) => {
                         canceled.lock().unwrap().insert(line);
                         counters.cancels_201.fetch_add(1, Ordering::Relaxed);
+                        after_pg.served();
                     }
                     Ok(503) => {
-                        // Committed but not confirmed: retry in about a second, same key.
+                        // Not confirmed (Redis) or not reached (PostgreSQL):
+                        // retry in about a second, same key.
                         counters.cancels_503.fetch_add(1, Ordering::Relaxed);
                         let at = queue.len().saturating_sub(20);
                         queue.insert(at, line);
@@ -413,22 +456,55 @@ async fn main() {
         })
     };
 
+    // PostgreSQL outages, on their own schedule.
+    let pg_task = {
+        let (pg, counters, after_pg) = (pg.clone(), counters.clone(), after_pg.clone());
+        let (every, outage) = (
+            args.pg_outage_every,
+            Duration::from_millis(args.pg_outage_ms),
+        );
+        tokio::spawn(async move {
+            if every <= 0.0 {
+                return;
+            }
+            while Instant::now() + Duration::from_secs_f64(every) + outage < deadline {
+                tokio::time::sleep(Duration::from_secs_f64(every)).await;
+                let pg2 = pg.clone();
+                tokio::task::spawn_blocking(move || pg2.stop())
+                    .await
+                    .unwrap();
+                tokio::time::sleep(outage).await;
+                let pg2 = pg.clone();
+                tokio::task::spawn_blocking(move || pg2.start_again())
+                    .await
+                    .unwrap();
+                after_pg.fault_ended();
+                counters.pg_outages.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+
     // Chaos: FLUSHALL, kill + restart, CLIENT PAUSE, and a double FLUSHALL
     // (the second lands while an instance is rebuilding), in turn.
     let mut n = 0u64;
     while Instant::now() + Duration::from_secs_f64(args.fault_every) < deadline {
         tokio::time::sleep(Duration::from_secs_f64(args.fault_every)).await;
         match n % 4 {
-            0 => redis.cmd(&["FLUSHALL"]).await,
+            0 => {
+                redis.cmd(&["FLUSHALL"]).await;
+                after_flush.fault_ended();
+            }
             3 => {
                 redis.cmd(&["FLUSHALL"]).await;
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 redis.cmd(&["FLUSHALL"]).await;
+                after_flush.fault_ended();
             }
             1 => {
                 redis.kill();
                 tokio::time::sleep(Duration::from_millis(800)).await;
                 redis.spawn();
+                after_restart.fault_ended();
             }
             _ => redis.cmd(&["CLIENT", "PAUSE", "800", "ALL"]).await,
         }
@@ -439,6 +515,27 @@ async fn main() {
         let _ = t.await;
     }
     let _ = cancel_task.await;
+    let _ = pg_task.await;
+
+    // Stop both instances gracefully (SIGTERM): their history writers flush
+    // what they hold. Then every download that got an answer must have left
+    // exactly one access event.
+    for child in [&mut a, &mut b] {
+        if let Some(pid) = child.id() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(40), child.wait()).await;
+    }
+    let answered = {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        g(&counters.served) + g(&counters.refused_revoked) + g(&counters.unavailable)
+    };
+    let db = sea_orm::Database::connect(pg.url()).await.unwrap();
+    let recorded = access_events(&db).await;
+    let history_lost = answered.saturating_sub(recorded);
 
     let c = &counters;
     let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -457,19 +554,47 @@ async fn main() {
     println!("| cancels answered 201 | {} |", g(&c.cancels_201));
     println!("| cancels answered 503 (retried) | {} |", g(&c.cancels_503));
     println!("| cancels other | {} |", g(&c.cancels_other));
-    println!("| faults injected | {} |", g(&c.faults));
+    println!(
+        "| Redis faults injected | {} (FLUSHALL, kill + restart, CLIENT PAUSE, double FLUSHALL) |",
+        g(&c.faults)
+    );
+    println!(
+        "| PostgreSQL outages | {} ({} ms each) |",
+        g(&c.pg_outages),
+        args.pg_outage_ms
+    );
+    println!(
+        "| serving again after a Redis restart (empty) | {} |",
+        after_restart.summary()
+    );
+    println!(
+        "| serving again after a FLUSHALL | {} |",
+        after_flush.summary()
+    );
+    println!(
+        "| cancels answering 201 again after PostgreSQL returned | {} |",
+        after_pg.summary()
+    );
+    println!("| download answers / access events recorded | {answered} / {recorded} |");
+    println!("| **history events lost** | **{history_lost}** |");
     println!("| **leaks** | **{}** |", g(&c.leaks));
 
     drop(redis);
-    drop(_a);
-    drop(_b);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let _ = sea_orm::ConnectionTrait::execute_unprepared(
-        &admin,
-        &format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
-    )
-    .await;
+    drop(db);
     if g(&c.leaks) > 0 {
         std::process::exit(1);
     }
+}
+
+async fn access_events(db: &sea_orm::DatabaseConnection) -> u64 {
+    use sea_orm::ConnectionTrait as _;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM line_events WHERE kind = 'access'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    u64::try_from(row.try_get::<i64>("", "n").unwrap()).unwrap_or(0)
 }

@@ -15,7 +15,7 @@ use crate::helpers::{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_outage_fails_fast_keeps_downloads_working_and_loses_no_history() {
-    let pg = PrivatePostgres::start().await;
+    let pg = PrivatePostgres::start();
     let app = spawn_app_with(
         Backend::Postgres,
         Options {
@@ -97,7 +97,7 @@ async fn a_postgres_outage_fails_fast_keeps_downloads_working_and_loses_no_histo
     // Longer than the history writer's flush interval and first retry.
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
-    pg.start_again().await;
+    pg.start_again();
 
     // The API recovers by itself.
     eventually("the API answers again", || async {

@@ -183,6 +183,10 @@ pub struct FulfilmentSettings {
 #[serde(deny_unknown_fields)]
 pub struct HistorySettings {
     pub record_access: bool,
+    /// How much of the client IP an access event keeps.
+    pub ip: crate::history::IpPolicy,
+    /// Access events older than this many days are purged; 0 = keep forever.
+    pub retention_days: u32,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]

@@ -142,7 +142,8 @@ impl Application {
                 "revocation set not confirmed complete yet; /access answers 503 until it is"
             );
         }
-        let (access_log, history_writer) = crate::history::spawn_writer(store.clone());
+        let (access_log, history_writer) =
+            crate::history::spawn_writer(store.clone(), settings.history.ip);
         let stop = CancellationToken::new();
         let mut background = vec![
             worker::spawn(
@@ -156,7 +157,7 @@ impl Application {
                 Arc::new(Health::default()),
                 stop.clone(),
             ),
-            spawn_housekeeping(store, stop.clone()),
+            spawn_housekeeping(store, settings.history.retention_days, stop.clone()),
         ];
         if settings.fulfilment.enabled {
             background.push(worker::spawn(
@@ -229,24 +230,55 @@ impl Application {
     }
 }
 
-/// Housekeeping: purges idempotency keys past their retention, hourly.
-struct Housekeeping(Store);
+/// Housekeeping, hourly: idempotency keys past their retention, expired
+/// console sessions, and access events older than `history.retention_days`.
+struct Housekeeping {
+    store: Store,
+    retention_days: u32,
+}
+
+/// Access events deleted per statement (a purge is a loop of these).
+const PURGE_CHUNK: u64 = 10_000;
 
 #[async_trait::async_trait]
 impl worker::Job for Housekeeping {
     async fn pass(&self) -> anyhow::Result<worker::Pass> {
-        let n = self.0.idempotency_purge().await?;
-        if n > 0 {
-            tracing::info!(purged = n, "old idempotency keys purged");
+        let keys = self.store.idempotency_purge().await?;
+        let sessions = self.store.purge_sessions().await?;
+        let mut events = 0;
+        if self.retention_days > 0 {
+            let cutoff = crate::domain::now_ms() - i64::from(self.retention_days) * 24 * 3_600_000;
+            loop {
+                let n = self.store.purge_access_events(cutoff, PURGE_CHUNK).await?;
+                events += n;
+                if n < PURGE_CHUNK {
+                    break;
+                }
+            }
+        }
+        if keys + sessions + events > 0 {
+            tracing::info!(
+                idempotency_keys = keys,
+                sessions,
+                access_events = events,
+                "housekeeping purged old rows"
+            );
         }
         Ok(worker::Pass::Idle)
     }
 }
 
-fn spawn_housekeeping(store: Store, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+fn spawn_housekeeping(
+    store: Store,
+    retention_days: u32,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     worker::spawn(
         "housekeeping",
-        Housekeeping(store),
+        Housekeeping {
+            store,
+            retention_days,
+        },
         Schedule {
             every: Duration::from_secs(3600),
             min_gap: Duration::ZERO,

@@ -58,6 +58,7 @@ impl RootSpanBuilder for AssetgateRootSpan {
             http.route = %route,
             request_id = %request_id,
             vendor_id = tracing::field::Empty,
+            admin = tracing::field::Empty,
             order_id = tracing::field::Empty,
             line_id = tracing::field::Empty,
             http.status_code = tracing::field::Empty,

@@ -9,6 +9,7 @@ mod m20261122_000001_create_catalogue;
 mod m20261122_000002_create_orders;
 mod m20261124_000003_index_revocations;
 mod m20261124_000004_actors;
+mod m20261124_000005_operators;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_orders::Migration),
             Box::new(m20261124_000003_index_revocations::Migration),
             Box::new(m20261124_000004_actors::Migration),
+            Box::new(m20261124_000005_operators::Migration),
         ]
     }
 }

@@ -1,7 +1,9 @@
 //! What a use case can answer instead of its result. HTTP-free: the API maps
 //! each variant to a status, a stable name and a code (`http::error`).
 
-use crate::domain::{AssetId, Countries, CountryCode, LineStatus, OrderLineId, OrderNumber};
+use crate::domain::{
+    AssetId, Countries, CountryCode, LineStatus, OrderLineId, OrderNumber, TokenId, VendorId,
+};
 use crate::revocation::RevocationError;
 use crate::store::StoreError;
 
@@ -14,6 +16,10 @@ pub enum AppError {
     },
     #[error("Asset {0} was not found.")]
     AssetNotFound(AssetId),
+    #[error("Vendor {0} was not found.")]
+    VendorNotFound(VendorId),
+    #[error("API token {0} was not found.")]
+    TokenNotFound(TokenId),
     #[error("Order line {line} of order {order} is already registered.")]
     OrderExists {
         order: OrderNumber,

@@ -15,9 +15,11 @@
 //! | `idempotency` | claiming an `Idempotency-Key`, storing and replaying its answer |
 //! | `links` | minting a link for a line, recorded in its history |
 //! | `maintain` | keeping the revocation set complete and the outbox drained |
+//! | `operators` | admin identities, console sessions, the audit log; operator cancel, link reissue, vendor and token changes |
 //! | `orders` | loading a tenant's order, `info`, items with fresh links |
 //! | `register` | registering a sale |
 //! | `revoke` | putting revocations in force: the revocation guarantee, once |
+//! | `search` | orders across vendors, one order's detail with live revocation state, the overview |
 //! | `validate` | validate-before-payment tokens |
 //! | `worker` | the one shape of every background worker |
 
@@ -31,9 +33,11 @@ mod health;
 pub mod idempotency;
 mod links;
 mod maintain;
+pub mod operators;
 mod orders;
 mod register;
 mod revoke;
+pub mod search;
 mod validate;
 pub mod worker;
 

@@ -14,9 +14,10 @@ use serde_json::json;
 
 use crate::config::Settings;
 use crate::domain::{
-    Environment, OrderNumber, Tenant, TokenId, VendorId, VendorStatus, ms_to_rfc3339,
+    AdminId, AdminName, Environment, OrderNumber, Tenant, TokenId, VendorId, VendorStatus,
+    ms_to_rfc3339,
 };
-use crate::http::wire::{AssetItem, OrderItem, TokenItem, VendorItem};
+use crate::http::wire::{AdminItem, AssetItem, OrderItem, TokenItem, VendorItem};
 use crate::startup::Application;
 use crate::store::Store;
 
@@ -46,6 +47,9 @@ enum Command {
     /// Manage vendor API tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Manage operators (admin API and web console).
+    #[command(subcommand)]
+    Admin(AdminCmd),
     /// Manage the asset catalogue.
     #[command(subcommand)]
     Asset(AssetCmd),
@@ -89,6 +93,19 @@ enum TokenCmd {
     Revoke {
         token_id: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCmd {
+    /// Create an operator; prints its token once.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List operators (never their tokens).
+    List,
+    /// Revoke an operator's token and end its console sessions.
+    Revoke { admin_id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -246,6 +263,38 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<Option<Outp
                 .await?
                 .with_context(|| format!("no token with id {token_id}"))?;
             serde_json::to_value(TokenItem::from(record))?
+        }
+        Command::Admin(cmd) => {
+            let store = open_store(&settings).await?;
+            match cmd {
+                AdminCmd::Create { name } => {
+                    let name =
+                        AdminName::parse(&name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+                    let (admin, token) = store.create_admin(name).await?;
+                    let mut shown = serde_json::to_value(AdminItem::from(admin))?;
+                    shown["token"] = json!(token.expose_secret());
+                    shown
+                }
+                AdminCmd::List => {
+                    let admins: Vec<AdminItem> = store
+                        .list_admins()
+                        .await?
+                        .into_iter()
+                        .map(Into::into)
+                        .collect();
+                    json!({ "admins": admins })
+                }
+                AdminCmd::Revoke { admin_id } => {
+                    let id = AdminId::parse(&admin_id).map_err(|_| {
+                        anyhow::anyhow!("{admin_id:?} is not an admin id (see `admin list`)")
+                    })?;
+                    let admin = store
+                        .revoke_admin(id)
+                        .await?
+                        .with_context(|| format!("no admin with id {admin_id}"))?;
+                    serde_json::to_value(AdminItem::from(admin))?
+                }
+            }
         }
         Command::Asset(AssetCmd::Add(args)) => {
             let store = open_store(&settings).await?;

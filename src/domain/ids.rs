@@ -62,6 +62,7 @@ macro_rules! uuid_id {
 
 uuid_id!(VendorId);
 uuid_id!(TokenId);
+uuid_id!(AdminId);
 
 macro_rules! positive_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {

@@ -13,12 +13,12 @@ mod values;
 
 pub use actor::{Actor, OrderRef, Tenant};
 pub use digest::{Sha256Digest, is_sha256_hex};
-pub use ids::{AssetId, LineId, OrderLineId, OrderNumber, TokenId, VendorId};
+pub use ids::{AdminId, AssetId, LineId, OrderLineId, OrderNumber, TokenId, VendorId};
 pub use revocation::Revocation;
 pub use status::{Environment, LineStatus, VendorStatus};
 pub use values::{
-    CancelReason, Countries, CountryCode, CustomerName, IdempotencyKey, Metadata, Price, Quantity,
-    ValueError,
+    AdminName, CancelReason, Countries, CountryCode, CustomerName, IdempotencyKey, Metadata, Price,
+    Quantity, ValueError,
 };
 
 /// Milliseconds since the unix epoch: how every timestamp is stored.

@@ -11,6 +11,9 @@ use super::Environment;
 pub const LIVE_PREFIX: &str = "agt_live_";
 pub const TEST_PREFIX: &str = "agt_test_";
 pub const VALIDATION_PREFIX: &str = "agv_";
+pub const ADMIN_PREFIX: &str = "agt_admin_";
+/// Console session cookies.
+pub const SESSION_PREFIX: &str = "ags_";
 const RANDOM_BYTES: usize = 32;
 /// Prefix + 43 characters of unpadded base64url.
 const MAX_TOKEN_LEN: usize = 64;
@@ -54,6 +57,15 @@ pub fn generate_validation_token() -> NewSecret {
     generate(VALIDATION_PREFIX)
 }
 
+pub fn generate_admin_token() -> NewSecret {
+    generate(ADMIN_PREFIX)
+}
+
+/// A console session: the cookie's secret (hashed in the database) and a CSRF token.
+pub fn generate_session() -> (NewSecret, String) {
+    (generate(SESSION_PREFIX), random_part())
+}
+
 fn well_formed(presented: &str, prefix: &str) -> bool {
     presented.len() <= MAX_TOKEN_LEN
         && presented.len() > prefix.len()
@@ -72,6 +84,15 @@ pub fn hash_presented_api_token(presented: &str) -> Option<String> {
 
 pub fn hash_presented_validation_token(presented: &str) -> Option<String> {
     well_formed(presented, VALIDATION_PREFIX).then(|| sha256_hex(presented.as_bytes()))
+}
+
+/// Hash of a presented admin token; `None` for anything else (a vendor token too).
+pub fn hash_presented_admin_token(presented: &str) -> Option<String> {
+    well_formed(presented, ADMIN_PREFIX).then(|| sha256_hex(presented.as_bytes()))
+}
+
+pub fn hash_presented_session(presented: &str) -> Option<String> {
+    well_formed(presented, SESSION_PREFIX).then(|| sha256_hex(presented.as_bytes()))
 }
 
 /// Constant-time equality of two hashes.
@@ -115,6 +136,18 @@ mod tests {
             assert!(hash_presented_api_token(bad).is_none(), "{bad:?}");
         }
         assert!(hash_presented_validation_token("agt_live_abc").is_none());
+    }
+
+    #[test]
+    fn admin_and_vendor_tokens_never_pass_for_each_other() {
+        let admin = generate_admin_token();
+        let admin = admin.secret.expose_secret();
+        let vendor = generate_api_token(Environment::Live);
+        let vendor = vendor.secret.expose_secret();
+        assert!(admin.starts_with(ADMIN_PREFIX) && admin.len() <= MAX_TOKEN_LEN);
+        assert!(hash_presented_admin_token(admin).is_some());
+        assert!(hash_presented_api_token(admin).is_none());
+        assert!(hash_presented_admin_token(vendor).is_none());
     }
 
     #[test]

@@ -92,7 +92,19 @@ impl FromStr for VendorStatus {
 ///
 /// [`can_become`](Self::can_become) is the guard: every transition the store
 /// makes is a conditional `UPDATE … WHERE status IN (sources_of(next))`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, DeriveValueType)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    DeriveValueType,
+)]
 #[serde(rename_all = "UPPERCASE")]
 #[sea_orm(value_type = "String")]
 pub enum LineStatus {

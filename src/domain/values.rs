@@ -46,6 +46,38 @@ impl CustomerName {
     }
 }
 
+/// An operator's name, as the audit log and history show it: 1–100
+/// characters, no control characters, no `:` at the ends.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, DeriveValueType)]
+#[serde(transparent)]
+pub struct AdminName(String);
+
+impl AdminName {
+    pub fn parse(raw: &str) -> Result<Self, ValueError> {
+        let trimmed = raw.trim();
+        let len = trimmed.chars().count();
+        if !(1..=100).contains(&len) {
+            return Err(ValueError::new("an admin name must be 1 to 100 characters"));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(ValueError::new(
+                "an admin name must not contain control characters",
+            ));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AdminName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// ISO 3166-1 alpha-2 country code, upper case (`^[A-Z]{2}$`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, DeriveValueType)]
 #[serde(transparent)]
@@ -301,6 +333,14 @@ mod tests {
             let key = "k".repeat(n);
             prop_assert_eq!(IdempotencyKey::parse(&key).is_ok(), (1..=255).contains(&n));
         }
+    }
+
+    #[test]
+    fn admin_names_are_short_printable_text() {
+        assert!(AdminName::parse("Ann Support").is_ok());
+        assert!(AdminName::parse("  ").is_err());
+        assert!(AdminName::parse(&"a".repeat(101)).is_err());
+        assert!(AdminName::parse("a\nb").is_err());
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! loses at most the events in memory, never a revocation (those are written
 //! synchronously by cancel).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -27,10 +28,38 @@ pub const RETRY_BACKLOG: usize = 100_000;
 /// How often a kept backlog is retried.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
 
+/// How much of a client's IP address the history keeps (`history.ip`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpPolicy {
+    Full,
+    /// IPv4 to its /24, IPv6 to its /48.
+    Truncated,
+    None,
+}
+
+impl IpPolicy {
+    pub fn apply(self, ip: IpAddr) -> Option<IpAddr> {
+        match (self, ip) {
+            (Self::Full, ip) => Some(ip),
+            (Self::None, _) => None,
+            (Self::Truncated, IpAddr::V4(v4)) => {
+                let [a, b, c, _] = v4.octets();
+                Some(IpAddr::from([a, b, c, 0]))
+            }
+            (Self::Truncated, IpAddr::V6(v6)) => {
+                let s = v6.segments();
+                Some(IpAddr::from([s[0], s[1], s[2], 0, 0, 0, 0, 0]))
+            }
+        }
+    }
+}
+
 /// One access, as cheap to build as possible: the JSON is made by the writer.
 #[derive(Clone, Debug)]
 pub struct AccessRecord {
-    pub line: LineId,
+    /// The line the link names; `None` for a link that could not be read.
+    pub line: Option<LineId>,
     pub at_ms: i64,
     pub action: &'static str,
     pub method: &'static str,
@@ -41,24 +70,27 @@ pub struct AccessRecord {
     pub client_ip: Option<std::net::IpAddr>,
 }
 
-impl From<&AccessRecord> for NewEvent {
-    fn from(r: &AccessRecord) -> Self {
-        NewEvent {
-            line_id: r.line,
+impl AccessRecord {
+    /// The history event of this access (none for a link naming no line).
+    fn event(&self, ip: IpPolicy) -> Option<NewEvent> {
+        Some(NewEvent {
+            line_id: self.line?,
             kind: EventKind::Access,
-            at_ms: r.at_ms,
+            at_ms: self.at_ms,
             actor: Actor::System,
             data: json!({
-                "action": r.action,
-                "method": r.method,
-                "status": r.status,
-                "result": r.result,
-                "range": r.range,
-                "client_ip": r.client_ip.map(|ip| ip.to_string()),
+                "action": self.action,
+                "method": self.method,
+                "status": self.status,
+                "result": self.result,
+                "range": self.range,
+                "client_ip": self.client_ip.and_then(|c| ip.apply(c)).map(|c| c.to_string()),
             }),
-        }
+        })
     }
 }
+
+const HOUR_MS: i64 = 3_600_000;
 
 #[derive(Clone, Debug)]
 pub struct AccessLog {
@@ -100,11 +132,12 @@ impl AccessLog {
 
 /// Starts the writer; the returned handle finishes after every sender is dropped
 /// and what is buffered was written (or given up on).
-pub fn spawn_writer(store: Store) -> (AccessLog, tokio::task::JoinHandle<()>) {
+pub fn spawn_writer(store: Store, ip: IpPolicy) -> (AccessLog, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<AccessRecord>(CAPACITY);
     let dropped = Arc::new(Dropped::default());
     let mut writer = Writer {
         store,
+        ip,
         backlog: VecDeque::new(),
         retry_at: None,
         dropped: dropped.clone(),
@@ -139,6 +172,7 @@ pub fn spawn_writer(store: Store) -> (AccessLog, tokio::task::JoinHandle<()>) {
 
 struct Writer {
     store: Store,
+    ip: IpPolicy,
     /// Events the database refused, oldest first, waiting for a retry.
     backlog: VecDeque<AccessRecord>,
     /// No retry of the backlog before this.
@@ -156,8 +190,7 @@ impl Writer {
         }
         while !self.backlog.is_empty() {
             let n = self.backlog.len().min(BATCH);
-            let events: Vec<NewEvent> = self.backlog.iter().take(n).map(NewEvent::from).collect();
-            match self.store.record_events(events).await {
+            match self.write_batch(n).await {
                 Ok(()) => {
                     self.backlog.drain(..n);
                     self.retry_at = None;
@@ -172,6 +205,27 @@ impl Writer {
         self.bound();
     }
 
+    /// Writes the first `n` records of the backlog: their events, then their
+    /// counts. Only a failure of the events keeps the batch for a retry; a
+    /// failure of the counts is logged (the counts are then short).
+    async fn write_batch(&self, n: usize) -> Result<(), crate::store::StoreError> {
+        let batch = || self.backlog.iter().take(n);
+        let events: Vec<NewEvent> = batch().filter_map(|r| r.event(self.ip)).collect();
+        self.store.record_events(events).await?;
+        let mut counts: HashMap<(i64, &str), i64> = HashMap::new();
+        for r in batch() {
+            *counts
+                .entry((r.at_ms - r.at_ms.rem_euclid(HOUR_MS), r.result))
+                .or_default() += 1;
+        }
+        let counts: Vec<(i64, &str, i64)> =
+            counts.into_iter().map(|((h, r), n)| (h, r, n)).collect();
+        if let Err(e) = self.store.add_access_counts(&counts).await {
+            tracing::warn!(error = %e, "could not add to the access counts; they are short by {n} accesses");
+        }
+        Ok(())
+    }
+
     /// Keeps the backlog within [`RETRY_BACKLOG`]: the newest beyond it are dropped.
     fn bound(&mut self) {
         if self.backlog.len() > RETRY_BACKLOG {
@@ -179,5 +233,25 @@ impl Writer {
             self.backlog.truncate(RETRY_BACKLOG);
             self.dropped.add(n as u64, "retry backlog full");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_keeps_the_network_not_the_host() {
+        let v4: IpAddr = "203.0.113.77".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let v6: IpAddr = "2001:db8:abcd:12:1:2:3:4"
+            .parse()
+            .unwrap_or(IpAddr::from([0u16; 8]));
+        assert_eq!(IpPolicy::Truncated.apply(v4), "203.0.113.0".parse().ok());
+        assert_eq!(
+            IpPolicy::Truncated.apply(v6),
+            "2001:db8:abcd::".parse().ok()
+        );
+        assert_eq!(IpPolicy::Full.apply(v4), Some(v4));
+        assert_eq!(IpPolicy::None.apply(v6), None);
     }
 }

@@ -187,6 +187,8 @@ fn app_meta(e: &AppError) -> (&'static str, u32, StatusCode) {
         AppError::OrderNotFound { .. } => ("order_not_found", 40402, S::NOT_FOUND),
         AppError::AssetNotFound(_) => ("asset_not_found", 40403, S::NOT_FOUND),
         AppError::FileUnavailable => ("file_unavailable", 40404, S::NOT_FOUND),
+        AppError::VendorNotFound(_) => ("vendor_not_found", 40405, S::NOT_FOUND),
+        AppError::TokenNotFound(_) => ("token_not_found", 40406, S::NOT_FOUND),
         AppError::OrderExists { .. } => ("order_exists", 40901, S::CONFLICT),
         AppError::LinkExpired => ("link_expired", 41001, S::GONE),
         AppError::QuantityBelowMinimum { .. } => ("quantity_below_minimum", 40001, S::BAD_REQUEST),
@@ -224,6 +226,8 @@ fn app_details(e: &AppError) -> Option<Value> {
         AppError::AssetNotFound(asset) | AppError::AssetNotViewable(asset) => {
             Some(json!({"asset_id": asset}))
         }
+        AppError::VendorNotFound(vendor) => Some(json!({"vendor_id": vendor})),
+        AppError::TokenNotFound(token) => Some(json!({"token_id": token})),
         AppError::OrderExists { order, line } => {
             Some(json!({"order_id": order, "order_line_id": line}))
         }

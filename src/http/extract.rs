@@ -10,6 +10,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::app::operators::Operator;
 use crate::app::{Authentication, VendorCaller};
 use crate::domain::IdempotencyKey;
 use crate::state::AppState;
@@ -63,6 +64,40 @@ impl FromRequest for Vendor {
             Ok(Vendor(caller))
         })
     }
+}
+
+/// An authenticated operator (admin token). Vendor tokens are refused (401).
+#[derive(Clone, Debug)]
+pub struct Admin(pub Operator);
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state(&req)?;
+            let presented = bearer(&req).ok_or(ApiError::Unauthorized)?;
+            let operator = state
+                .app
+                .authenticate_admin(presented)
+                .await?
+                .ok_or(ApiError::Unauthorized)?;
+            tracing::Span::current().record("admin", tracing::field::display(&operator.name));
+            Ok(Admin(operator))
+        })
+    }
+}
+
+/// A path segment of the matched route, parsed into a domain value (422 naming it).
+pub fn path_param<T, E: std::fmt::Display>(
+    req: &HttpRequest,
+    name: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, ApiError> {
+    let raw = req.match_info().get(name).unwrap_or_default();
+    parse(raw).map_err(|e| ApiError::invalid(name, e))
 }
 
 /// Optional `Idempotency-Key` header, parsed.

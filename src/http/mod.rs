@@ -46,6 +46,33 @@ pub fn configure(cfg: &mut web::ServiceConfig, panic_route: bool) {
         resource("/purchase/download-url", "GET").route(web::get().to(links::download_url)),
         resource("/purchase/view-url", "GET").route(web::get().to(links::view_url)),
         resource("/purchase/cancel", "DELETE").route(web::delete().to(cancel::cancel)),
+        resource("/admin/api/orders", "GET").route(web::get().to(admin::orders::search)),
+        resource(
+            "/admin/api/orders/{vendor_id}/{environment}/{order_id}",
+            "GET",
+        )
+        .route(web::get().to(admin::orders::detail)),
+        resource(
+            "/admin/api/orders/{vendor_id}/{environment}/{order_id}/cancel",
+            "POST",
+        )
+        .route(web::post().to(admin::orders::cancel)),
+        resource(
+            "/admin/api/orders/{vendor_id}/{environment}/{order_id}/lines/{order_line_id}/links",
+            "POST",
+        )
+        .route(web::post().to(admin::orders::link)),
+        resource("/admin/api/vendors", "GET").route(web::get().to(admin::vendors::list)),
+        resource("/admin/api/vendors/{vendor_id}/suspend", "POST")
+            .route(web::post().to(admin::vendors::suspend)),
+        resource("/admin/api/vendors/{vendor_id}/activate", "POST")
+            .route(web::post().to(admin::vendors::activate)),
+        resource("/admin/api/vendors/{vendor_id}/tokens", "GET")
+            .route(web::get().to(admin::vendors::tokens)),
+        resource("/admin/api/tokens/{token_id}/revoke", "POST")
+            .route(web::post().to(admin::vendors::revoke_token)),
+        resource("/admin/api/overview", "GET").route(web::get().to(admin::overview::overview)),
+        resource("/admin/api/audit", "GET").route(web::get().to(admin::audit::audit)),
     ];
     for r in routes {
         cfg.service(guarded(r));

@@ -1,16 +1,23 @@
 //! The JSON shapes of the API (SPEC §4) and of the operator CLI, built from
 //! the use cases' results. Store read models never go on the wire themselves.
 
+use std::collections::{BTreeMap, HashMap};
+
 use serde::Serialize;
 
 use crate::app::LineView;
+use crate::app::operators::{AuditEntry, VendorSummary};
+use crate::app::search::{OrderDetail, OrderSummary, Overview};
 use crate::domain::{
-    AssetId, CancelReason, CountryCode, CustomerName, Environment, LineStatus, Metadata,
-    OrderLineId, OrderNumber, Price, Quantity, Sha256Digest, TokenId, VendorId, VendorStatus,
-    ms_to_rfc3339,
+    Actor, AdminId, AdminName, AssetId, CancelReason, CountryCode, CustomerName, Environment,
+    LineId, LineStatus, Metadata, OrderLineId, OrderNumber, Price, Quantity, Sha256Digest, TokenId,
+    VendorId, VendorStatus, ms_to_rfc3339,
 };
 use crate::links::Minted;
+use crate::revocation::SetState;
+use crate::store::admins::AdminRecord;
 use crate::store::assets::Asset;
+use crate::store::events::Event;
 use crate::store::orders::OrderLine;
 use crate::store::tokens::TokenRecord;
 use crate::store::vendors::Vendor;
@@ -168,6 +175,252 @@ impl From<TokenRecord> for TokenItem {
             prefix: t.prefix,
             created_at: ms_to_rfc3339(t.created_at_ms),
             revoked_at: t.revoked_at_ms.map(ms_to_rfc3339),
+        }
+    }
+}
+
+/// `OrderSummary` (SPEC §7).
+#[derive(Debug, Serialize)]
+pub struct OrderSummaryItem {
+    pub vendor_id: VendorId,
+    pub vendor_name: String,
+    pub environment: Environment,
+    pub order_id: OrderNumber,
+    pub customer: String,
+    pub lines: i64,
+    pub statuses: BTreeMap<LineStatus, i64>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<OrderSummary> for OrderSummaryItem {
+    fn from(o: OrderSummary) -> Self {
+        Self {
+            vendor_id: o.vendor_id,
+            vendor_name: o.vendor_name,
+            environment: o.environment,
+            order_id: o.order_number,
+            customer: o.customer,
+            lines: o.lines,
+            statuses: o.statuses,
+            created_at: ms_to_rfc3339(o.created_at_ms),
+            updated_at: ms_to_rfc3339(o.updated_at_ms),
+        }
+    }
+}
+
+/// A line's revocation state, as the admin API shows it.
+#[derive(Debug, Serialize)]
+pub struct RevocationItem {
+    /// As the revocation store says right now; `null` when it cannot say.
+    pub revoked: Option<bool>,
+    pub pending: bool,
+    pub until: Option<String>,
+}
+
+/// An `OrderItem` with its revocation state.
+#[derive(Debug, Serialize)]
+pub struct AdminLineItem {
+    #[serde(flatten)]
+    pub item: OrderItem,
+    pub canceled_by: Option<Actor>,
+    pub revocation: RevocationItem,
+}
+
+/// `Event` (SPEC §7).
+#[derive(Debug, Serialize)]
+pub struct EventItem {
+    pub at: String,
+    pub kind: String,
+    pub order_line_id: Option<OrderLineId>,
+    pub actor: Actor,
+    pub details: serde_json::Value,
+}
+
+impl EventItem {
+    /// `lines` maps internal line ids to the vendor's line numbers.
+    pub fn of(e: Event, lines: &HashMap<LineId, OrderLineId>) -> Self {
+        let mut details = e.data;
+        // Stored as `client_ip` (the CLI shows it so); operators read `ip`.
+        if let Some(map) = details.as_object_mut()
+            && let Some(ip) = map.remove("client_ip")
+        {
+            map.insert("ip".to_owned(), ip);
+        }
+        Self {
+            at: ms_to_rfc3339(e.at_ms),
+            kind: e.kind,
+            order_line_id: lines.get(&e.line_id).copied(),
+            actor: e.actor,
+            details,
+        }
+    }
+}
+
+/// One order as the admin API shows it.
+#[derive(Debug, Serialize)]
+pub struct OrderDetailItem {
+    pub vendor_id: VendorId,
+    pub vendor_name: String,
+    pub environment: Environment,
+    pub order_id: OrderNumber,
+    pub lines: Vec<AdminLineItem>,
+    pub history: Vec<EventItem>,
+    /// `history_before` for the next page of history, if there is one.
+    pub history_next: Option<String>,
+}
+
+impl From<OrderDetail> for OrderDetailItem {
+    fn from(d: OrderDetail) -> Self {
+        let numbers: HashMap<LineId, OrderLineId> = d
+            .lines
+            .iter()
+            .map(|(l, _)| (l.line_id, l.order_line_id))
+            .collect();
+        Self {
+            vendor_id: d.order.tenant.vendor,
+            vendor_name: d.vendor_name,
+            environment: d.order.tenant.environment,
+            order_id: d.order.order,
+            lines: d
+                .lines
+                .into_iter()
+                .map(|(line, r)| AdminLineItem {
+                    canceled_by: line.canceled_by.clone(),
+                    item: OrderItem::of_line(line),
+                    revocation: RevocationItem {
+                        revoked: r.revoked,
+                        pending: r.pending,
+                        until: r.until_ms.map(ms_to_rfc3339),
+                    },
+                })
+                .collect(),
+            history: d
+                .history
+                .into_iter()
+                .map(|e| EventItem::of(e, &numbers))
+                .collect(),
+            history_next: d.history_more.map(ms_to_rfc3339),
+        }
+    }
+}
+
+/// A vendor in the operators' list.
+#[derive(Debug, Serialize)]
+pub struct VendorSummaryItem {
+    #[serde(flatten)]
+    pub vendor: VendorItem,
+    /// Active (not revoked) API tokens.
+    pub tokens: i64,
+}
+
+impl From<VendorSummary> for VendorSummaryItem {
+    fn from(v: VendorSummary) -> Self {
+        Self {
+            vendor: v.vendor.into(),
+            tokens: v.active_tokens,
+        }
+    }
+}
+
+/// The overview (SPEC §7).
+#[derive(Debug, Serialize)]
+pub struct OverviewItem {
+    /// Order lines by status.
+    pub orders_by_status: BTreeMap<LineStatus, i64>,
+    pub accesses_24h: BTreeMap<&'static str, i64>,
+    pub revocation_store: RevocationStoreItem,
+    pub revocation_outbox: u64,
+    pub fulfilment_queue: u64,
+    pub webhooks_failing: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RevocationStoreItem {
+    pub kind: &'static str,
+    pub state: &'static str,
+}
+
+/// Which access results the overview groups under which name.
+fn access_group(result: &str) -> &'static str {
+    match result {
+        "served" | "not_modified" => "served",
+        "access_revoked" => "revoked",
+        "link_expired" => "expired",
+        "link_invalid" | "not_found" => "invalid",
+        "revocation_unavailable" => "unavailable",
+        _ => "other",
+    }
+}
+
+impl From<Overview> for OverviewItem {
+    fn from(o: Overview) -> Self {
+        let mut accesses: BTreeMap<&'static str, i64> =
+            ["served", "revoked", "expired", "invalid", "unavailable"]
+                .into_iter()
+                .map(|k| (k, 0))
+                .collect();
+        for (result, n) in o.accesses_24h {
+            *accesses.entry(access_group(&result)).or_default() += n;
+        }
+        Self {
+            orders_by_status: o.lines_by_status,
+            accesses_24h: accesses,
+            revocation_store: RevocationStoreItem {
+                kind: o.revocation_store_kind,
+                state: match o.revocation_store_state {
+                    SetState::Complete => "complete",
+                    SetState::Incomplete => "rebuilding",
+                    SetState::Unreachable => "unreachable",
+                },
+            },
+            revocation_outbox: o.revocation_outbox,
+            fulfilment_queue: o.fulfilment_queue,
+            webhooks_failing: 0,
+        }
+    }
+}
+
+/// One audit log entry.
+#[derive(Debug, Serialize)]
+pub struct AuditItem {
+    pub at: String,
+    pub admin: String,
+    pub action: String,
+    pub target: String,
+    pub details: serde_json::Value,
+}
+
+impl From<AuditEntry> for AuditItem {
+    fn from(a: AuditEntry) -> Self {
+        Self {
+            at: ms_to_rfc3339(a.at_ms),
+            admin: a.admin_name,
+            action: a.action,
+            target: a.target,
+            details: serde_json::from_str(&a.details).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// An admin identity, never its token.
+#[derive(Debug, Serialize)]
+pub struct AdminItem {
+    pub admin_id: AdminId,
+    pub name: AdminName,
+    pub prefix: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+impl From<AdminRecord> for AdminItem {
+    fn from(a: AdminRecord) -> Self {
+        Self {
+            admin_id: a.admin_id,
+            name: a.name,
+            prefix: a.display_prefix,
+            created_at: ms_to_rfc3339(a.created_at_ms),
+            revoked_at: a.revoked_at_ms.map(ms_to_rfc3339),
         }
     }
 }

@@ -4,6 +4,7 @@
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, QueryOrder as _,
+    QuerySelect as _,
 };
 
 use super::entities::line_events;
@@ -83,6 +84,30 @@ impl Store {
         record(self.conn(), events).await
     }
 
+    /// A page of the history of these lines, newest first: events before
+    /// `before_ms` (if given), at most `limit`.
+    pub async fn history_page(
+        &self,
+        lines: &[LineId],
+        before_ms: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut q =
+            line_events::Entity::find().filter(line_events::Column::LineId.is_in(lines.to_vec()));
+        if let Some(before) = before_ms {
+            q = q.filter(line_events::Column::AtMs.lt(before));
+        }
+        Ok(q.order_by_desc(line_events::Column::AtMs)
+            .order_by_desc(line_events::Column::Id)
+            .limit(limit)
+            .all(self.conn())
+            .await
+            .op("reading order history")?
+            .into_iter()
+            .map(Event::from)
+            .collect())
+    }
+
     /// The history of these lines, oldest first.
     pub async fn history(&self, lines: &[LineId]) -> Result<Vec<Event>, StoreError> {
         Ok(line_events::Entity::find()
@@ -92,13 +117,19 @@ impl Store {
             .await
             .op("reading order history")?
             .into_iter()
-            .map(|m| Event {
-                line_id: m.line_id,
-                kind: m.kind,
-                at_ms: m.at_ms,
-                actor: m.actor,
-                data: serde_json::from_str(&m.data).unwrap_or(serde_json::Value::Null),
-            })
+            .map(Event::from)
             .collect())
+    }
+}
+
+impl From<line_events::Model> for Event {
+    fn from(m: line_events::Model) -> Self {
+        Self {
+            line_id: m.line_id,
+            kind: m.kind,
+            at_ms: m.at_ms,
+            actor: m.actor,
+            data: serde_json::from_str(&m.data).unwrap_or(serde_json::Value::Null),
+        }
     }
 }

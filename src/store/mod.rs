@@ -3,11 +3,13 @@
 //! is a [`StoreError`] naming the operation that failed. No sea-orm type
 //! leaves this module.
 
+pub mod admins;
 pub mod assets;
 pub mod entities;
 pub mod events;
 pub mod idempotency;
 pub mod orders;
+pub mod search;
 pub mod tokens;
 pub mod validation;
 pub mod vendors;

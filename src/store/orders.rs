@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::entities::{order_lines, validation_tokens};
+use super::entities::{order_lines, orders, validation_tokens};
 use super::events::{self, EventKind, NewEvent};
 use super::{Op as _, Store, StoreError, is_unique_violation};
 use crate::domain::{
@@ -157,6 +157,27 @@ impl Store {
                 Err(e) => return Err(e).op(op),
             }
         }
+        // The order's search row: the first registration of an order makes it.
+        orders::Entity::insert(orders::ActiveModel {
+            id: NotSet,
+            vendor_id: Set(reg.order.tenant.vendor),
+            environment: Set(reg.order.tenant.environment),
+            order_number: Set(reg.order.order),
+            customer: Set(reg.terms.customer.clone()),
+            created_at_ms: Set(now),
+        })
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns([
+                orders::Column::VendorId,
+                orders::Column::Environment,
+                orders::Column::OrderNumber,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await
+        .op(op)?;
         events::record(&txn, history).await?;
         txn.commit().await.op(op)?;
         Ok(RegisterOutcome::Registered(ids))

@@ -1,8 +1,10 @@
 //! Vendor API tokens: stored as SHA-256 hashes, never in clear.
 
+use std::collections::HashMap;
+
 use sea_orm::{
     ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, DerivePartialModel,
-    EntityTrait as _, QueryFilter as _, sea_query::Expr,
+    EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _, sea_query::Expr,
 };
 use secrecy::SecretString;
 
@@ -88,6 +90,32 @@ impl Store {
             .await
             .op("revoking an API token")?;
         self.get_token(id).await
+    }
+
+    /// A vendor's tokens, newest first.
+    pub async fn list_tokens(&self, vendor: VendorId) -> Result<Vec<TokenRecord>, StoreError> {
+        api_tokens::Entity::find()
+            .filter(api_tokens::Column::VendorId.eq(vendor))
+            .order_by_desc(api_tokens::Column::CreatedAtMs)
+            .into_partial_model()
+            .all(self.conn())
+            .await
+            .op("listing API tokens")
+    }
+
+    /// How many active (not revoked) tokens each vendor has.
+    pub async fn active_token_counts(&self) -> Result<HashMap<VendorId, i64>, StoreError> {
+        let rows: Vec<(VendorId, i64)> = api_tokens::Entity::find()
+            .select_only()
+            .column(api_tokens::Column::VendorId)
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .filter(api_tokens::Column::RevokedAtMs.is_null())
+            .group_by(api_tokens::Column::VendorId)
+            .into_tuple()
+            .all(self.conn())
+            .await
+            .op("counting API tokens")?;
+        Ok(rows.into_iter().collect())
     }
 
     /// Resolves a token hash to its vendor; `None` for unknown or revoked tokens.

@@ -2,7 +2,7 @@
 
 use sea_orm::{
     ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _,
-    sea_query::Expr,
+    QueryOrder as _, sea_query::Expr,
 };
 
 use super::entities::vendors;
@@ -33,6 +33,15 @@ impl Store {
             .one(self.conn())
             .await
             .op("loading a vendor")
+    }
+
+    /// Every vendor, by name.
+    pub async fn list_vendors(&self) -> Result<Vec<Vendor>, StoreError> {
+        vendors::Entity::find()
+            .order_by_asc(vendors::Column::Name)
+            .all(self.conn())
+            .await
+            .op("listing vendors")
     }
 
     /// Sets a vendor's status; `None` when the vendor does not exist.

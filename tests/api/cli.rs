@@ -70,7 +70,8 @@ fn cli_commands_print_json_and_fail_with_a_clear_message() {
             "m20261122_000001_create_catalogue",
             "m20261122_000002_create_orders",
             "m20261124_000003_index_revocations",
-            "m20261124_000004_actors"
+            "m20261124_000004_actors",
+            "m20261124_000005_operators"
         ]),
         "{migrated}"
     );

@@ -337,6 +337,13 @@ impl TestApp {
         }
     }
 
+    /// A new operator; returns its admin token.
+    pub async fn admin(&self, name: &str) -> String {
+        let name = assetgate::domain::AdminName::parse(name).expect("admin name");
+        let (_, token) = self.store.create_admin(name).await.expect("admin");
+        token.expose_secret().to_owned()
+    }
+
     pub async fn token_for(&self, vendor: VendorId, environment: Environment) -> String {
         let (_, secret) = self
             .store

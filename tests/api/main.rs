@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod admin;
 mod assets;
 mod auth;
 mod cli;

@@ -54,8 +54,8 @@ pub async fn access(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
         Ok(res) => res.status().as_u16(),
         Err(e) => e.status_code().as_u16(),
     };
-    if let Some((line, action)) = line.filter(|_| state.settings.history.record_access) {
-        record_access(&req, &state, line, action, status, &result);
+    if state.settings.history.record_access {
+        record_access(&req, &state, line, status, &result);
     }
     match result {
         Ok(res) => res,
@@ -200,12 +200,12 @@ fn prefers_html(req: &HttpRequest) -> bool {
     }
 }
 
-/// Queues the access for the history without waiting for the database.
+/// Queues the access for the history (and the hourly counts: a link that
+/// names no line is counted too) without waiting for the database.
 fn record_access(
     req: &HttpRequest,
     state: &AppState,
-    line: LineId,
-    action: Action,
+    line: Option<(LineId, Action)>,
     status: u16,
     result: &Result<HttpResponse, ApiError>,
 ) {
@@ -215,12 +215,13 @@ fn record_access(
         "GET"
     };
     state.access_log.push(AccessRecord {
-        line,
+        line: line.map(|(l, _)| l),
         at_ms: now_ms(),
-        action: action.as_str(),
+        action: line.map_or("", |(_, a)| a.as_str()),
         method,
         status,
         result: match result {
+            Ok(res) if res.status() == actix_web::http::StatusCode::NOT_MODIFIED => "not_modified",
             Ok(_) => "served",
             Err(e) => e.name(),
         },

@@ -1,4 +1,5 @@
 pub mod access;
+pub mod admin;
 pub mod assets;
 pub mod cancel;
 pub mod health;

@@ -1,0 +1,174 @@
+//! What operators look at: orders across vendors, one order with the live
+//! revocation state of its lines and its full history, and the overview.
+
+use std::collections::BTreeMap;
+
+use super::{App, AppError};
+use crate::domain::{Environment, LineStatus, OrderNumber, OrderRef, VendorId, now_ms};
+use crate::revocation::SetState;
+use crate::store::events::Event;
+use crate::store::orders::OrderLine;
+pub use crate::store::search::{OrderCursor, OrderFilter};
+
+/// One order as a search result.
+pub struct OrderSummary {
+    pub vendor_id: VendorId,
+    pub vendor_name: String,
+    pub environment: Environment,
+    pub order_number: OrderNumber,
+    pub customer: String,
+    pub lines: i64,
+    pub statuses: BTreeMap<LineStatus, i64>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+pub struct OrderPage {
+    pub orders: Vec<OrderSummary>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<OrderCursor>,
+}
+
+/// Whether a line's links are refused, as the revocation store says right now.
+#[derive(Clone, Copy, Debug)]
+pub struct RevocationView {
+    /// `None` when the store cannot say (unreachable, rebuilding).
+    pub revoked: Option<bool>,
+    /// Canceled, but not yet confirmed by the store (in the outbox).
+    pub pending: bool,
+    /// Until when the revocation is kept (every link minted before the cancel
+    /// has expired by then).
+    pub until_ms: Option<i64>,
+}
+
+pub struct OrderDetail {
+    pub order: OrderRef,
+    pub vendor_name: String,
+    pub lines: Vec<(OrderLine, RevocationView)>,
+    /// Newest first.
+    pub history: Vec<Event>,
+    /// `history_before` of the next history page, if there is more.
+    pub history_more: Option<i64>,
+}
+
+/// A page of history: at most `limit` events before `before_ms`.
+#[derive(Clone, Copy, Debug)]
+pub struct HistoryPage {
+    pub limit: u64,
+    pub before_ms: Option<i64>,
+}
+
+pub struct Overview {
+    pub lines_by_status: BTreeMap<LineStatus, i64>,
+    /// Accesses of the last 24 hours by result name.
+    pub accesses_24h: BTreeMap<String, i64>,
+    pub revocation_store_kind: &'static str,
+    pub revocation_store_state: SetState,
+    pub revocation_outbox: u64,
+    pub fulfilment_queue: u64,
+}
+
+impl App {
+    /// Orders matching `filter`, newest first, `limit` per page.
+    pub async fn search_orders(
+        &self,
+        filter: &OrderFilter,
+        cursor: Option<OrderCursor>,
+        limit: u64,
+    ) -> Result<OrderPage, AppError> {
+        let mut rows = self
+            .store
+            .search_orders(filter, cursor, limit.saturating_add(1))
+            .await?;
+        let more = rows.len() as u64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let keys: Vec<_> = rows
+            .iter()
+            .map(|r| (r.vendor_id, r.environment, r.order_number))
+            .collect();
+        let mut totals = self.store.order_totals(&keys).await?;
+        let mut vendor_ids: Vec<VendorId> = rows.iter().map(|r| r.vendor_id).collect();
+        vendor_ids.sort_unstable_by_key(ToString::to_string);
+        vendor_ids.dedup();
+        let names = self.store.vendor_names(&vendor_ids).await?;
+        let next = more.then(|| rows.last()).flatten().map(|r| OrderCursor {
+            created_at_ms: r.created_at_ms,
+            id: r.id,
+        });
+        let orders = rows
+            .into_iter()
+            .map(|r| {
+                let t = totals
+                    .remove(&(r.vendor_id, r.environment, r.order_number))
+                    .unwrap_or_default();
+                OrderSummary {
+                    vendor_name: names.get(&r.vendor_id).cloned().unwrap_or_default(),
+                    vendor_id: r.vendor_id,
+                    environment: r.environment,
+                    order_number: r.order_number,
+                    customer: r.customer.as_str().to_owned(),
+                    lines: t.lines,
+                    statuses: t.statuses.into_iter().collect(),
+                    created_at_ms: r.created_at_ms,
+                    updated_at_ms: t.updated_at_ms.max(r.created_at_ms),
+                }
+            })
+            .collect();
+        Ok(OrderPage { orders, next })
+    }
+
+    /// One order: its lines with their live revocation state, and a page of
+    /// its history (newest first).
+    pub async fn order_detail(
+        &self,
+        order: OrderRef,
+        page: HistoryPage,
+    ) -> Result<OrderDetail, AppError> {
+        let lines = self.order(order).await?;
+        let vendor_name = self.vendor(order.tenant.vendor).await?.name;
+        let ids: Vec<_> = lines.iter().map(|l| l.line_id).collect();
+        let mut history = self
+            .store
+            .history_page(&ids, page.before_ms, page.limit.saturating_add(1))
+            .await?;
+        let more = history.len() as u64 > page.limit;
+        history.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
+        let history_more = more.then(|| history.last().map(|e| e.at_ms)).flatten();
+        let mut with_state = Vec::with_capacity(lines.len());
+        for line in lines {
+            let revoked = self.revocations.is_revoked(line.line_id).await.ok();
+            let view = RevocationView {
+                revoked,
+                pending: line.revocation_pending,
+                until_ms: line.revoke_until_ms,
+            };
+            with_state.push((line, view));
+        }
+        Ok(OrderDetail {
+            order,
+            vendor_name,
+            lines: with_state,
+            history,
+            history_more,
+        })
+    }
+
+    pub async fn overview(&self) -> Result<Overview, AppError> {
+        let day_ago = now_ms() - 24 * 3_600_000;
+        // The hour bucket that contains `day_ago` counts whole.
+        let since = day_ago - day_ago.rem_euclid(3_600_000);
+        Ok(Overview {
+            lines_by_status: self.store.lines_by_status().await?.into_iter().collect(),
+            accesses_24h: self
+                .store
+                .accesses_since(since)
+                .await?
+                .into_iter()
+                .collect(),
+            revocation_store_kind: self.revocations.kind(),
+            revocation_store_state: self.revocations.state().await,
+            revocation_outbox: self.store.outbox_depth().await?,
+            fulfilment_queue: self.store.fulfilment_queue().await?,
+        })
+    }
+}

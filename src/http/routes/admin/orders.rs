@@ -1,0 +1,251 @@
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::{decode_cursor, encode_cursor, page_size};
+use crate::app::search::{HistoryPage, OrderCursor, OrderFilter};
+use crate::domain::{
+    CancelReason, Environment, LineStatus, OrderLineId, OrderNumber, OrderRef, Tenant, VendorId,
+};
+use crate::http::error::ApiError;
+use crate::http::extract::{Admin, ApiJson, ApiQuery, Field as _, path_param};
+use crate::http::wire::{LinkItem, OrderDetailItem, OrderSummaryItem};
+use crate::links::Action;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    vendor_id: Option<String>,
+    environment: Option<String>,
+    status: Option<String>,
+    q: Option<String>,
+    created_from: Option<String>,
+    created_to: Option<String>,
+    page_size: Option<i64>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct OrderPageItem {
+    orders: Vec<OrderSummaryItem>,
+    next_cursor: Option<String>,
+}
+
+/// The value if given and not blank.
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// An RFC 3339 timestamp (or a date, meaning its midnight UTC), in ms.
+pub fn parse_time(field: &str, raw: &str) -> Result<i64, ApiError> {
+    let raw = raw.trim();
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.timestamp_millis())
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").map(|d| {
+                d.and_time(chrono::NaiveTime::MIN)
+                    .and_utc()
+                    .timestamp_millis()
+            })
+        })
+        .map_err(|_| ApiError::invalid(field, "must be an RFC 3339 time or a YYYY-MM-DD date"))
+}
+
+impl SearchQuery {
+    /// The filter: `q` of digits is an order number, anything else a customer substring.
+    pub fn filter(&self) -> Result<OrderFilter, ApiError> {
+        let q = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        if q.is_some_and(|q| q.chars().count() > 200) {
+            return Err(ApiError::invalid("q", "must be at most 200 characters"));
+        }
+        let number = q.filter(|q| q.bytes().all(|b| b.is_ascii_digit()));
+        Ok(OrderFilter {
+            vendor: given(&self.vendor_id)
+                .map(VendorId::parse)
+                .transpose()
+                .field("vendor_id")?,
+            environment: given(&self.environment)
+                .map(str::parse::<Environment>)
+                .transpose()
+                .field("environment")?,
+            status: given(&self.status)
+                .map(|s| s.to_ascii_uppercase().parse::<LineStatus>())
+                .transpose()
+                .field("status")?,
+            order_number: number
+                .map(|n| {
+                    n.parse::<i64>()
+                        .ok()
+                        .and_then(|n| OrderNumber::parse(n).ok())
+                        .ok_or_else(|| ApiError::invalid("q", "is not an order number"))
+                })
+                .transpose()?,
+            customer: q.filter(|_| number.is_none()).map(str::to_owned),
+            created_from_ms: given(&self.created_from)
+                .map(|t| parse_time("created_from", t))
+                .transpose()?,
+            created_to_ms: given(&self.created_to)
+                .map(|t| parse_time("created_to", t))
+                .transpose()?,
+        })
+    }
+
+    pub fn cursor(&self) -> Result<Option<OrderCursor>, ApiError> {
+        self.cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(|c| {
+                decode_cursor::<2>(c).map(|[created_at_ms, id]| OrderCursor { created_at_ms, id })
+            })
+            .transpose()
+    }
+
+    pub fn page_size(&self) -> Result<u64, ApiError> {
+        page_size(self.page_size, 50, 200)
+    }
+}
+
+/// `GET /admin/api/orders`: across vendors, newest first, keyset-paginated.
+#[tracing::instrument(skip_all)]
+pub async fn search(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = state
+        .app
+        .search_orders(&q.filter()?, q.cursor()?, q.page_size()?)
+        .await?;
+    Ok(HttpResponse::Ok().json(OrderPageItem {
+        orders: page.orders.into_iter().map(Into::into).collect(),
+        next_cursor: page.next.map(|c| encode_cursor(&[c.created_at_ms, c.id])),
+    }))
+}
+
+/// The order a path `/{vendor_id}/{environment}/{order_id}` names.
+pub fn order_of(req: &HttpRequest) -> Result<OrderRef, ApiError> {
+    let vendor = path_param(req, "vendor_id", VendorId::parse)?;
+    let environment = path_param(req, "environment", str::parse::<Environment>)?;
+    let order = path_param(req, "order_id", |s| {
+        s.parse::<i64>()
+            .map_err(|_| "must be an integer >= 1".to_owned())
+            .and_then(|n| OrderNumber::parse(n).map_err(|e| e.to_string()))
+    })?;
+    Ok(Tenant {
+        vendor,
+        environment,
+    }
+    .order(order))
+}
+
+#[derive(Deserialize)]
+pub struct DetailQuery {
+    history_limit: Option<i64>,
+    history_before: Option<String>,
+}
+
+impl DetailQuery {
+    pub fn page(&self) -> Result<HistoryPage, ApiError> {
+        Ok(HistoryPage {
+            limit: page_size(self.history_limit, 200, 1000).map_err(|_| {
+                ApiError::invalid("history_limit", "must be an integer from 1 to 1000")
+            })?,
+            before_ms: self
+                .history_before
+                .as_deref()
+                .map(|t| parse_time("history_before", t))
+                .transpose()?,
+        })
+    }
+}
+
+/// `GET /admin/api/orders/{vendor_id}/{environment}/{order_id}`.
+#[tracing::instrument(skip_all)]
+pub async fn detail(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ApiQuery(q): ApiQuery<DetailQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let detail = state.app.order_detail(order_of(&req)?, q.page()?).await?;
+    Ok(HttpResponse::Ok().json(OrderDetailItem::from(detail)))
+}
+
+#[derive(Deserialize)]
+pub struct CancelBody {
+    order_line_id: Option<i64>,
+    reason: String,
+}
+
+impl CancelBody {
+    /// The line (if one) and the reason, which operators must give.
+    pub fn parse(&self) -> Result<(Option<OrderLineId>, CancelReason), ApiError> {
+        if self.reason.trim().is_empty() {
+            return Err(ApiError::invalid(
+                "reason",
+                "must say why (1 to 500 characters)",
+            ));
+        }
+        let reason = CancelReason::parse(Some(&self.reason)).field("reason")?;
+        let line = self
+            .order_line_id
+            .map(OrderLineId::parse)
+            .transpose()
+            .field("order_line_id")?;
+        Ok((line, reason))
+    }
+}
+
+/// `POST /admin/api/orders/{vendor_id}/{environment}/{order_id}/cancel`: 201
+/// with the order once the revocation is in force on every instance.
+#[tracing::instrument(skip_all)]
+pub async fn cancel(
+    Admin(operator): Admin,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: ApiJson<CancelBody>,
+) -> Result<HttpResponse, ApiError> {
+    let order = order_of(&req)?;
+    let (line, reason) = body.value.parse()?;
+    state
+        .app
+        .operator_cancel(&operator, order, line, &reason)
+        .await?;
+    let detail = state
+        .app
+        .order_detail(
+            order,
+            HistoryPage {
+                limit: 200,
+                before_ms: None,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::build(StatusCode::CREATED).json(OrderDetailItem::from(detail)))
+}
+
+#[derive(Deserialize)]
+pub struct LinkBody {
+    action: Action,
+}
+
+/// `POST /admin/api/orders/{vendor_id}/{environment}/{order_id}/lines/{order_line_id}/links`.
+#[tracing::instrument(skip_all)]
+pub async fn link(
+    Admin(operator): Admin,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: ApiJson<LinkBody>,
+) -> Result<HttpResponse, ApiError> {
+    let order = order_of(&req)?;
+    let line = path_param(&req, "order_line_id", |s| {
+        s.parse::<i64>()
+            .map_err(|_| "must be an integer >= 1".to_owned())
+            .and_then(|n| OrderLineId::parse(n).map_err(|e| e.to_string()))
+    })?;
+    let minted = state
+        .app
+        .operator_link(&operator, order, line, body.value.action)
+        .await?;
+    Ok(HttpResponse::Ok().json(LinkItem::from(minted)))
+}

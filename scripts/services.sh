@@ -51,3 +51,9 @@ ensure_redis() {
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >&2
   wait_port 6379 || { echo "error: Redis did not start on 127.0.0.1:6379" >&2; return 1; }
 }
+
+# Headless Chromium and its WebDriver for the console's browser tests.
+ensure_chromium() {
+  command -v chromium >/dev/null && command -v chromedriver >/dev/null && return 0
+  apt_install chromium chromium-driver
+}

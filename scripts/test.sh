@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests and the black-box API tests, each API test
-# on SQLite + in-process revocations and on PostgreSQL + Redis.
+# The whole test suite: unit tests, the black-box API tests (most on SQLite +
+# in-process revocations and on PostgreSQL + Redis), outage tests on private
+# servers, and the console's browser tests in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
 ensure_postgres
 ensure_redis   # also needed as a binary: fault tests start private redis-server children
+ensure_chromium   # the console's browser tests drive a real headless Chromium
 
 if ! command -v cargo-nextest >/dev/null; then
   echo "installing cargo-nextest…" >&2

@@ -39,6 +39,7 @@ pub struct Settings {
     pub validation: ValidationSettings,
     pub fulfilment: FulfilmentSettings,
     pub history: HistorySettings,
+    pub console: ConsoleSettings,
     pub log: LogSettings,
     pub testing: TestingSettings,
 }
@@ -189,6 +190,13 @@ pub struct HistorySettings {
     pub retention_days: u32,
 }
 
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// How long a console login lasts.
+    pub session_hours: u32,
+}
+
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -310,6 +318,9 @@ impl Settings {
         }
         if self.fulfilment.lease_seconds == 0 {
             return Err(invalid("fulfilment.lease_seconds", "must be at least 1"));
+        }
+        if !(1..=720).contains(&self.console.session_hours) {
+            return Err(invalid("console.session_hours", "must be from 1 to 720"));
         }
         if !(1..=100).contains(&self.fulfilment.max_attempts) {
             return Err(invalid("fulfilment.max_attempts", "must be from 1 to 100"));

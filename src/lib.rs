@@ -11,6 +11,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod domain;
 #[doc(hidden)]
 pub mod fuzz;

@@ -300,6 +300,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         ActixApp::new()
             .app_data(data.clone())
             .configure(|cfg| http::configure(cfg, panic_route))
+            .service(crate::console::scope())
             .default_service(web::to(http::not_found))
             .wrap(from_fn(middleware::environment_header))
             .wrap(TracingLogger::<AssetgateRootSpan>::new())

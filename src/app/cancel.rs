@@ -56,6 +56,18 @@ impl App {
         line: Option<OrderLineId>,
         reason: &CancelReason,
     ) -> Result<Vec<LineView>, AppError> {
+        let lines = self.cancel_order(actor, order, line, reason).await?;
+        self.with_links(actor, lines, "cancel").await
+    }
+
+    /// [`cancel`](Self::cancel) answering the order's lines without minting links.
+    pub(super) async fn cancel_order(
+        &self,
+        actor: &Actor,
+        order: OrderRef,
+        line: Option<OrderLineId>,
+        reason: &CancelReason,
+    ) -> Result<Vec<OrderLine>, AppError> {
         let target = CancelTarget {
             order: order.order,
             line,
@@ -70,7 +82,7 @@ impl App {
             .into_iter()
             .next()
             .unwrap_or(Err(AppError::RevocationUnavailable))?;
-        self.with_links(actor, lines_after, "cancel").await
+        Ok(lines_after)
     }
 
     /// Cancels a batch: outcomes in input order. One transaction and one round

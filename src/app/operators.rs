@@ -6,7 +6,7 @@
 use secrecy::SecretString;
 use serde_json::json;
 
-use super::{App, AppError, LineView};
+use super::{App, AppError};
 use crate::domain::secrets::{hash_presented_admin_token, hash_presented_session};
 use crate::domain::{
     Actor, CancelReason, OrderLineId, OrderRef, TokenId, VendorId, VendorStatus, now_ms,
@@ -14,6 +14,7 @@ use crate::domain::{
 use crate::links::{Action, Minted};
 use crate::store::admins::NewAudit;
 pub use crate::store::admins::{AuditEntry, Operator, Session};
+use crate::store::orders::OrderLine;
 use crate::store::tokens::TokenRecord;
 use crate::store::vendors::Vendor;
 
@@ -99,15 +100,18 @@ impl App {
         Ok(self.store.audit_page(before, limit).await?)
     }
 
-    /// Cancels for an operator: the vendor cancel's use case and guarantee.
+    /// Cancels for an operator: the vendor cancel's use case and guarantee
+    /// (no links are minted: an operator does not hand them out here).
     pub async fn operator_cancel(
         &self,
         operator: &Operator,
         order: OrderRef,
         line: Option<OrderLineId>,
         reason: &CancelReason,
-    ) -> Result<Vec<LineView>, AppError> {
-        let lines = self.cancel(&operator.actor(), order, line, reason).await?;
+    ) -> Result<Vec<OrderLine>, AppError> {
+        let lines = self
+            .cancel_order(&operator.actor(), order, line, reason)
+            .await?;
         self.audit(
             operator,
             "cancel",

@@ -119,10 +119,8 @@ impl ApiError {
     /// Safe to show: a 500 says nothing of its cause (that goes to the log).
     pub fn message(&self) -> String {
         match self {
-            _ if self.meta() == INTERNAL => GENERIC_INTERNAL.to_owned(),
-            Self::App(AppError::Store(StoreError::Unavailable { .. })) => {
-                "The database is unavailable right now; retry in a few seconds.".to_owned()
-            }
+            Self::App(e) => app_message(e),
+            Self::Internal(_) => GENERIC_INTERNAL.to_owned(),
             _ => self.to_string(),
         }
     }
@@ -177,6 +175,22 @@ const INVALID_REQUEST: (&str, u32, StatusCode) =
     ("invalid_request", 42200, StatusCode::UNPROCESSABLE_ENTITY);
 const INTERNAL: (&str, u32, StatusCode) =
     ("internal_error", 50001, StatusCode::INTERNAL_SERVER_ERROR);
+
+/// The HTTP status of a use case's refusal (the console answers with it too).
+pub fn app_status(e: &AppError) -> StatusCode {
+    app_meta(e).2
+}
+
+/// A message about a use case's refusal that is safe to show anyone.
+pub fn app_message(e: &AppError) -> String {
+    match e {
+        AppError::Store(StoreError::Unavailable { .. }) => {
+            "The database is unavailable right now; retry in a few seconds.".to_owned()
+        }
+        AppError::Store(_) | AppError::Internal(_) => GENERIC_INTERNAL.to_owned(),
+        other => other.to_string(),
+    }
+}
 
 /// Status, stable name and code of each domain refusal.
 fn app_meta(e: &AppError) -> (&'static str, u32, StatusCode) {

@@ -749,3 +749,76 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A headless Chromium driven over WebDriver by a chromedriver child of this
+/// test (Debian's `chromium` and `chromium-driver`; scripts/test.sh installs them).
+pub struct Browser {
+    pub driver: thirtyfour::WebDriver,
+    _chromedriver: tokio::process::Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub async fn start() -> Self {
+        use thirtyfour::prelude::*;
+        let port = free_port();
+        let chromedriver = tokio::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver must be installed (scripts/test.sh installs chromium-driver)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let profile = tempfile::tempdir().expect("profile dir");
+        let mut caps = DesiredCapabilities::chrome();
+        caps.set_binary("/usr/bin/chromium").expect("binary");
+        for arg in [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,900",
+            &format!("--user-data-dir={}", profile.path().display()),
+        ] {
+            caps.add_arg(arg).expect("arg");
+        }
+        let driver = WebDriver::new(format!("http://127.0.0.1:{port}"), caps)
+            .await
+            .expect("a Chromium session");
+        Self {
+            driver,
+            _chromedriver: chromedriver,
+            _profile: profile,
+        }
+    }
+
+    /// Saves a screenshot under `target/screenshots/` (ignored by git).
+    pub async fn screenshot(&self, name: &str) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshot dir");
+        self.driver
+            .screenshot(&dir.join(format!("{name}.png")))
+            .await
+            .expect("screenshot");
+    }
+
+    /// Runs a script in the page and returns its JSON result.
+    pub async fn eval(&self, script: &str) -> Value {
+        self.driver
+            .execute(script, vec![])
+            .await
+            .expect("script")
+            .json()
+            .clone()
+    }
+}

@@ -10,6 +10,7 @@ mod admin;
 mod assets;
 mod auth;
 mod cli;
+mod console;
 mod errors;
 mod faults;
 mod fleet;

@@ -101,15 +101,50 @@ fn stream_file(
             .insert_header((header::CACHE_CONTROL, "private, no-store"))
             .finish());
     }
+    // Active content (HTML, SVG, XML, scripts) is never rendered on this
+    // origin, which the console shares: always an attachment, sandboxed.
+    let active = is_active(&grant.ct);
     let disposition = content_disposition(
         match grant.act {
-            Action::Download => DispositionType::Attachment,
-            Action::View => DispositionType::Inline,
+            Action::View if !active => DispositionType::Inline,
+            _ => DispositionType::Attachment,
         },
         &grant.file_name,
     );
     let source = state.app.open_file(grant)?;
-    respond(req, source, grant, &etag, disposition)
+    let mut res = respond(req, source, grant, &etag, disposition)?;
+    if active {
+        res.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static("sandbox; default-src 'none'"),
+        );
+    }
+    Ok(res)
+}
+
+/// Content a browser would run as a page (scripts, markup it executes).
+pub fn is_active(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "text/html"
+            | "application/xhtml+xml"
+            | "image/svg+xml"
+            | "text/xml"
+            | "application/xml"
+            | "text/javascript"
+            | "application/javascript"
+            | "application/ecmascript"
+            | "text/ecmascript"
+            | "application/x-javascript"
+            | "text/xsl"
+            | "application/xslt+xml"
+    ) || essence.ends_with("+xml")
 }
 
 /// The file's bytes with the headers of SPEC §5: one `Range` (GET only,
@@ -237,6 +272,27 @@ fn record_access(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markup_and_scripts_are_active_documents_and_media_are_not() {
+        for ct in [
+            "text/html; charset=utf-8",
+            "image/svg+xml",
+            "application/rss+xml",
+            "TEXT/JAVASCRIPT",
+        ] {
+            assert!(is_active(ct), "{ct}");
+        }
+        for ct in [
+            "application/pdf",
+            "image/png",
+            "audio/mpeg",
+            "text/plain",
+            "video/mp4",
+        ] {
+            assert!(!is_active(ct), "{ct}");
+        }
+    }
 
     #[test]
     fn content_disposition_has_a_safe_ascii_fallback_and_exact_utf8_name() {

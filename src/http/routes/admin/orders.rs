@@ -15,14 +15,14 @@ use crate::state::AppState;
 
 #[derive(Deserialize)]
 pub struct SearchQuery {
-    vendor_id: Option<String>,
-    environment: Option<String>,
-    status: Option<String>,
-    q: Option<String>,
-    created_from: Option<String>,
-    created_to: Option<String>,
-    page_size: Option<i64>,
-    cursor: Option<String>,
+    pub vendor_id: Option<String>,
+    pub environment: Option<String>,
+    pub status: Option<String>,
+    pub q: Option<String>,
+    pub created_from: Option<String>,
+    pub created_to: Option<String>,
+    pub page_size: Option<i64>,
+    pub cursor: Option<String>,
 }
 
 #[derive(Serialize)]

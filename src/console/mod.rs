@@ -1,0 +1,127 @@
+//! The operators' web console at `/admin/`: server-rendered HTML (askama
+//! templates compiled into the binary, static files served from it), usable
+//! without JavaScript; htmx adds live search and a self-refreshing timeline.
+//! Handlers call the same use cases as the admin API and build plain view
+//! structs; templates only render them, escaping every value.
+
+mod error;
+mod headers;
+mod pages;
+mod session;
+mod view;
+
+use actix_web::dev::Payload;
+use actix_web::middleware::from_fn;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+pub use error::ConsoleError;
+pub use headers::CSP;
+pub use session::ConsoleSession;
+
+use crate::http::extract::read_body;
+
+/// Every console route, under one scope with the security headers.
+pub fn scope() -> actix_web::Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    use pages::*;
+    web::scope("/admin")
+        .wrap(from_fn(headers::security_headers))
+        .route("/", web::get().to(overview::overview))
+        .route("", web::get().to(overview::to_slash))
+        .route("/login", web::get().to(login::form))
+        .route("/login", web::post().to(login::login))
+        .route("/logout", web::post().to(login::logout))
+        .route("/orders", web::get().to(orders::list))
+        .route(
+            "/orders/{vendor_id}/{environment}/{order_id}",
+            web::get().to(orders::detail),
+        )
+        .route(
+            "/orders/{vendor_id}/{environment}/{order_id}/cancel",
+            web::get().to(orders::confirm_cancel),
+        )
+        .route(
+            "/orders/{vendor_id}/{environment}/{order_id}/cancel",
+            web::post().to(orders::cancel),
+        )
+        .route(
+            "/orders/{vendor_id}/{environment}/{order_id}/lines/{order_line_id}/links",
+            web::post().to(orders::reissue),
+        )
+        .route("/vendors", web::get().to(vendors::list))
+        .route("/vendors/{vendor_id}", web::get().to(vendors::detail))
+        .route(
+            "/vendors/{vendor_id}/suspend",
+            web::post().to(vendors::suspend),
+        )
+        .route(
+            "/vendors/{vendor_id}/activate",
+            web::post().to(vendors::activate),
+        )
+        .route(
+            "/tokens/{token_id}/revoke",
+            web::post().to(vendors::revoke_token),
+        )
+        .route("/assets", web::get().to(assets::list))
+        .route("/audit", web::get().to(audit::list))
+        .route("/static/{file}", web::get().to(static_files::serve))
+        .default_service(web::to(not_found))
+}
+
+/// Unknown console pages: a readable 404 (the admin API keeps its JSON).
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
+    if req.path().starts_with("/admin/api/") {
+        return crate::http::not_found(req).await.map_err(Into::into);
+    }
+    Err(ConsoleError::NotFound(format!(
+        "There is no page at {}.",
+        req.path().chars().take(200).collect::<String>()
+    ))
+    .into())
+}
+
+/// A query string parsed into `T`; a bad one is a 422 page naming the field.
+pub struct ConsoleQuery<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for ConsoleQuery<T> {
+    type Error = ConsoleError;
+    type Future = std::future::Ready<Result<Self, ConsoleError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            crate::http::extract::form_parse(req.query_string())
+                .map(Self)
+                .map_err(ConsoleError::from),
+        )
+    }
+}
+
+/// An urlencoded form body, bounded like every body; a bad one is a 422 page.
+pub struct ConsoleForm<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ConsoleForm<T> {
+    type Error = ConsoleError;
+    type Future = LocalBoxFuture<'static, Result<Self, ConsoleError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let body = read_body(&req, &mut payload)
+                .await
+                .map_err(|e| ConsoleError::BadInput(e.message()))?;
+            serde_urlencoded::from_bytes(&body)
+                .map(Self)
+                .map_err(|e| ConsoleError::BadInput(format!("The form could not be read: {e}.")))
+        })
+    }
+}

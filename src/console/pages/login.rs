@@ -1,0 +1,110 @@
+//! Logging in with an admin token, and out.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::console::session::{COOKIE, cookie, removal};
+use crate::console::view::{html, see_other};
+use crate::console::{ConsoleError, ConsoleForm, ConsoleQuery, ConsoleSession};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
+/// Only a console page may be where a login returns to.
+fn safe_next(next: Option<&str>) -> String {
+    next.filter(|n| n.starts_with("/admin/") && !n.starts_with("//") && !n.contains('\\'))
+        .unwrap_or("/admin/")
+        .chars()
+        .take(500)
+        .collect()
+}
+
+pub async fn form(ConsoleQuery(q): ConsoleQuery<LoginQuery>) -> Result<HttpResponse, ConsoleError> {
+    html(&LoginPage {
+        next: safe_next(q.next.as_deref()),
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    token: String,
+    next: Option<String>,
+}
+
+pub async fn login(
+    state: web::Data<AppState>,
+    ConsoleForm(f): ConsoleForm<LoginForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    let next = safe_next(f.next.as_deref());
+    let ttl_seconds = i64::from(state.settings.console.session_hours) * 3600;
+    let Some((_, secret, _)) = state
+        .app
+        .open_session(f.token.trim(), ttl_seconds * 1000)
+        .await?
+    else {
+        let page = LoginPage {
+            next,
+            error: Some("That is not an active admin token.".to_owned()),
+        };
+        let mut res = html(&page)?;
+        *res.status_mut() = actix_web::http::StatusCode::UNAUTHORIZED;
+        return Ok(res);
+    };
+    let secure = state.public_url.0.starts_with("https://");
+    let mut res = see_other(&next);
+    res.add_cookie(&cookie(&secret, ttl_seconds, secure))
+        .map_err(|e| ConsoleError::internal(e.into()))?;
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
+pub async fn logout(
+    session: ConsoleSession,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ConsoleForm(f): ConsoleForm<CsrfForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    session.check_csrf(&f.csrf)?;
+    if let Some(c) = req.cookie(COOKIE) {
+        state.app.end_session(c.value()).await?;
+    }
+    let mut res = see_other("/admin/login");
+    res.add_cookie(&removal(state.public_url.0.starts_with("https://")))
+        .map_err(|e| ConsoleError::internal(e.into()))?;
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn a_login_only_returns_to_console_pages() {
+        assert_eq!(safe_next(Some("/admin/orders?q=1")), "/admin/orders?q=1");
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/admin/",
+            "/access/x",
+            "/admin\\..\\",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/admin/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/admin/");
+    }
+}

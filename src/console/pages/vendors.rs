@@ -1,0 +1,178 @@
+//! Vendors: suspend, activate, their tokens, revoke.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::login::CsrfForm;
+use crate::console::view::{Chrome, html, see_other, when};
+use crate::console::{ConsoleError, ConsoleForm, ConsoleSession};
+use crate::domain::{TokenId, VendorId, VendorStatus};
+use crate::http::extract::path_param;
+use crate::state::AppState;
+
+fn vendor_status_class(status: VendorStatus) -> &'static str {
+    match status {
+        VendorStatus::Active => "badge green",
+        VendorStatus::Suspended => "badge red",
+    }
+}
+
+pub struct VendorRow {
+    pub id: String,
+    pub name: String,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    pub tokens: i64,
+    pub created: String,
+    pub suspend: bool,
+    pub toggle: &'static str,
+    pub toggle_label: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "vendors.html")]
+struct VendorsPage {
+    chrome: Chrome,
+    vendors: Vec<VendorRow>,
+}
+
+pub async fn list(
+    session: ConsoleSession,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ConsoleError> {
+    let vendors = state
+        .app
+        .vendors()
+        .await?
+        .into_iter()
+        .map(|v| {
+            let suspend = v.vendor.status == VendorStatus::Active;
+            VendorRow {
+                id: v.vendor.vendor_id.to_string(),
+                name: v.vendor.name,
+                status: v.vendor.status.as_str(),
+                status_class: vendor_status_class(v.vendor.status),
+                tokens: v.active_tokens,
+                created: when(v.vendor.created_at_ms),
+                suspend,
+                toggle: if suspend { "suspend" } else { "activate" },
+                toggle_label: if suspend { "Suspend" } else { "Activate" },
+            }
+        })
+        .collect();
+    html(&VendorsPage {
+        chrome: Chrome::new(&session, "vendors"),
+        vendors,
+    })
+}
+
+pub struct TokenRow {
+    pub id: String,
+    pub prefix: String,
+    pub environment: &'static str,
+    pub created: String,
+    pub revoked: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "vendor.html")]
+struct VendorPage {
+    chrome: Chrome,
+    id: String,
+    name: String,
+    status: &'static str,
+    status_class: &'static str,
+    notice: Option<&'static str>,
+    tokens: Vec<TokenRow>,
+}
+
+pub async fn detail(
+    session: ConsoleSession,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ConsoleError> {
+    let id = path_param(&req, "vendor_id", VendorId::parse)?;
+    let vendor = state.app.vendor(id).await?;
+    let tokens = state
+        .app
+        .vendor_tokens(id)
+        .await?
+        .into_iter()
+        .map(|t| TokenRow {
+            id: t.token_id.to_string(),
+            prefix: t.prefix,
+            environment: t.environment.as_str(),
+            created: when(t.created_at_ms),
+            revoked: t.revoked_at_ms.map(when),
+        })
+        .collect();
+    let revoked = form_urlencoded::parse(req.query_string().as_bytes())
+        .any(|(k, v)| k == "done" && v == "revoked");
+    html(&VendorPage {
+        chrome: Chrome::new(&session, "vendors"),
+        id: id.to_string(),
+        name: vendor.name,
+        status: vendor.status.as_str(),
+        status_class: vendor_status_class(vendor.status),
+        notice: revoked.then_some("Token revoked: calls with it now get 401."),
+        tokens,
+    })
+}
+
+async fn set_status(
+    session: ConsoleSession,
+    state: &AppState,
+    req: &HttpRequest,
+    form: &CsrfForm,
+    status: VendorStatus,
+) -> Result<HttpResponse, ConsoleError> {
+    session.check_csrf(&form.csrf)?;
+    let id = path_param(req, "vendor_id", VendorId::parse)?;
+    state
+        .app
+        .set_vendor_status(&session.operator, id, status)
+        .await?;
+    Ok(see_other("/admin/vendors"))
+}
+
+pub async fn suspend(
+    session: ConsoleSession,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ConsoleForm(f): ConsoleForm<CsrfForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    set_status(session, &state, &req, &f, VendorStatus::Suspended).await
+}
+
+pub async fn activate(
+    session: ConsoleSession,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ConsoleForm(f): ConsoleForm<CsrfForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    set_status(session, &state, &req, &f, VendorStatus::Active).await
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    csrf: String,
+}
+
+pub async fn revoke_token(
+    session: ConsoleSession,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ConsoleForm(f): ConsoleForm<RevokeForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    session.check_csrf(&f.csrf)?;
+    let id = path_param(&req, "token_id", TokenId::parse)?;
+    let token = state
+        .app
+        .operator_revoke_token(&session.operator, id)
+        .await?;
+    Ok(see_other(&format!(
+        "/admin/vendors/{}?done=revoked",
+        token.vendor_id
+    )))
+}

@@ -1,0 +1,89 @@
+//! The console's session: a cookie (`HttpOnly`, `SameSite=Strict`, `Secure`
+//! behind https, expiring) naming a server-side session, and the CSRF token
+//! every state-changing form must carry.
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use secrecy::{ExposeSecret as _, SecretString};
+
+use super::error::ConsoleError;
+use crate::app::operators::Operator;
+use crate::domain::secrets::hashes_equal;
+use crate::state::AppState;
+
+pub const COOKIE: &str = "agsession";
+
+/// A logged-in operator (the extractor): a handler that takes it cannot be
+/// reached without a live session; without one the browser goes to the login page.
+#[derive(Clone, Debug)]
+pub struct ConsoleSession {
+    pub operator: Operator,
+    pub csrf: String,
+}
+
+impl ConsoleSession {
+    /// Refuses (403, nothing changed) a form whose CSRF token is not this session's.
+    pub fn check_csrf(&self, presented: &str) -> Result<(), ConsoleError> {
+        if hashes_equal(presented, &self.csrf) {
+            Ok(())
+        } else {
+            Err(ConsoleError::Forbidden)
+        }
+    }
+}
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ConsoleError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ConsoleError::internal(anyhow::anyhow!("application state missing")))
+}
+
+impl FromRequest for ConsoleSession {
+    type Error = ConsoleError;
+    type Future = LocalBoxFuture<'static, Result<Self, ConsoleError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state(&req)?;
+            let login = || ConsoleError::LoginRequired {
+                next: req
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.as_str().to_owned())
+                    .filter(|p| {
+                        req.method() == actix_web::http::Method::GET && p.starts_with("/admin/")
+                    })
+                    .unwrap_or_else(|| "/admin/".to_owned()),
+            };
+            let cookie = req.cookie(COOKIE).ok_or_else(login)?;
+            let session = state.app.session(cookie.value()).await?.ok_or_else(login)?;
+            tracing::Span::current()
+                .record("admin", tracing::field::display(&session.operator.name));
+            Ok(ConsoleSession {
+                operator: session.operator,
+                csrf: session.csrf,
+            })
+        })
+    }
+}
+
+/// The session cookie for `secret`, valid for `ttl_seconds`.
+pub fn cookie(secret: &SecretString, ttl_seconds: i64, secure: bool) -> Cookie<'static> {
+    Cookie::build(COOKIE, secret.expose_secret().to_owned())
+        .path("/admin")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .max_age(CookieDuration::seconds(ttl_seconds))
+        .finish()
+}
+
+/// A cookie that tells the browser to forget the session.
+pub fn removal(secure: bool) -> Cookie<'static> {
+    let mut c = cookie(&SecretString::from(""), 0, secure);
+    c.make_removal();
+    c
+}

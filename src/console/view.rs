@@ -1,0 +1,65 @@
+//! What templates show, prepared: times as text, statuses as badge classes.
+//! Templates only render these; escaping is askama's default.
+
+use crate::domain::LineStatus;
+
+/// `2026-11-24 18:40:12 UTC`.
+pub fn when(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}
+
+/// The CSS class of a status badge.
+pub fn status_class(status: LineStatus) -> &'static str {
+    match status {
+        LineStatus::Processing => "badge amber",
+        LineStatus::Completed => "badge green",
+        LineStatus::Canceled => "badge red",
+        LineStatus::Failed => "badge dark",
+    }
+}
+
+/// The page's frame: who is logged in, the CSRF token for its forms, and
+/// which section the navigation highlights.
+pub struct Chrome {
+    pub operator: String,
+    pub csrf: String,
+    pub section: &'static str,
+}
+
+impl Chrome {
+    pub fn new(session: &super::ConsoleSession, section: &'static str) -> Self {
+        Self {
+            operator: session.operator.name.as_str().to_owned(),
+            csrf: session.csrf.clone(),
+            section,
+        }
+    }
+
+    /// `current` when `section` is this page's, for the navigation.
+    pub fn nav(&self, section: &str) -> &'static str {
+        if self.section == section {
+            "current"
+        } else {
+            ""
+        }
+    }
+}
+
+/// Renders a template into a 200 HTML response.
+pub fn html<T: askama::Template>(page: &T) -> Result<actix_web::HttpResponse, super::ConsoleError> {
+    let body = page
+        .render()
+        .map_err(|e| super::ConsoleError::internal(anyhow::anyhow!("rendering a page: {e}")))?;
+    Ok(actix_web::HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+/// A 303 to `to` (post/redirect/get).
+pub fn see_other(to: &str) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::SeeOther()
+        .insert_header(("Location", to.to_owned()))
+        .finish()
+}

@@ -1,0 +1,376 @@
+//! The web console in a real headless Chromium: log in, find an order by its
+//! customer, read its timeline, cancel a line with a reason, and see the
+//! buyer's link refused; hostile customer names stay text; the security
+//! headers are there; downloads of active content cannot act on the console.
+
+use assetgate::domain::Environment;
+use reqwest::StatusCode;
+use serde_json::json;
+use thirtyfour::prelude::*;
+
+use crate::helpers::{
+    AssetSpec, Backend, Browser, TestApp, assert_error, register_body, sample_pdf, spawn_app,
+};
+
+const XSS: &str = "<img src=x onerror=alert(1)>";
+
+/// Registers an order of one line for `customer`; returns its order number.
+async fn order_for(app: &TestApp, token: &str, number: i64, customer: &str) {
+    let asset = app.add_asset(AssetSpec::default()).await;
+    let mut body = register_body(number, 1, asset.asset_id, &[]);
+    body["customer"] = json!(customer);
+    body["parts"] = json!([{"asset_id": asset.asset_id, "order_line_id": 2}]);
+    assert_eq!(
+        app.register(token, &body).await.status(),
+        StatusCode::CREATED
+    );
+    let (status, _) = app.wait_for_order(token, number).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+async fn no_alert(browser: &Browser) {
+    assert!(
+        browser.driver.get_alert_text().await.is_err(),
+        "no alert may fire"
+    );
+}
+
+/// The page never scrolls sideways: wide tables scroll inside their box.
+async fn fits_the_window(browser: &Browser, page: &str) {
+    let fits = browser
+        .eval("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+        .await;
+    assert_eq!(fits, json!(true), "{page} overflows the window");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_finds_an_order_cancels_a_line_and_the_buyers_link_dies() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let vt = app.vendor(Environment::Live).await;
+    order_for(&app, &vt.token, 1001, "Ann Buyer").await;
+    order_for(&app, &vt.token, 1002, XSS).await;
+    let buyer_link = app.link(&vt.token, 1001, 1).await;
+    assert_eq!(
+        app.client.get(&buyer_link).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let token = app.admin("Ann Support").await;
+    let browser = Browser::start().await;
+    let d = &browser.driver;
+
+    // Not logged in: the login page.
+    d.goto(app.url("/admin/orders")).await.unwrap();
+    assert!(
+        d.current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/admin/login")
+    );
+    browser.screenshot("01-login").await;
+    d.find(By::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(&token)
+        .await
+        .unwrap();
+    d.find(By::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // Back where we were going.
+    assert_eq!(d.current_url().await.unwrap().path(), "/admin/orders");
+
+    // Search by customer.
+    let q = d.find(By::Id("q")).await.unwrap();
+    q.send_keys("ann").await.unwrap();
+    d.find(By::Css("form.filters button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let rows = d.find_all(By::Css("#results tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 1, "only Ann's order");
+    assert!(rows[0].text().await.unwrap().contains("Ann Buyer"));
+    browser.screenshot("02-orders-search").await;
+
+    // The hostile name is text, nothing runs.
+    d.goto(app.url("/admin/orders")).await.unwrap();
+    let body = d.find(By::Tag("body")).await.unwrap().text().await.unwrap();
+    assert!(body.contains(XSS), "shown as text: {body}");
+    assert!(d.find_all(By::Css("main img")).await.unwrap().is_empty());
+    no_alert(&browser).await;
+    browser.screenshot("03-orders-list").await;
+    fits_the_window(&browser, "orders").await;
+
+    // The order: lines and timeline.
+    d.goto(app.url("/admin/orders?q=1001")).await.unwrap();
+    d.find(By::Css("#results tbody a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let timeline = d
+        .find(By::Id("timeline"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for seen in ["Registered", "Fulfilled", "Link issued", "Download"] {
+        assert!(timeline.contains(seen), "{seen} in {timeline}");
+    }
+
+    // Cancel line 1 with a reason, confirming.
+    d.find(By::Css("a.button.small.danger"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    d.find(By::Id("reason"))
+        .await
+        .unwrap()
+        .send_keys("Refunded after a double charge")
+        .await
+        .unwrap();
+    d.find(By::Css("form button.danger"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    d.accept_alert().await.unwrap();
+    // Back on the order, which says so.
+    let notice = d
+        .find(By::Css(".notice.ok"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        notice.contains("refused on every gateway instance"),
+        "{notice}"
+    );
+    let lines = d
+        .find(By::Css("table tbody"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        lines.contains("CANCELED") && lines.contains("links refused"),
+        "{lines}"
+    );
+    let timeline = d
+        .find(By::Id("timeline"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(timeline.contains("Canceled"), "{timeline}");
+    assert!(
+        timeline.contains("Refunded after a double charge"),
+        "{timeline}"
+    );
+    assert!(timeline.contains("operator:Ann Support"), "{timeline}");
+    browser.screenshot("04-order-timeline").await;
+    fits_the_window(&browser, "order").await;
+
+    // The buyer's link is refused.
+    assert_error(
+        app.client.get(&buyer_link).send().await.unwrap(),
+        StatusCode::FORBIDDEN,
+        "access_revoked",
+    )
+    .await;
+
+    // Phone width.
+    d.set_window_rect(0, 0, 390, 844).await.unwrap();
+    d.refresh().await.unwrap();
+    browser.screenshot("05-order-phone").await;
+    fits_the_window(&browser, "order at phone width").await;
+    d.goto(app.url("/admin/orders")).await.unwrap();
+    browser.screenshot("06-orders-phone").await;
+    fits_the_window(&browser, "orders at phone width").await;
+    d.goto(app.url("/admin/")).await.unwrap();
+    browser.screenshot("07-overview-phone").await;
+    d.set_window_rect(0, 0, 1280, 900).await.unwrap();
+    d.goto(app.url("/admin/")).await.unwrap();
+    browser.screenshot("08-overview").await;
+    d.goto(app.url("/admin/vendors")).await.unwrap();
+    browser.screenshot("09-vendors").await;
+    d.goto(app.url("/admin/audit")).await.unwrap();
+    assert!(
+        d.find(By::Tag("tbody"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("cancel")
+    );
+    browser.screenshot("10-audit").await;
+    no_alert(&browser).await;
+    browser.driver.clone().quit().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_pages_carry_strict_headers_and_forms_need_their_csrf_token() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.admin("Ann Support").await;
+    let res = app
+        .client
+        .get(app.url("/admin/login"))
+        .send()
+        .await
+        .unwrap();
+    let h = res.headers();
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'self'") && csp.contains("script-src 'self'"));
+    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
+    assert_eq!(h["x-frame-options"], "DENY");
+
+    // Log in by hand to hold the cookie.
+    let res = app
+        .client
+        .post(app.url("/admin/login"))
+        .form(&[("token", token.as_str()), ("next", "/admin/vendors")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/admin", "Max-Age="] {
+        assert!(cookie.contains(flag), "{flag}: {cookie}");
+    }
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let vt = app.vendor(Environment::Live).await;
+    // A forged CSRF token changes nothing.
+    let res = app
+        .client
+        .post(app.url(&format!("/admin/vendors/{}/suspend", vt.vendor)))
+        .header("cookie", &session)
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("nothing was changed"));
+    assert_eq!(
+        app.get("/assets/list", &vt.token).await.status(),
+        StatusCode::OK,
+        "still active"
+    );
+    // An expired or unknown session goes back to the login page.
+    let res = app
+        .client
+        .get(app.url("/admin/vendors"))
+        .header("cookie", "agsession=ags_expiredexpiredexpiredexpired")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(
+        res.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/admin/login")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploaded_page_cannot_act_on_the_console_while_a_pdf_still_renders() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let vt = app.vendor(Environment::Live).await;
+    let token = app.admin("Ann Support").await;
+    let page = app
+        .add_asset(AssetSpec {
+            title: "Evil",
+            file_name: "evil.html",
+            bytes: b"<!doctype html><title>EVIL</title><script>alert(document.cookie)</script>"
+                .to_vec(),
+            ..AssetSpec::default()
+        })
+        .await;
+    let pdf = app
+        .add_asset(AssetSpec {
+            bytes: sample_pdf(2000),
+            ..AssetSpec::default()
+        })
+        .await;
+    app.completed_order(&vt.token, 1, &[(1, &page), (2, &pdf)])
+        .await;
+    let view = |line: i64| {
+        let app = &app;
+        let token = vt.token.clone();
+        async move {
+            let res = app
+                .view_url(&token, 1, line)
+                .await
+                .json::<serde_json::Value>()
+                .await
+                .unwrap();
+            res["url"].as_str().unwrap().to_owned()
+        }
+    };
+    let evil = view(1).await;
+    let res = app.client.get(&evil).send().await.unwrap();
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    assert!(
+        res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("sandbox")
+    );
+
+    let browser = Browser::start().await;
+    let d = &browser.driver;
+    d.goto(app.url("/admin/login")).await.unwrap();
+    d.find(By::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(&token)
+        .await
+        .unwrap();
+    d.find(By::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // Opening the uploaded page in the operator's browser: it is downloaded,
+    // never rendered on this origin, so its script never runs.
+    d.goto(&evil).await.unwrap();
+    no_alert(&browser).await;
+    let title = d.title().await.unwrap();
+    assert_ne!(title, "EVIL", "the uploaded page must not render");
+
+    // A PDF view link still renders inline in Chromium.
+    let pdf_link = view(2).await;
+    let res = app.client.get(&pdf_link).send().await.unwrap();
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("inline")
+    );
+    assert!(res.headers().get("content-security-policy").is_none());
+    d.goto(&pdf_link).await.unwrap();
+    let content_type = browser.eval("return document.contentType").await;
+    assert_eq!(content_type, json!("application/pdf"));
+    browser.screenshot("11-pdf-view").await;
+    browser.driver.clone().quit().await.unwrap();
+}

@@ -21,7 +21,13 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
 }
 
+# initdb and pg_ctl: outage tests and the soak run private PostgreSQL servers.
+ensure_postgres_binaries() {
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
+}
+
 ensure_postgres() {
+  ensure_postgres_binaries || return 1
   [ -n "${TEST_POSTGRES_URL:-}" ] && return 0
   port_open 5432 && return 0
   local fresh=0

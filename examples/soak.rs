@@ -280,6 +280,7 @@ async fn main() {
     let (mut a, url_a) = start_instance(&args.bin, &env).await;
     let (mut b, url_b) = start_instance(&args.bin, &env).await;
     let instances = [url_a.clone(), url_b.clone()];
+    assetgate::webhooks::install_tls_provider();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()

@@ -40,6 +40,7 @@ pub struct Settings {
     pub fulfilment: FulfilmentSettings,
     pub history: HistorySettings,
     pub console: ConsoleSettings,
+    pub webhooks: WebhookSettings,
     pub log: LogSettings,
     pub testing: TestingSettings,
 }
@@ -192,6 +193,56 @@ pub struct HistorySettings {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Run the delivery worker in this instance.
+    pub deliver: bool,
+    pub poll_interval_ms: u64,
+    /// A receiver that has not answered 2xx by then has failed this attempt.
+    pub timeout_seconds: u64,
+    /// Delays before each retry (`5s,5m,30m,2h`); after the last, the delivery fails.
+    pub retry_schedule: String,
+    /// An endpoint failing continuously this long is disabled.
+    pub disable_after_hours: u64,
+    pub allow_http: bool,
+    pub allow_private_networks: bool,
+}
+
+impl WebhookSettings {
+    /// `retry_schedule`, parsed: `ms`, `s`, `m` or `h` after each number.
+    pub fn schedule(&self) -> Result<Vec<std::time::Duration>, ConfigError> {
+        use std::time::Duration;
+        self.retry_schedule
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|step| {
+                let split = step
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(step.len());
+                let (n, unit) = step.split_at(split);
+                let n: u64 = n.parse().map_err(|_| {
+                    invalid(
+                        "webhooks.retry_schedule",
+                        format!("{step:?} is not a number and unit"),
+                    )
+                })?;
+                match unit {
+                    "ms" => Ok(Duration::from_millis(n)),
+                    "s" => Ok(Duration::from_secs(n)),
+                    "m" => Ok(Duration::from_secs(n * 60)),
+                    "h" => Ok(Duration::from_secs(n * 3600)),
+                    _ => Err(invalid(
+                        "webhooks.retry_schedule",
+                        format!("{step:?}: the unit must be ms, s, m or h (e.g. 5s,5m,30m,2h)"),
+                    )),
+                }
+            })
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConsoleSettings {
     /// How long a console login lasts.
     pub session_hours: u32,
@@ -319,6 +370,13 @@ impl Settings {
         if self.fulfilment.lease_seconds == 0 {
             return Err(invalid("fulfilment.lease_seconds", "must be at least 1"));
         }
+        self.webhooks.schedule()?;
+        if !(1..=300).contains(&self.webhooks.timeout_seconds) {
+            return Err(invalid("webhooks.timeout_seconds", "must be from 1 to 300"));
+        }
+        if self.webhooks.poll_interval_ms == 0 {
+            return Err(invalid("webhooks.poll_interval_ms", "must be at least 1"));
+        }
         if !(1..=720).contains(&self.console.session_hours) {
             return Err(invalid("console.session_hours", "must be from 1 to 720"));
         }
@@ -431,6 +489,38 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("links.previous_signing_keys"), "{err}");
+    }
+
+    #[test]
+    fn retry_schedules_read_their_units_and_name_the_key_when_wrong() {
+        use std::time::Duration;
+        let with = |schedule: &str| WebhookSettings {
+            deliver: true,
+            poll_interval_ms: 1000,
+            timeout_seconds: 15,
+            retry_schedule: schedule.to_owned(),
+            disable_after_hours: 120,
+            allow_http: false,
+            allow_private_networks: false,
+        };
+        assert_eq!(
+            with("5s, 5m,30m,2h,250ms").schedule().ok(),
+            Some(vec![
+                Duration::from_secs(5),
+                Duration::from_secs(300),
+                Duration::from_secs(1800),
+                Duration::from_secs(7200),
+                Duration::from_millis(250)
+            ])
+        );
+        for bad in ["5", "5d", "x5s"] {
+            let err = with(bad)
+                .schedule()
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains("webhooks.retry_schedule"), "{bad}: {err}");
+        }
     }
 
     #[test]

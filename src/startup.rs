@@ -14,6 +14,7 @@ use secrecy::ExposeSecret as _;
 use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 
+use crate::app::webhooks::{Deliveries, WebhookRules};
 use crate::app::worker::{self, Health, Schedule};
 use crate::app::{App, Fulfilment, Maintainer, Policy, Retry};
 use crate::config::Settings;
@@ -24,6 +25,7 @@ use crate::state::{AppState, PublicUrl};
 use crate::storage::Storage;
 use crate::store::Store;
 use crate::telemetry::AssetgateRootSpan;
+use crate::webhooks::Sender;
 
 pub struct Application {
     port: u16,
@@ -89,6 +91,7 @@ fn policy(settings: &Settings) -> Policy {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.check_for_serving()?;
+        crate::webhooks::install_tls_provider();
         let settings = Arc::new(settings);
         let instance = instance_name(
             &std::env::var("HOSTNAME").unwrap_or_default(),
@@ -128,12 +131,22 @@ impl Application {
         ));
 
         let revocations = revocation_store(&settings, &instance)?;
+        let hooks = &settings.webhooks;
+        let webhook_policy = crate::webhooks::target::Policy {
+            allow_http: hooks.allow_http,
+            allow_private_networks: hooks.allow_private_networks,
+        };
         let app = App::new(
             store.clone(),
             revocations,
             signer,
             storage,
             policy(&settings),
+            WebhookRules {
+                policy: webhook_policy,
+                retry_schedule: hooks.schedule()?,
+                disable_after: Duration::from_secs(hooks.disable_after_hours * 3600),
+            },
         );
         // Before serving: complete the set (in-process) or rebuild it if Redis lost it.
         if app.maintain_revocations().await != SetState::Complete {
@@ -159,6 +172,25 @@ impl Application {
             ),
             spawn_housekeeping(store, settings.history.retention_days, stop.clone()),
         ];
+        if hooks.deliver {
+            let timeout = Duration::from_secs(hooks.timeout_seconds);
+            background.push(worker::spawn(
+                "webhook deliveries",
+                Deliveries::new(
+                    app.clone(),
+                    Sender::new(webhook_policy, timeout)?,
+                    instance.clone(),
+                    timeout,
+                ),
+                Schedule {
+                    every: Duration::from_millis(hooks.poll_interval_ms),
+                    min_gap: Duration::ZERO,
+                },
+                app.deliveries_wake(),
+                Arc::new(Health::default()),
+                stop.clone(),
+            ));
+        }
         if settings.fulfilment.enabled {
             background.push(worker::spawn(
                 "fulfilment",

@@ -10,6 +10,7 @@ mod m20261122_000002_create_orders;
 mod m20261124_000003_index_revocations;
 mod m20261124_000004_actors;
 mod m20261124_000005_operators;
+mod m20261124_000006_webhooks;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_index_revocations::Migration),
             Box::new(m20261124_000004_actors::Migration),
             Box::new(m20261124_000005_operators::Migration),
+            Box::new(m20261124_000006_webhooks::Migration),
         ]
     }
 }

@@ -92,16 +92,33 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Webhooks::Table)
-                    .col(ColumnDef::new(Webhooks::Id).string_len(36).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(Webhooks::Id)
+                            .string_len(36)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(Webhooks::VendorId).string_len(36).not_null())
-                    .col(ColumnDef::new(Webhooks::Environment).string_len(8).not_null())
+                    .col(
+                        ColumnDef::new(Webhooks::Environment)
+                            .string_len(8)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Webhooks::Url).text().not_null())
                     .col(ColumnDef::new(Webhooks::Events).text().not_null())
                     .col(ColumnDef::new(Webhooks::Description).text().null())
                     .col(ColumnDef::new(Webhooks::Secret).string_len(64).not_null())
                     .col(ColumnDef::new(Webhooks::Status).string_len(16).not_null())
-                    .col(ColumnDef::new(Webhooks::CreatedAtMs).big_integer().not_null())
-                    .col(ColumnDef::new(Webhooks::FailingSinceMs).big_integer().null())
+                    .col(
+                        ColumnDef::new(Webhooks::CreatedAtMs)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Webhooks::FailingSinceMs)
+                            .big_integer()
+                            .null(),
+                    )
                     .col(ColumnDef::new(Webhooks::DisabledReason).text().null())
                     .to_owned(),
             )
@@ -110,12 +127,33 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(WebhookEvents::Table)
-                    .col(ColumnDef::new(WebhookEvents::Id).string_len(40).not_null().primary_key())
-                    .col(ColumnDef::new(WebhookEvents::VendorId).string_len(36).not_null())
-                    .col(ColumnDef::new(WebhookEvents::Environment).string_len(8).not_null())
-                    .col(ColumnDef::new(WebhookEvents::Kind).string_len(40).not_null())
+                    .col(
+                        ColumnDef::new(WebhookEvents::Id)
+                            .string_len(40)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookEvents::VendorId)
+                            .string_len(36)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookEvents::Environment)
+                            .string_len(8)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookEvents::Kind)
+                            .string_len(40)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(WebhookEvents::Payload).text().not_null())
-                    .col(ColumnDef::new(WebhookEvents::CreatedAtMs).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(WebhookEvents::CreatedAtMs)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -130,17 +168,57 @@ impl MigrationTrait for Migration {
                             .auto_increment()
                             .primary_key(),
                     )
-                    .col(ColumnDef::new(WebhookDeliveries::EventId).string_len(40).not_null())
-                    .col(ColumnDef::new(WebhookDeliveries::WebhookId).string_len(36).not_null())
-                    .col(ColumnDef::new(WebhookDeliveries::State).string_len(16).not_null())
-                    .col(ColumnDef::new(WebhookDeliveries::Attempts).integer().not_null())
-                    .col(ColumnDef::new(WebhookDeliveries::NextAttemptAtMs).big_integer().not_null())
-                    .col(ColumnDef::new(WebhookDeliveries::LastStatus).integer().null())
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::EventId)
+                            .string_len(40)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::WebhookId)
+                            .string_len(36)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::State)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::Attempts)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::NextAttemptAtMs)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::LastStatus)
+                            .integer()
+                            .null(),
+                    )
                     .col(ColumnDef::new(WebhookDeliveries::LastError).text().null())
-                    .col(ColumnDef::new(WebhookDeliveries::ClaimUntilMs).big_integer().null())
-                    .col(ColumnDef::new(WebhookDeliveries::ClaimedBy).string_len(64).null())
-                    .col(ColumnDef::new(WebhookDeliveries::CreatedAtMs).big_integer().not_null())
-                    .col(ColumnDef::new(WebhookDeliveries::FinishedAtMs).big_integer().null())
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::ClaimUntilMs)
+                            .big_integer()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::ClaimedBy)
+                            .string_len(64)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::CreatedAtMs)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::FinishedAtMs)
+                            .big_integer()
+                            .null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -155,11 +233,23 @@ impl MigrationTrait for Migration {
                             .auto_increment()
                             .primary_key(),
                     )
-                    .col(ColumnDef::new(WebhookAttempts::DeliveryId).big_integer().not_null())
-                    .col(ColumnDef::new(WebhookAttempts::AtMs).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(WebhookAttempts::DeliveryId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookAttempts::AtMs)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(WebhookAttempts::Status).integer().null())
                     .col(ColumnDef::new(WebhookAttempts::Error).text().null())
-                    .col(ColumnDef::new(WebhookAttempts::DurationMs).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(WebhookAttempts::DurationMs)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;

@@ -13,9 +13,11 @@
 use std::collections::{HashMap, HashSet};
 
 use super::revoke::{PutInForceError, revocations_of};
+use super::webhooks::line_event;
 use super::{App, AppError, LineView};
 use crate::domain::{
-    Actor, CancelReason, LineId, LineStatus, OrderLineId, OrderNumber, OrderRef, Tenant, now_ms,
+    Actor, CancelWhy, EventType, LineId, LineStatus, OrderLineId, OrderNumber, OrderRef, Tenant,
+    now_ms,
 };
 use crate::store::orders::OrderLine;
 
@@ -54,9 +56,9 @@ impl App {
         actor: &Actor,
         order: OrderRef,
         line: Option<OrderLineId>,
-        reason: &CancelReason,
+        why: &CancelWhy,
     ) -> Result<Vec<LineView>, AppError> {
-        let lines = self.cancel_order(actor, order, line, reason).await?;
+        let lines = self.cancel_order(actor, order, line, why).await?;
         self.with_links(actor, lines, "cancel").await
     }
 
@@ -66,7 +68,7 @@ impl App {
         actor: &Actor,
         order: OrderRef,
         line: Option<OrderLineId>,
-        reason: &CancelReason,
+        why: &CancelWhy,
     ) -> Result<Vec<OrderLine>, AppError> {
         let target = CancelTarget {
             order: order.order,
@@ -76,7 +78,7 @@ impl App {
             outcomes,
             lines_after,
         } = self
-            .cancel_entries(actor, order.tenant, &[target], reason)
+            .cancel_entries(actor, order.tenant, &[target], why)
             .await?;
         outcomes
             .into_iter()
@@ -92,10 +94,10 @@ impl App {
         actor: &Actor,
         tenant: Tenant,
         targets: &[CancelTarget],
-        reason: &CancelReason,
+        why: &CancelWhy,
     ) -> Result<Vec<EntryOutcome>, AppError> {
         Ok(self
-            .cancel_entries(actor, tenant, targets, reason)
+            .cancel_entries(actor, tenant, targets, why)
             .await?
             .outcomes)
     }
@@ -113,12 +115,24 @@ impl App {
         self.with_links(actor, lines, "cancel").await
     }
 
+    /// Finishes a batch whose cancels were committed but not all confirmed:
+    /// puts every revocation of `orders` in force (`revocation_unavailable`
+    /// if the store still cannot confirm).
+    pub async fn confirm_orders(
+        &self,
+        tenant: Tenant,
+        orders: &[OrderNumber],
+    ) -> Result<(), AppError> {
+        let lines = self.store.lines_of_orders(tenant, orders).await?;
+        self.confirm(&lines).await
+    }
+
     async fn cancel_entries(
         &self,
         actor: &Actor,
         tenant: Tenant,
         targets: &[CancelTarget],
-        reason: &CancelReason,
+        why: &CancelWhy,
     ) -> Result<Canceled, AppError> {
         let mut orders: Vec<OrderNumber> = targets.iter().map(|t| t.order).collect();
         orders.sort_unstable();
@@ -130,12 +144,18 @@ impl App {
         let until = now_ms() + self.policy.revocation_window_ms;
         let canceled: HashSet<LineId> = self
             .store
-            .cancel_lines(&wanted, reason, actor, until)
+            .cancel_lines(&wanted, why, actor, until, |changed| {
+                changed
+                    .iter()
+                    .map(|l| line_event(EventType::Canceled, l))
+                    .collect()
+            })
             .await?
             .into_iter()
             .collect();
         if !canceled.is_empty() {
             tracing::info!(lines = canceled.len(), "order lines canceled");
+            self.deliveries.wake();
         }
         let lines_after = if wanted.is_empty() {
             before

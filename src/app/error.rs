@@ -3,6 +3,7 @@
 
 use crate::domain::{
     AssetId, Countries, CountryCode, LineStatus, OrderLineId, OrderNumber, TokenId, VendorId,
+    WebhookId,
 };
 use crate::revocation::RevocationError;
 use crate::store::StoreError;
@@ -20,6 +21,12 @@ pub enum AppError {
     VendorNotFound(VendorId),
     #[error("API token {0} was not found.")]
     TokenNotFound(TokenId),
+    #[error("Webhook endpoint {0} was not found.")]
+    WebhookNotFound(WebhookId),
+    #[error("Webhook delivery {0} was not found.")]
+    DeliveryNotFound(i64),
+    #[error("This URL cannot receive webhooks: {0}.")]
+    WebhookUrlNotAllowed(String),
     #[error("Order line {line} of order {order} is already registered.")]
     OrderExists {
         order: OrderNumber,

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::App;
+use super::webhooks::line_event;
 use super::worker::{Health, Job, Pass, Wake};
-use crate::domain::now_ms;
+use crate::domain::{EventType, now_ms};
 
 /// How a transient fulfilment failure is retried.
 #[derive(Clone, Copy, Debug)]
@@ -74,7 +75,18 @@ impl App {
                 }
             };
             let failed = outcome.is_err();
-            let changed = self.store.finish_fulfilment(c.line, outcome).await?;
+            let kind = if failed {
+                EventType::Failed
+            } else {
+                EventType::Completed
+            };
+            let changed = self
+                .store
+                .finish_fulfilment(c.line, outcome, |line| line_event(kind, line))
+                .await?;
+            if changed {
+                self.deliveries.wake();
+            }
             tracing::info!(line_id = %c.line, failed, changed, "fulfilment finished");
         }
         Ok(claimed.len())

@@ -13,6 +13,7 @@
 //! | `fulfil` | completing or failing PROCESSING lines |
 //! | `health` | the checks behind `/health` |
 //! | `idempotency` | claiming an `Idempotency-Key`, storing and replaying its answer |
+//! | `items` | `OrderItem`, the public shape of a line (API answers, webhook payloads) |
 //! | `links` | minting a link for a line, recorded in its history |
 //! | `maintain` | keeping the revocation set complete and the outbox drained |
 //! | `operators` | admin identities, console sessions, the audit log; operator cancel, link reissue, vendor and token changes |
@@ -21,6 +22,7 @@
 //! | `revoke` | putting revocations in force: the revocation guarantee, once |
 //! | `search` | orders across vendors, one order's detail with live revocation state, the overview |
 //! | `validate` | validate-before-payment tokens |
+//! | `webhooks` | webhook endpoints (URL rules), the event each change emits, the delivery worker |
 //! | `worker` | the one shape of every background worker |
 
 mod access;
@@ -31,6 +33,7 @@ mod error;
 mod fulfil;
 mod health;
 pub mod idempotency;
+pub mod items;
 mod links;
 mod maintain;
 pub mod operators;
@@ -39,6 +42,7 @@ mod register;
 mod revoke;
 pub mod search;
 mod validate;
+pub mod webhooks;
 pub mod worker;
 
 use std::sync::Arc;
@@ -51,7 +55,7 @@ pub use error::AppError;
 pub use fulfil::{Fulfilment, Retry};
 pub use health::Check;
 pub use maintain::Maintainer;
-pub use orders::{Info, LineView};
+pub use orders::{Info, LineFilter, LinePage, LineView};
 pub use register::{Purchase, RegisterRequest};
 pub use validate::{ValidateRequest, Validation};
 
@@ -85,6 +89,9 @@ pub struct App {
     fulfilment_health: Arc<worker::Health>,
     /// Woken when a check found the set incomplete or a cancel could not confirm.
     maintainer: worker::Wake,
+    /// Woken when a change recorded webhook events.
+    deliveries: worker::Wake,
+    webhook_rules: Arc<webhooks::WebhookRules>,
 }
 
 impl App {
@@ -94,6 +101,7 @@ impl App {
         signer: Arc<LinkSigner>,
         storage: Storage,
         policy: Policy,
+        webhook_rules: webhooks::WebhookRules,
     ) -> Self {
         Self {
             store,
@@ -104,6 +112,8 @@ impl App {
             fulfilment: worker::Wake::default(),
             fulfilment_health: Arc::default(),
             maintainer: worker::Wake::default(),
+            deliveries: worker::Wake::default(),
+            webhook_rules: Arc::new(webhook_rules),
         }
     }
 

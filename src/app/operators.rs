@@ -9,7 +9,7 @@ use serde_json::json;
 use super::{App, AppError};
 use crate::domain::secrets::{hash_presented_admin_token, hash_presented_session};
 use crate::domain::{
-    Actor, CancelReason, OrderLineId, OrderRef, TokenId, VendorId, VendorStatus, now_ms,
+    Actor, CancelWhy, OrderLineId, OrderRef, TokenId, VendorId, VendorStatus, now_ms,
 };
 use crate::links::{Action, Minted};
 use crate::store::admins::NewAudit;
@@ -73,7 +73,7 @@ impl App {
     }
 
     /// Writes an audit entry; a change is never undone because its entry failed.
-    async fn audit(
+    pub(super) async fn audit(
         &self,
         operator: &Operator,
         action: &'static str,
@@ -107,16 +107,16 @@ impl App {
         operator: &Operator,
         order: OrderRef,
         line: Option<OrderLineId>,
-        reason: &CancelReason,
+        why: &CancelWhy,
     ) -> Result<Vec<OrderLine>, AppError> {
         let lines = self
-            .cancel_order(&operator.actor(), order, line, reason)
+            .cancel_order(&operator.actor(), order, line, why)
             .await?;
         self.audit(
             operator,
             "cancel",
             order_target(order, line),
-            json!({"reason": reason}),
+            json!({"reason": why.reason, "reason_code": why.code}),
         )
         .await;
         Ok(lines)

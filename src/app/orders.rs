@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 
 use super::{App, AppError};
-use crate::domain::{Actor, AssetId, LineStatus, OrderRef};
+use crate::domain::{Actor, AssetId, LineId, LineStatus, OrderRef, Tenant};
 use crate::links::{Action, Minted};
 use crate::store::assets::Asset;
+pub use crate::store::orders::LineFilter;
 use crate::store::orders::OrderLine;
 
 /// A line with the links minted for it (only for COMPLETED lines; view only
@@ -27,7 +28,34 @@ pub enum Info {
     Ready(Vec<LineView>),
 }
 
+/// A page of a tenant's lines, newest first.
+pub struct LinePage {
+    pub lines: Vec<OrderLine>,
+    /// Where the next page starts: (created, line id) of the last line.
+    pub next: Option<(i64, LineId)>,
+}
+
 impl App {
+    /// The tenant's lines, newest first, `limit` per page (`/purchase/list`).
+    pub async fn list_lines(
+        &self,
+        tenant: Tenant,
+        filter: &LineFilter,
+        after: Option<(i64, LineId)>,
+        limit: u64,
+    ) -> Result<LinePage, AppError> {
+        let mut lines = self
+            .store
+            .list_lines(tenant, filter, after, limit.saturating_add(1))
+            .await?;
+        let more = lines.len() as u64 > limit;
+        lines.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let next = more
+            .then(|| lines.last().map(|l| (l.created_at_ms, l.line_id)))
+            .flatten();
+        Ok(LinePage { lines, next })
+    }
+
     /// Every line of one of the tenant's orders; `order_not_found` when there is none.
     pub async fn order(&self, order: OrderRef) -> Result<Vec<OrderLine>, AppError> {
         tracing::Span::current().record("order_id", order.order.get());

@@ -66,6 +66,8 @@ pub struct Overview {
     pub revocation_store_state: SetState,
     pub revocation_outbox: u64,
     pub fulfilment_queue: u64,
+    /// Enabled webhook endpoints whose latest attempts failed.
+    pub webhooks_failing: u64,
 }
 
 impl App {
@@ -169,6 +171,7 @@ impl App {
             revocation_store_state: self.revocations.state().await,
             revocation_outbox: self.store.outbox_depth().await?,
             fulfilment_queue: self.store.fulfilment_queue().await?,
+            webhooks_failing: self.store.failing_webhooks().await?,
         })
     }
 }

@@ -71,6 +71,11 @@ pub fn scope() -> actix_web::Scope<
             "/tokens/{token_id}/revoke",
             web::post().to(vendors::revoke_token),
         )
+        .route("/webhooks/{webhook_id}", web::get().to(webhooks::detail))
+        .route(
+            "/deliveries/{delivery_id}/redeliver",
+            web::post().to(webhooks::redeliver),
+        )
         .route("/assets", web::get().to(assets::list))
         .route("/audit", web::get().to(audit::list))
         .route("/static/{file}", web::get().to(static_files::serve))

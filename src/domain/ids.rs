@@ -63,6 +63,7 @@ macro_rules! uuid_id {
 uuid_id!(VendorId);
 uuid_id!(TokenId);
 uuid_id!(AdminId);
+uuid_id!(WebhookId);
 
 macro_rules! positive_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {

@@ -10,16 +10,26 @@ mod revocation;
 pub mod secrets;
 mod status;
 mod values;
+mod webhook;
 
 pub use actor::{Actor, OrderRef, Tenant};
 pub use digest::{Sha256Digest, is_sha256_hex};
-pub use ids::{AdminId, AssetId, LineId, OrderLineId, OrderNumber, TokenId, VendorId};
+pub use ids::{AdminId, AssetId, LineId, OrderLineId, OrderNumber, TokenId, VendorId, WebhookId};
 pub use revocation::Revocation;
 pub use status::{Environment, LineStatus, VendorStatus};
 pub use values::{
     AdminName, CancelReason, Countries, CountryCode, CustomerName, IdempotencyKey, Metadata, Price,
     Quantity, ValueError,
 };
+
+pub use webhook::{CancelReasonCode, DeliveryState, EventFilter, EventType, WebhookStatus};
+
+/// Why lines are canceled: the text shown to people, and optionally its code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CancelWhy {
+    pub reason: CancelReason,
+    pub code: Option<CancelReasonCode>,
+}
 
 /// Milliseconds since the unix epoch: how every timestamp is stored.
 pub fn now_ms() -> i64 {

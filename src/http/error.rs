@@ -203,6 +203,11 @@ fn app_meta(e: &AppError) -> (&'static str, u32, StatusCode) {
         AppError::FileUnavailable => ("file_unavailable", 40404, S::NOT_FOUND),
         AppError::VendorNotFound(_) => ("vendor_not_found", 40405, S::NOT_FOUND),
         AppError::TokenNotFound(_) => ("token_not_found", 40406, S::NOT_FOUND),
+        AppError::WebhookNotFound(_) => ("webhook_not_found", 40407, S::NOT_FOUND),
+        AppError::DeliveryNotFound(_) => ("delivery_not_found", 40408, S::NOT_FOUND),
+        AppError::WebhookUrlNotAllowed(_) => {
+            ("webhook_url_not_allowed", 42208, S::UNPROCESSABLE_ENTITY)
+        }
         AppError::OrderExists { .. } => ("order_exists", 40901, S::CONFLICT),
         AppError::LinkExpired => ("link_expired", 41001, S::GONE),
         AppError::QuantityBelowMinimum { .. } => ("quantity_below_minimum", 40001, S::BAD_REQUEST),
@@ -242,6 +247,8 @@ fn app_details(e: &AppError) -> Option<Value> {
         }
         AppError::VendorNotFound(vendor) => Some(json!({"vendor_id": vendor})),
         AppError::TokenNotFound(token) => Some(json!({"token_id": token})),
+        AppError::WebhookNotFound(id) => Some(json!({"webhook_id": id})),
+        AppError::DeliveryNotFound(id) => Some(json!({"delivery_id": id})),
         AppError::OrderExists { order, line } => {
             Some(json!({"order_id": order, "order_line_id": line}))
         }

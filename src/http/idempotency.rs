@@ -12,18 +12,31 @@ use crate::domain::{IdempotencyKey, Tenant};
 use crate::state::AppState;
 
 /// Which run of a request this is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Attempt {
     First,
     /// A retry of a request whose work was committed but whose answer was
     /// resumable (`revocation_unavailable`): finish the job, do not redo it.
-    Resume,
+    /// The body answered then comes with it.
+    Resume(String),
 }
 
 /// A successful answer before it becomes a response.
 pub struct Reply {
     pub status: StatusCode,
     pub body: serde_json::Value,
+    /// The work is done but not all confirmed: a retry with the key resumes it.
+    pub resumable: bool,
+}
+
+impl Reply {
+    pub fn new(status: StatusCode, body: serde_json::Value) -> Self {
+        Self {
+            status,
+            body,
+            resumable: false,
+        }
+    }
 }
 
 fn json_response(status: StatusCode, body: String) -> HttpResponse {
@@ -60,7 +73,7 @@ where
     let fingerprint = sha256_hex(&material);
     let attempt = match keyed.begin(&fingerprint).await? {
         Begin::New => Attempt::First,
-        Begin::Resume => Attempt::Resume,
+        Begin::Resume { body } => Attempt::Resume(body),
         Begin::Replay { status, body } => {
             return Ok(
                 HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
@@ -72,8 +85,9 @@ where
         Begin::Mismatch => return Err(ApiError::IdempotencyKeyReused),
         Begin::InProgress => return Err(ApiError::IdempotencyInProgress),
     };
+    let first = attempt == Attempt::First;
     let (status, text, resume) = match run(attempt).await {
-        Ok(reply) => (reply.status, reply.body.to_string(), false),
+        Ok(reply) => (reply.status, reply.body.to_string(), reply.resumable),
         Err(e) if resumable(&e) => (
             e.status_code(),
             serde_json::to_string(&e.body()).unwrap_or_default(),
@@ -81,9 +95,7 @@ where
         ),
         Err(e) if e.status_code().is_server_error() => {
             // Not an answer to keep: let a retry run the request again.
-            if attempt == Attempt::First
-                && let Err(db) = keyed.abandon().await
-            {
+            if first && let Err(db) = keyed.abandon().await {
                 tracing::warn!(error = %db, "could not release an idempotency key");
             }
             return Err(e);
@@ -100,7 +112,7 @@ where
         resumable: resume,
     };
     keyed.finish(answer).await?;
-    if resume {
+    if resume && status.is_server_error() {
         return Err(ApiError::App(AppError::RevocationUnavailable));
     }
     Ok(json_response(status, text))

@@ -46,6 +46,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, panic_route: bool) {
         resource("/purchase/download-url", "GET").route(web::get().to(links::download_url)),
         resource("/purchase/view-url", "GET").route(web::get().to(links::view_url)),
         resource("/purchase/cancel", "DELETE").route(web::delete().to(cancel::cancel)),
+        resource("/purchase/cancel-batch", "POST")
+            .route(web::post().to(cancel_batch::cancel_batch)),
+        resource("/purchase/list", "GET").route(web::get().to(list::list)),
+        resource("/webhooks", "GET, POST")
+            .route(web::get().to(webhooks::list))
+            .route(web::post().to(webhooks::create)),
+        resource("/webhooks/{webhook_id}", "DELETE").route(web::delete().to(webhooks::delete)),
+        resource("/webhooks/{webhook_id}/deliveries", "GET")
+            .route(web::get().to(webhooks::deliveries)),
+        resource("/webhooks/{webhook_id}/test", "POST").route(web::post().to(webhooks::test)),
         resource("/admin/api/orders", "GET").route(web::get().to(admin::orders::search)),
         resource(
             "/admin/api/orders/{vendor_id}/{environment}/{order_id}",
@@ -71,6 +81,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, panic_route: bool) {
             .route(web::get().to(admin::vendors::tokens)),
         resource("/admin/api/tokens/{token_id}/revoke", "POST")
             .route(web::post().to(admin::vendors::revoke_token)),
+        resource("/admin/api/vendors/{vendor_id}/webhooks", "GET")
+            .route(web::get().to(admin::vendors::webhooks)),
+        resource("/admin/api/webhooks/{webhook_id}/deliveries", "GET")
+            .route(web::get().to(admin::vendors::deliveries)),
+        resource("/admin/api/deliveries/{delivery_id}/redeliver", "POST")
+            .route(web::post().to(admin::vendors::redeliver)),
         resource("/admin/api/overview", "GET").route(web::get().to(admin::overview::overview)),
         resource("/admin/api/audit", "GET").route(web::get().to(admin::audit::audit)),
     ];

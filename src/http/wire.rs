@@ -9,76 +9,20 @@ use crate::app::LineView;
 use crate::app::operators::{AuditEntry, VendorSummary};
 use crate::app::search::{OrderDetail, OrderSummary, Overview};
 use crate::domain::{
-    Actor, AdminId, AdminName, AssetId, CancelReason, CountryCode, CustomerName, Environment,
-    LineId, LineStatus, Metadata, OrderLineId, OrderNumber, Price, Quantity, Sha256Digest, TokenId,
-    VendorId, VendorStatus, ms_to_rfc3339,
+    Actor, AdminId, AdminName, AssetId, CountryCode, DeliveryState, Environment, EventType, LineId,
+    LineStatus, OrderLineId, OrderNumber, Sha256Digest, TokenId, VendorId, VendorStatus, WebhookId,
+    WebhookStatus, ms_to_rfc3339,
 };
 use crate::links::Minted;
 use crate::revocation::SetState;
 use crate::store::admins::AdminRecord;
 use crate::store::assets::Asset;
 use crate::store::events::Event;
-use crate::store::orders::OrderLine;
 use crate::store::tokens::TokenRecord;
 use crate::store::vendors::Vendor;
+use crate::store::webhooks::{Delivery, Webhook};
 
-/// `OrderItem`.
-#[derive(Debug, Serialize)]
-pub struct OrderItem {
-    pub order_id: OrderNumber,
-    pub order_line_id: OrderLineId,
-    pub asset_id: AssetId,
-    pub customer: CustomerName,
-    pub unit_price: Price,
-    pub line_item_price: Price,
-    pub quantity: Quantity,
-    pub country_code: Option<CountryCode>,
-    pub download_url: Option<String>,
-    pub view_url: Option<String>,
-    pub status: LineStatus,
-    pub created_at: String,
-    pub updated_at: String,
-    pub canceled_at: Option<String>,
-    pub cancel_reason: Option<CancelReason>,
-    pub failure_message: Option<String>,
-    pub metadata: Option<Metadata>,
-}
-
-impl OrderItem {
-    /// The item without links (where links are not minted).
-    pub fn of_line(line: OrderLine) -> Self {
-        Self::from(LineView {
-            line,
-            download: None,
-            view: None,
-        })
-    }
-}
-
-impl From<LineView> for OrderItem {
-    fn from(v: LineView) -> Self {
-        let l = v.line;
-        Self {
-            order_id: l.order_number,
-            order_line_id: l.order_line_id,
-            asset_id: l.asset_id,
-            customer: l.customer,
-            unit_price: l.unit_price,
-            line_item_price: l.line_item_price,
-            quantity: l.quantity,
-            country_code: l.country_code,
-            download_url: v.download.map(|m| m.url),
-            view_url: v.view.map(|m| m.url),
-            status: l.status,
-            created_at: ms_to_rfc3339(l.created_at_ms),
-            updated_at: ms_to_rfc3339(l.updated_at_ms),
-            canceled_at: l.canceled_at_ms.map(ms_to_rfc3339),
-            cancel_reason: l.cancel_reason,
-            failure_message: l.failure_message,
-            metadata: l.metadata,
-        }
-    }
-}
+pub use crate::app::items::OrderItem;
 
 pub fn order_items(views: Vec<LineView>) -> Vec<OrderItem> {
     views.into_iter().map(OrderItem::from).collect()
@@ -376,7 +320,7 @@ impl From<Overview> for OverviewItem {
             },
             revocation_outbox: o.revocation_outbox,
             fulfilment_queue: o.fulfilment_queue,
-            webhooks_failing: 0,
+            webhooks_failing: o.webhooks_failing,
         }
     }
 }
@@ -421,6 +365,69 @@ impl From<AdminRecord> for AdminItem {
             prefix: a.display_prefix,
             created_at: ms_to_rfc3339(a.created_at_ms),
             revoked_at: a.revoked_at_ms.map(ms_to_rfc3339),
+        }
+    }
+}
+
+/// A webhook endpoint, never its secret (SPEC §9).
+#[derive(Debug, Serialize)]
+pub struct WebhookItem {
+    pub webhook_id: WebhookId,
+    pub url: String,
+    pub events: Vec<EventType>,
+    pub description: Option<String>,
+    pub status: WebhookStatus,
+    pub environment: Environment,
+    pub created_at: String,
+    /// Since when its deliveries keep failing, if they do.
+    pub failing_since: Option<String>,
+    pub disabled_reason: Option<String>,
+}
+
+impl From<Webhook> for WebhookItem {
+    fn from(w: Webhook) -> Self {
+        Self {
+            webhook_id: w.webhook_id,
+            url: w.url,
+            events: w.events.types(),
+            description: w.description,
+            status: w.status,
+            environment: w.environment,
+            created_at: ms_to_rfc3339(w.created_at_ms),
+            failing_since: w.failing_since_ms.map(ms_to_rfc3339),
+            disabled_reason: w.disabled_reason,
+        }
+    }
+}
+
+/// One delivery of one event to one endpoint.
+#[derive(Debug, Serialize)]
+pub struct DeliveryItem {
+    pub delivery_id: i64,
+    pub event_id: String,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub state: DeliveryState,
+    pub attempts: i32,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<String>,
+    pub created_at: String,
+}
+
+impl From<(Delivery, EventType)> for DeliveryItem {
+    fn from((d, kind): (Delivery, EventType)) -> Self {
+        Self {
+            delivery_id: d.id,
+            event_id: d.event_id,
+            kind,
+            state: d.state,
+            attempts: d.attempts,
+            last_status: d.last_status,
+            last_error: d.last_error,
+            next_attempt_at: (d.state == DeliveryState::Pending)
+                .then(|| ms_to_rfc3339(d.next_attempt_at_ms)),
+            created_at: ms_to_rfc3339(d.created_at_ms),
         }
     }
 }

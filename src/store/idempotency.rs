@@ -24,8 +24,9 @@ pub enum Begin {
     /// Seen before with the same request: replay this answer.
     Replay { status: u16, body: String },
     /// Seen before with the same request, whose work was committed but whose
-    /// answer was not final (`finish` with `resumable`): finish the job.
-    Resume,
+    /// answer was not final (`finish` with `resumable`): finish the job. The
+    /// answer given then comes with it.
+    Resume { body: String },
     /// Seen before with a different request.
     Mismatch,
     /// The first request with this key is still running.
@@ -92,7 +93,7 @@ impl Store {
             return Ok(Begin::Mismatch);
         }
         Ok(match (found.response_status, found.response_body) {
-            _ if found.resumable => Begin::Resume,
+            (_, Some(body)) if found.resumable => Begin::Resume { body },
             (Some(status), Some(body)) => Begin::Replay {
                 status: u16::try_from(status).unwrap_or(500),
                 body,

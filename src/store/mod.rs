@@ -13,6 +13,7 @@ pub mod search;
 pub mod tokens;
 pub mod validation;
 pub mod vendors;
+pub mod webhooks;
 
 use std::time::Duration;
 

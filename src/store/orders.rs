@@ -13,14 +13,23 @@ use serde_json::json;
 
 use super::entities::{order_lines, orders, validation_tokens};
 use super::events::{self, EventKind, NewEvent};
+use super::webhooks::{self, NewWebhookEvent};
 use super::{Op as _, Store, StoreError, is_unique_violation};
 use crate::domain::{
-    Actor, AssetId, CancelReason, CountryCode, CustomerName, LineId, LineStatus, Metadata,
+    Actor, AssetId, CancelWhy, CountryCode, CustomerName, LineId, LineStatus, Metadata,
     OrderLineId, OrderNumber, OrderRef, Price, Quantity, Revocation, Tenant, now_ms,
 };
 
 /// One order line as the rest of the gateway reads it.
 pub use super::entities::order_lines::Model as OrderLine;
+
+/// Which of a tenant's lines `/purchase/list` shows.
+#[derive(Clone, Debug, Default)]
+pub struct LineFilter {
+    pub statuses: Vec<LineStatus>,
+    pub created_from_ms: Option<i64>,
+    pub created_to_ms: Option<i64>,
+}
 
 /// A line claimed for fulfilment.
 #[derive(Clone, Copy, Debug)]
@@ -128,6 +137,7 @@ impl Store {
                 updated_at_ms: Set(now),
                 canceled_at_ms: Set(None),
                 cancel_reason: Set(None),
+                cancel_reason_code: Set(None),
                 canceled_by: Set(None),
                 revoke_until_ms: Set(None),
                 revocation_pending: Set(false),
@@ -193,6 +203,45 @@ impl Store {
             .op("loading order lines")
     }
 
+    /// A tenant's lines, newest first (keyset on creation time and id): those
+    /// in `statuses` (all when empty), created in `[from, to)`.
+    pub async fn list_lines(
+        &self,
+        tenant: Tenant,
+        filter: &LineFilter,
+        after: Option<(i64, LineId)>,
+        limit: u64,
+    ) -> Result<Vec<OrderLine>, StoreError> {
+        use order_lines::Column as L;
+        let mut cond = in_tenant(tenant);
+        if !filter.statuses.is_empty() {
+            cond = cond.add(L::Status.is_in(filter.statuses.clone()));
+        }
+        if let Some(from) = filter.created_from_ms {
+            cond = cond.add(L::CreatedAtMs.gte(from));
+        }
+        if let Some(to) = filter.created_to_ms {
+            cond = cond.add(L::CreatedAtMs.lt(to));
+        }
+        if let Some((created, line)) = after {
+            cond = cond.add(
+                Condition::any().add(L::CreatedAtMs.lt(created)).add(
+                    Condition::all()
+                        .add(L::CreatedAtMs.eq(created))
+                        .add(L::LineId.lt(line)),
+                ),
+            );
+        }
+        order_lines::Entity::find()
+            .filter(cond)
+            .order_by_desc(L::CreatedAtMs)
+            .order_by_desc(L::LineId)
+            .limit(limit)
+            .all(self.conn())
+            .await
+            .op("listing order lines")
+    }
+
     /// Every line of these orders of one tenant, by order then line number.
     pub async fn lines_of_orders(
         &self,
@@ -209,16 +258,18 @@ impl Store {
     }
 
     /// Cancels those of `lines` that may still become CANCELED, in one
-    /// statement and transaction with their history. Returns the lines this
-    /// call moved to CANCELED; each is left with `revocation_pending` set (the
-    /// outbox flag) until the revocation store confirms it.
+    /// statement and transaction with their history and the webhook events
+    /// `emit` makes of them. Returns the lines this call moved to CANCELED;
+    /// each is left with `revocation_pending` set (the outbox flag) until the
+    /// revocation store confirms it.
     #[tracing::instrument(skip_all, fields(lines = lines.len()))]
     pub async fn cancel_lines(
         &self,
         lines: &[LineId],
-        reason: &CancelReason,
+        why: &CancelWhy,
         actor: &Actor,
         revoke_until_ms: i64,
+        emit: impl FnOnce(&[OrderLine]) -> Vec<NewWebhookEvent>,
     ) -> Result<Vec<LineId>, StoreError> {
         let op = "canceling order lines";
         if lines.is_empty() {
@@ -226,7 +277,7 @@ impl Store {
         }
         let txn = self.conn().begin().await.op(op)?;
         let now = now_ms();
-        let canceled: Vec<LineId> = order_lines::Entity::update_many()
+        let changed: Vec<OrderLine> = order_lines::Entity::update_many()
             .col_expr(
                 order_lines::Column::Status,
                 Expr::value(LineStatus::Canceled),
@@ -234,8 +285,9 @@ impl Store {
             .col_expr(order_lines::Column::CanceledAtMs, Expr::value(now))
             .col_expr(
                 order_lines::Column::CancelReason,
-                Expr::value(reason.clone()),
+                Expr::value(why.reason.clone()),
             )
+            .col_expr(order_lines::Column::CancelReasonCode, Expr::value(why.code))
             .col_expr(order_lines::Column::CanceledBy, Expr::value(actor.clone()))
             .col_expr(
                 order_lines::Column::RevokeUntilMs,
@@ -247,10 +299,8 @@ impl Store {
             .filter(may_become(LineStatus::Canceled))
             .exec_with_returning(&txn)
             .await
-            .op(op)?
-            .into_iter()
-            .map(|m| m.line_id)
-            .collect();
+            .op(op)?;
+        let canceled: Vec<LineId> = changed.iter().map(|m| m.line_id).collect();
         let history = canceled
             .iter()
             .map(|line| NewEvent {
@@ -258,10 +308,11 @@ impl Store {
                 kind: EventKind::Canceled,
                 at_ms: now,
                 actor: actor.clone(),
-                data: json!({"reason": reason}),
+                data: json!({"reason": why.reason, "reason_code": why.code}),
             })
             .collect();
         events::record(&txn, history).await?;
+        webhooks::enqueue(&txn, emit(&changed), None).await?;
         txn.commit().await.op(op)?;
         Ok(canceled)
     }
@@ -395,12 +446,15 @@ impl Store {
             .map(|_| ())
     }
 
-    /// PROCESSING → COMPLETED or FAILED. Returns false when the line had left
-    /// PROCESSING meanwhile (e.g. canceled): it is then left as it is.
+    /// PROCESSING → COMPLETED or FAILED, with its history and the webhook
+    /// event `emit` makes of the line, in one transaction. Returns false when
+    /// the line had left PROCESSING meanwhile (e.g. canceled): it is then left
+    /// as it is.
     pub async fn finish_fulfilment(
         &self,
         line: LineId,
         outcome: Result<(), String>,
+        emit: impl FnOnce(&OrderLine) -> NewWebhookEvent,
     ) -> Result<bool, StoreError> {
         let op = "finishing fulfilment";
         let now = now_ms();
@@ -409,7 +463,7 @@ impl Store {
             Err(m) => (LineStatus::Failed, EventKind::Failed, Some(m.clone())),
         };
         let txn = self.conn().begin().await.op(op)?;
-        let res = order_lines::Entity::update_many()
+        let changed = order_lines::Entity::update_many()
             .col_expr(order_lines::Column::Status, Expr::value(status))
             .col_expr(
                 order_lines::Column::FailureMessage,
@@ -422,11 +476,11 @@ impl Store {
             )
             .filter(order_lines::Column::LineId.eq(line))
             .filter(may_become(status))
-            .exec(&txn)
+            .exec_with_returning(&txn)
             .await
             .op(op)?;
-        let changed = res.rows_affected == 1;
-        if changed {
+        if let Some(model) = changed.first() {
+            webhooks::enqueue(&txn, vec![emit(model)], None).await?;
             let data = message.map_or_else(|| json!({}), |m| json!({ "message": m }));
             events::record(
                 &txn,
@@ -441,6 +495,6 @@ impl Store {
             .await?;
         }
         txn.commit().await.op(op)?;
-        Ok(changed)
+        Ok(!changed.is_empty())
     }
 }

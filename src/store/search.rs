@@ -12,7 +12,7 @@ use sea_orm::{
 
 use super::entities::{access_counts, line_events, order_lines, orders, vendors};
 use super::{Op as _, Store, StoreError};
-use crate::domain::{Environment, LineStatus, OrderNumber, VendorId};
+use crate::domain::{CancelReasonCode, Environment, LineStatus, OrderNumber, VendorId};
 
 pub use super::entities::orders::Model as OrderRow;
 
@@ -23,6 +23,8 @@ pub struct OrderFilter {
     pub environment: Option<Environment>,
     /// Orders with at least one line in this status.
     pub status: Option<LineStatus>,
+    /// Orders with at least one line canceled for this reason.
+    pub reason_code: Option<CancelReasonCode>,
     pub order_number: Option<OrderNumber>,
     /// A case-insensitive substring of the customer's name.
     pub customer: Option<String>,
@@ -58,6 +60,32 @@ fn contains(text: &str) -> String {
         })
         .collect();
     format!("%{escaped}%")
+}
+
+/// `EXISTS` a line of the order whose `column` is `value`.
+fn has_line(
+    column: order_lines::Column,
+    value: impl Into<sea_orm::Value>,
+) -> sea_orm::sea_query::SimpleExpr {
+    use orders::Column as O;
+    let line = Alias::new("l");
+    let mut sub = Query::select();
+    sub.expr(Expr::val(1))
+        .from_as(order_lines::Entity, line.clone())
+        .and_where(
+            Expr::col((line.clone(), order_lines::Column::VendorId))
+                .equals((orders::Entity, O::VendorId)),
+        )
+        .and_where(
+            Expr::col((line.clone(), order_lines::Column::Environment))
+                .equals((orders::Entity, O::Environment)),
+        )
+        .and_where(
+            Expr::col((line.clone(), order_lines::Column::OrderNumber))
+                .equals((orders::Entity, O::OrderNumber)),
+        )
+        .and_where(Expr::col((line, column)).eq(value));
+    Expr::exists(sub)
 }
 
 impl Store {
@@ -98,24 +126,10 @@ impl Store {
             cond = cond.add(O::CreatedAtMs.lt(to));
         }
         if let Some(status) = filter.status {
-            let line = Alias::new("l");
-            let mut sub = Query::select();
-            sub.expr(Expr::val(1))
-                .from_as(order_lines::Entity, line.clone())
-                .and_where(
-                    Expr::col((line.clone(), order_lines::Column::VendorId))
-                        .equals((orders::Entity, O::VendorId)),
-                )
-                .and_where(
-                    Expr::col((line.clone(), order_lines::Column::Environment))
-                        .equals((orders::Entity, O::Environment)),
-                )
-                .and_where(
-                    Expr::col((line.clone(), order_lines::Column::OrderNumber))
-                        .equals((orders::Entity, O::OrderNumber)),
-                )
-                .and_where(Expr::col((line, order_lines::Column::Status)).eq(status));
-            cond = cond.add(Expr::exists(sub));
+            cond = cond.add(has_line(order_lines::Column::Status, status));
+        }
+        if let Some(code) = filter.reason_code {
+            cond = cond.add(has_line(order_lines::Column::CancelReasonCode, code));
         }
         if let Some(c) = cursor {
             cond = cond.add(

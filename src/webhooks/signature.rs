@@ -25,7 +25,12 @@ pub fn generate_secret() -> SecretString {
 pub struct BadSecret;
 
 /// The `webhook-signature` header value for this message.
-pub fn sign(secret: &SecretString, id: &str, timestamp: i64, body: &[u8]) -> Result<String, BadSecret> {
+pub fn sign(
+    secret: &SecretString,
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Result<String, BadSecret> {
     let encoded = secret
         .expose_secret()
         .strip_prefix(SECRET_PREFIX)
@@ -67,8 +72,14 @@ mod tests {
 
     #[test]
     fn a_secret_without_its_prefix_or_not_base64_is_refused() {
-        assert_eq!(sign(&SecretString::from("MfKQ9r8G"), "a", 1, b""), Err(BadSecret));
-        assert_eq!(sign(&SecretString::from("whsec_!!!"), "a", 1, b""), Err(BadSecret));
+        assert_eq!(
+            sign(&SecretString::from("MfKQ9r8G"), "a", 1, b""),
+            Err(BadSecret)
+        );
+        assert_eq!(
+            sign(&SecretString::from("whsec_!!!"), "a", 1, b""),
+            Err(BadSecret)
+        );
         let fresh = generate_secret();
         assert!(sign(&fresh, "msg_1", 1, b"{}").is_ok());
     }

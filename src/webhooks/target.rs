@@ -81,21 +81,27 @@ impl Policy {
     /// non-public IP literal). Names are checked by [`resolve`](Self::resolve).
     pub fn parse(self, raw: &str) -> Result<Url, Refused> {
         let url = Url::parse(raw.trim()).map_err(|_| Refused::NotAUrl)?;
-        match url.scheme() {
-            "https" => {}
-            "http" if self.allow_http => {}
-            "http" => return Err(Refused::PlainHttp),
-            _ => return Err(Refused::Scheme),
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Refused::Scheme);
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(Refused::Credentials);
         }
+        // The address first: it is the graver refusal, and https does not cure it.
         match url.host() {
-            None => Err(Refused::NotAUrl),
-            Some(Host::Ipv4(v4)) if !self.allows(IpAddr::V4(v4)) => Err(Refused::NotPublic(v4.into())),
-            Some(Host::Ipv6(v6)) if !self.allows(IpAddr::V6(v6)) => Err(Refused::NotPublic(v6.into())),
-            Some(_) => Ok(url),
+            None => return Err(Refused::NotAUrl),
+            Some(Host::Ipv4(v4)) if !self.allows(IpAddr::V4(v4)) => {
+                return Err(Refused::NotPublic(v4.into()));
+            }
+            Some(Host::Ipv6(v6)) if !self.allows(IpAddr::V6(v6)) => {
+                return Err(Refused::NotPublic(v6.into()));
+            }
+            Some(_) => {}
         }
+        if url.scheme() == "http" && !self.allow_http {
+            return Err(Refused::PlainHttp);
+        }
+        Ok(url)
     }
 
     /// Resolves `host` and keeps only addresses the policy allows; refuses a
@@ -105,7 +111,11 @@ impl Policy {
             .await
             .map_err(|_| Refused::Unresolvable)?
             .collect();
-        let allowed: Vec<SocketAddr> = addrs.iter().copied().filter(|a| self.allows(a.ip())).collect();
+        let allowed: Vec<SocketAddr> = addrs
+            .iter()
+            .copied()
+            .filter(|a| self.allows(a.ip()))
+            .collect();
         match (allowed.is_empty(), addrs.first()) {
             (false, _) => Ok(allowed),
             (true, Some(first)) => Err(Refused::NotPublic(first.ip())),
@@ -150,14 +160,32 @@ mod tests {
     #[test]
     fn public_and_internal_addresses_are_told_apart() {
         for internal in [
-            "127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "224.0.0.1",
-            "0.0.0.0", "100.64.0.1", "255.255.255.255", "::1", "::", "fd00::1", "fe80::1",
-            "ff02::1", "::ffff:127.0.0.1", "::ffff:10.1.2.3",
+            "127.0.0.1",
+            "10.0.0.1",
+            "172.16.5.4",
+            "192.168.1.1",
+            "169.254.169.254",
+            "224.0.0.1",
+            "0.0.0.0",
+            "100.64.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.1.2.3",
         ] {
             let ip: IpAddr = internal.parse().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
             assert!(!is_public(ip), "{internal}");
         }
-        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:1.1.1.1"] {
+        for public in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:1.1.1.1",
+        ] {
             let ip: IpAddr = public.parse().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
             assert!(is_public(ip), "{public}");
         }
@@ -167,9 +195,34 @@ mod tests {
     async fn the_default_policy_refuses_internal_targets_and_plain_http() {
         let strict = Policy::default();
         for (url, refused) in [
-            ("https://127.0.0.1/hook", Refused::NotPublic("127.0.0.1".parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))),
-            ("https://10.0.0.1/hook", Refused::NotPublic("10.0.0.1".parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))),
-            ("https://[::1]/hook", Refused::NotPublic("::1".parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))),
+            (
+                "https://127.0.0.1/hook",
+                Refused::NotPublic(
+                    "127.0.0.1"
+                        .parse()
+                        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                ),
+            ),
+            (
+                "https://10.0.0.1/hook",
+                Refused::NotPublic(
+                    "10.0.0.1"
+                        .parse()
+                        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                ),
+            ),
+            (
+                "https://[::1]/hook",
+                Refused::NotPublic("::1".parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))),
+            ),
+            (
+                "http://127.0.0.1/hook",
+                Refused::NotPublic(
+                    "127.0.0.1"
+                        .parse()
+                        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                ),
+            ),
             ("file:///etc/passwd", Refused::Scheme),
             ("http://example.com/hook", Refused::PlainHttp),
             ("https://user:pw@example.com/", Refused::Credentials),

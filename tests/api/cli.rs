@@ -71,7 +71,8 @@ fn cli_commands_print_json_and_fail_with_a_clear_message() {
             "m20261122_000002_create_orders",
             "m20261124_000003_index_revocations",
             "m20261124_000004_actors",
-            "m20261124_000005_operators"
+            "m20261124_000005_operators",
+            "m20261124_000006_webhooks"
         ]),
         "{migrated}"
     );
@@ -259,6 +260,7 @@ async fn the_embedded_default_serves_from_an_empty_directory() {
         .unwrap()
         .to_owned();
 
+    assetgate::webhooks::install_tls_provider();
     let res = reqwest::get(format!("{url}/health")).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let data = dir.path().join("data");
@@ -472,6 +474,7 @@ async fn a_failing_query_answers_a_generic_500_while_the_log_names_the_operation
         .execute_unprepared("DROP TABLE order_lines")
         .await
         .unwrap();
+    assetgate::webhooks::install_tls_provider();
     let res = reqwest::Client::new()
         .get(format!("{url}/purchase/info?order_id=1"))
         .bearer_auth(&token)
@@ -583,6 +586,7 @@ async fn fulfilment_works_on_postgres_under_a_63_character_host_name() {
         .find(|w| w.starts_with("http://"))
         .unwrap()
         .to_owned();
+    assetgate::webhooks::install_tls_provider();
     let http = reqwest::Client::new();
     let res = http
         .post(format!("{url}/purchase/register"))

@@ -12,6 +12,8 @@ use crate::helpers::{
     AssetSpec, Backend, Browser, TestApp, assert_error, register_body, sample_pdf, spawn_app,
 };
 
+use crate::receiver::{Answer, Receiver};
+
 const XSS: &str = "<img src=x onerror=alert(1)>";
 
 /// Registers an order of one line for `customer`; returns its order number.
@@ -138,6 +140,12 @@ async fn an_operator_finds_an_order_cancels_a_line_and_the_buyers_link_dies() {
         .send_keys("Refunded after a double charge")
         .await
         .unwrap();
+    d.find(By::Css("#reason_code option[value=refund]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     d.find(By::Css("form button.danger"))
         .await
         .unwrap()
@@ -165,7 +173,7 @@ async fn an_operator_finds_an_order_cancels_a_line_and_the_buyers_link_dies() {
         .await
         .unwrap();
     assert!(
-        lines.contains("CANCELED") && lines.contains("links refused"),
+        lines.contains("CANCELED") && lines.contains("links refused") && lines.contains("refund"),
         "{lines}"
     );
     let timeline = d
@@ -372,5 +380,162 @@ async fn an_uploaded_page_cannot_act_on_the_console_while_a_pdf_still_renders() 
     let content_type = browser.eval("return document.contentType").await;
     assert_eq!(content_type, json!("application/pdf"));
     browser.screenshot("11-pdf-view").await;
+    browser.driver.clone().quit().await.unwrap();
+}
+
+/// Logs `browser` in with an admin token.
+async fn log_in(browser: &Browser, app: &TestApp, token: &str) {
+    let d = &browser.driver;
+    d.goto(app.url("/admin/login")).await.unwrap();
+    d.find(By::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(token)
+        .await
+        .unwrap();
+    d.find(By::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_sees_a_disabled_webhook_and_redelivers_its_event() {
+    fn local_hooks(s: &mut assetgate::config::Settings) {
+        s.webhooks.allow_http = true;
+        s.webhooks.allow_private_networks = true;
+        s.webhooks.poll_interval_ms = 100;
+    }
+    let app = crate::helpers::spawn_app_with(
+        Backend::Sqlite,
+        crate::helpers::Options {
+            tweak: local_hooks,
+            ..crate::helpers::Options::default()
+        },
+    )
+    .await;
+    let receiver = Receiver::start().await;
+    receiver.script("/shop", &[Answer::Status(410)]);
+    let vt = app.vendor(Environment::Live).await;
+    let res = app
+        .post_json(
+            "/webhooks",
+            &vt.token,
+            &json!({"url": receiver.url("/shop"), "description": "Order e-mails"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let secret: serde_json::Value = res.json().await.unwrap();
+    receiver.set_secret("/shop", secret["secret"].as_str().unwrap());
+    order_for(&app, &vt.token, 2001, "Ann Buyer").await;
+    crate::helpers::eventually("the 410 disables the endpoint", || async {
+        let hooks: serde_json::Value = app.get("/webhooks", &vt.token).await.json().await.unwrap();
+        (hooks["webhooks"][0]["status"] == "DISABLED").then_some(())
+    })
+    .await;
+
+    let token = app.admin("Ann Support").await;
+    let browser = Browser::start().await;
+    let d = &browser.driver;
+    log_in(&browser, &app, &token).await;
+    let overview = d.find(By::Tag("main")).await.unwrap().text().await.unwrap();
+    assert!(
+        overview
+            .to_lowercase()
+            .contains("webhook endpoints failing"),
+        "{overview}"
+    );
+
+    d.goto(app.url(&format!("/admin/vendors/{}", vt.vendor)))
+        .await
+        .unwrap();
+    let hooks = d.find(By::Tag("main")).await.unwrap().text().await.unwrap();
+    assert!(
+        hooks.contains(&receiver.url("/shop"))
+            && hooks.contains("DISABLED")
+            && hooks.contains("410"),
+        "{hooks}"
+    );
+    browser.screenshot("12-vendor-webhooks").await;
+    d.find(By::LinkText("Deliveries"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let table = d
+        .find(By::Css("table tbody"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        table.contains("order_line.completed")
+            && table.contains("failed")
+            && table.contains("HTTP 410"),
+        "{table}"
+    );
+    browser.screenshot("13-webhook-deliveries").await;
+    fits_the_window(&browser, "webhook deliveries").await;
+
+    // The newest delivery: never sent (queued behind the 410, then stopped).
+    let event = d
+        .find(By::Css("table tbody tr .mono"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    d.find(By::Css("form[action$=redeliver] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let notice = d
+        .find(By::Css(".notice.ok"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(notice.contains("queued again"), "{notice}");
+    let got = crate::helpers::eventually("the redelivery arrives", || async {
+        let got = receiver.received("/shop");
+        got.into_iter().find(|r| r.id == event)
+    })
+    .await;
+    assert!(got.verified);
+    crate::helpers::eventually("the page shows it delivered", || async {
+        d.refresh().await.unwrap();
+        let text = d
+            .find(By::Css("table tbody"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.contains("delivered").then_some(())
+    })
+    .await;
+    let main = d.find(By::Tag("main")).await.unwrap().text().await.unwrap();
+    assert!(
+        main.contains("ENABLED"),
+        "redelivering enabled it again: {main}"
+    );
+    browser.screenshot("14-webhook-redelivered").await;
+    d.goto(app.url("/admin/audit")).await.unwrap();
+    let audit = d
+        .find(By::Tag("tbody"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(audit.contains("webhook_redeliver"), "{audit}");
+    no_alert(&browser).await;
     browser.driver.clone().quit().await.unwrap();
 }

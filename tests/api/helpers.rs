@@ -96,6 +96,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
+    assetgate::webhooks::install_tls_provider();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings::load(None).expect("default settings");
     settings.server.host = "127.0.0.1".into();

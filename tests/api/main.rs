@@ -21,4 +21,7 @@ mod migrations;
 mod outages;
 mod purchase;
 mod races;
+mod receiver;
+mod reconcile;
 mod storage;
+mod webhooks;

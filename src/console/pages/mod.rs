@@ -7,3 +7,4 @@ pub mod orders;
 pub mod overview;
 pub mod static_files;
 pub mod vendors;
+pub mod webhooks;

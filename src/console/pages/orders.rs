@@ -58,11 +58,16 @@ pub struct Filters {
     pub status: String,
     pub created_from: String,
     pub created_to: String,
+    pub reason_code: String,
 }
 
 impl Filters {
     pub fn is_status(&self, s: &str) -> bool {
         self.status == s
+    }
+
+    pub fn is_reason_code(&self, c: &str) -> bool {
+        self.reason_code == c
     }
 }
 
@@ -107,6 +112,7 @@ pub async fn list(
             status: get(&q.status).to_ascii_uppercase(),
             created_from: get(&q.created_from),
             created_to: get(&q.created_to),
+            reason_code: get(&q.reason_code).to_ascii_lowercase(),
         },
         vendors: vendors
             .into_iter()
@@ -156,6 +162,7 @@ pub struct LineRow {
     pub status: &'static str,
     pub status_class: &'static str,
     pub cancel_reason: Option<String>,
+    pub cancel_reason_code: Option<&'static str>,
     pub canceled_by: Option<String>,
     pub failure: Option<String>,
     pub revocation: &'static str,
@@ -227,7 +234,15 @@ fn entry(e: Event, numbers: &HashMap<LineId, OrderLineId>) -> TimelineEntry {
                     .map_or_else(|_| text(d, "expires_at"), |t| when(t.timestamp_millis()))
             ),
         ),
-        "canceled" => ("Canceled", None, format!("“{}”", text(d, "reason"))),
+        "canceled" => {
+            let code = text(d, "reason_code");
+            let detail = format!("“{}”", text(d, "reason"));
+            let badge = (!code.is_empty()).then_some(BadgeOnly {
+                name: code,
+                class: "badge grey",
+            });
+            ("Canceled", badge, detail)
+        }
         "access" => {
             let result = text(d, "result");
             let class = match result.as_str() {
@@ -301,6 +316,7 @@ fn order_page(session: &ConsoleSession, d: OrderDetail, notice: Option<&'static 
                 status: l.status.as_str(),
                 status_class: status_class(l.status),
                 cancel_reason: l.cancel_reason.map(|r| r.as_str().to_owned()),
+                cancel_reason_code: l.cancel_reason_code.map(|c| c.as_str()),
                 canceled_by: l.canceled_by.map(|a| a.to_string()),
                 failure: l.failure_message,
                 revocation,
@@ -389,6 +405,7 @@ pub async fn confirm_cancel(
 pub struct CancelForm {
     csrf: String,
     reason: String,
+    reason_code: Option<String>,
     line: Option<i64>,
 }
 
@@ -400,7 +417,9 @@ pub async fn cancel(
 ) -> Result<HttpResponse, ConsoleError> {
     session.check_csrf(&f.csrf)?;
     let order = order_of(&req)?;
-    let body = serde_json::json!({"order_line_id": f.line, "reason": f.reason});
+    let code = f.reason_code.filter(|c| !c.is_empty());
+    let body =
+        serde_json::json!({"order_line_id": f.line, "reason": f.reason, "reason_code": code});
     let parsed: crate::http::routes::admin::orders::CancelBody =
         serde_json::from_value(body).map_err(|e| ConsoleError::BadInput(e.to_string()))?;
     let (line, reason) = parsed.parse()?;

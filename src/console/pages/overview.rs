@@ -24,6 +24,7 @@ struct OverviewPage {
     revocation_ok: bool,
     outbox: u64,
     fulfilment_queue: u64,
+    webhooks_failing: u64,
     statuses: Vec<Count>,
     accesses: Vec<Count>,
 }
@@ -70,6 +71,7 @@ pub async fn overview(
         revocation_ok: o.revocation_store.state == "complete",
         outbox: o.revocation_outbox,
         fulfilment_queue: o.fulfilment_queue,
+        webhooks_failing: o.webhooks_failing,
         statuses,
         accesses,
     })

@@ -85,6 +85,7 @@ struct VendorPage {
     status_class: &'static str,
     notice: Option<&'static str>,
     tokens: Vec<TokenRow>,
+    webhooks: Vec<super::webhooks::WebhookRow>,
 }
 
 pub async fn detail(
@@ -107,6 +108,13 @@ pub async fn detail(
             revoked: t.revoked_at_ms.map(when),
         })
         .collect();
+    let webhooks = state
+        .app
+        .vendor_webhooks(id)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect();
     let revoked = form_urlencoded::parse(req.query_string().as_bytes())
         .any(|(k, v)| k == "done" && v == "revoked");
     html(&VendorPage {
@@ -117,6 +125,7 @@ pub async fn detail(
         status_class: vendor_status_class(vendor.status),
         notice: revoked.then_some("Token revoked: calls with it now get 401."),
         tokens,
+        webhooks,
     })
 }
 

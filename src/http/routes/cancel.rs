@@ -2,7 +2,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use crate::domain::{CancelReason, OrderLineId, OrderNumber};
+use crate::domain::{CancelReason, CancelReasonCode, CancelWhy, OrderLineId, OrderNumber};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, Field as _, IdempotencyHeader, OptionalJson, Vendor};
 use crate::http::idempotency::{Attempt, Reply, idempotent};
@@ -14,11 +14,26 @@ pub struct CancelQuery {
     order_id: i64,
     order_line_id: Option<i64>,
     reason: Option<String>,
+    reason_code: Option<String>,
 }
 
 #[derive(Deserialize)]
 pub struct CancelBody {
     reason: Option<String>,
+    reason_code: Option<String>,
+}
+
+/// The reason (defaulted when blank) and the optional reason code.
+pub fn parse_why(reason: Option<&str>, code: Option<&str>) -> Result<CancelWhy, ApiError> {
+    Ok(CancelWhy {
+        reason: CancelReason::parse(reason).field("reason")?,
+        code: code
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::parse::<CancelReasonCode>)
+            .transpose()
+            .field("reason_code")?,
+    })
 }
 
 impl CancelQuery {
@@ -27,19 +42,23 @@ impl CancelQuery {
     pub fn parse(
         &self,
         body: Option<&CancelBody>,
-    ) -> Result<(OrderNumber, Option<OrderLineId>, CancelReason), ApiError> {
-        let raw = self
+    ) -> Result<(OrderNumber, Option<OrderLineId>, CancelWhy), ApiError> {
+        let reason = self
             .reason
             .as_deref()
             .or_else(|| body.and_then(|b| b.reason.as_deref()));
-        let reason = CancelReason::parse(raw).field("reason")?;
+        let code = self
+            .reason_code
+            .as_deref()
+            .or_else(|| body.and_then(|b| b.reason_code.as_deref()));
+        let why = parse_why(reason, code)?;
         let line = self
             .order_line_id
             .map(OrderLineId::parse)
             .transpose()
             .field("order_line_id")?;
         let order = OrderNumber::parse(self.order_id).field("order_id")?;
-        Ok((order, line, reason))
+        Ok((order, line, why))
     }
 }
 
@@ -54,11 +73,15 @@ pub async fn cancel(
     ApiQuery(q): ApiQuery<CancelQuery>,
     OptionalJson(body): OptionalJson<CancelBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let fingerprint_body = q
-        .reason
-        .clone()
-        .or_else(|| body.as_ref().and_then(|b| b.reason.clone()))
-        .unwrap_or_default();
+    let fingerprint_body = format!(
+        "{}\n{}",
+        body.as_ref()
+            .and_then(|b| b.reason.as_deref())
+            .unwrap_or_default(),
+        body.as_ref()
+            .and_then(|b| b.reason_code.as_deref())
+            .unwrap_or_default()
+    );
     let app = &state.app;
     let actor = caller.actor();
     idempotent(
@@ -68,17 +91,17 @@ pub async fn cancel(
         &req,
         fingerprint_body.as_bytes(),
         |attempt| async move {
-            let (order, line, reason) = q.parse(body.as_ref())?;
+            let (order, line, why) = q.parse(body.as_ref())?;
             let order = caller.tenant.order(order);
             let lines = match attempt {
-                Attempt::First => app.cancel(&actor, order, line, &reason).await?,
+                Attempt::First => app.cancel(&actor, order, line, &why).await?,
                 // The first attempt canceled the lines; put their revocation in force.
-                Attempt::Resume => app.resume_cancel(&actor, order).await?,
+                Attempt::Resume(_) => app.resume_cancel(&actor, order).await?,
             };
-            Ok(Reply {
-                status: StatusCode::CREATED,
-                body: serde_json::to_value(order_items(lines)).map_err(ApiError::internal)?,
-            })
+            Ok(Reply::new(
+                StatusCode::CREATED,
+                serde_json::to_value(order_items(lines)).map_err(ApiError::internal)?,
+            ))
         },
     )
     .await

@@ -121,10 +121,10 @@ pub async fn register(
         let lines = app
             .register(&caller.actor(), caller.tenant, request)
             .await?;
-        Ok(Reply {
-            status: StatusCode::CREATED,
-            body: json!({"order_id": order, "order_line_ids": lines, "status": "PROCESSING"}),
-        })
+        Ok(Reply::new(
+            StatusCode::CREATED,
+            json!({"order_id": order, "order_line_ids": lines, "status": "PROCESSING"}),
+        ))
     })
     .await
 }

@@ -14,3 +14,7 @@ pub mod order_lines;
 pub mod orders;
 pub mod validation_tokens;
 pub mod vendors;
+pub mod webhook_attempts;
+pub mod webhook_deliveries;
+pub mod webhook_events;
+pub mod webhooks;

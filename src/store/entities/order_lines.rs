@@ -1,8 +1,8 @@
 use sea_orm::entity::prelude::*;
 
 use crate::domain::{
-    Actor, AssetId, CancelReason, CountryCode, CustomerName, Environment, LineId, LineStatus,
-    Metadata, OrderLineId, OrderNumber, Price, Quantity, VendorId,
+    Actor, AssetId, CancelReason, CancelReasonCode, CountryCode, CustomerName, Environment, LineId,
+    LineStatus, Metadata, OrderLineId, OrderNumber, Price, Quantity, VendorId,
 };
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -27,6 +27,7 @@ pub struct Model {
     pub updated_at_ms: i64,
     pub canceled_at_ms: Option<i64>,
     pub cancel_reason: Option<CancelReason>,
+    pub cancel_reason_code: Option<CancelReasonCode>,
     pub canceled_by: Option<Actor>,
     pub revoke_until_ms: Option<i64>,
     pub revocation_pending: bool,

@@ -5,10 +5,12 @@ use serde::{Deserialize, Serialize};
 use super::{decode_cursor, encode_cursor, page_size};
 use crate::app::search::{HistoryPage, OrderCursor, OrderFilter};
 use crate::domain::{
-    CancelReason, Environment, LineStatus, OrderLineId, OrderNumber, OrderRef, Tenant, VendorId,
+    CancelReasonCode, CancelWhy, Environment, LineStatus, OrderLineId, OrderNumber, OrderRef,
+    Tenant, VendorId,
 };
 use crate::http::error::ApiError;
 use crate::http::extract::{Admin, ApiJson, ApiQuery, Field as _, path_param};
+use crate::http::routes::cancel::parse_why;
 use crate::http::wire::{LinkItem, OrderDetailItem, OrderSummaryItem};
 use crate::links::Action;
 use crate::state::AppState;
@@ -18,6 +20,7 @@ pub struct SearchQuery {
     pub vendor_id: Option<String>,
     pub environment: Option<String>,
     pub status: Option<String>,
+    pub reason_code: Option<String>,
     pub q: Option<String>,
     pub created_from: Option<String>,
     pub created_to: Option<String>,
@@ -72,6 +75,10 @@ impl SearchQuery {
                 .map(|s| s.to_ascii_uppercase().parse::<LineStatus>())
                 .transpose()
                 .field("status")?,
+            reason_code: given(&self.reason_code)
+                .map(|s| s.to_ascii_lowercase().parse::<CancelReasonCode>())
+                .transpose()
+                .field("reason_code")?,
             order_number: number
                 .map(|n| {
                     n.parse::<i64>()
@@ -175,18 +182,19 @@ pub async fn detail(
 pub struct CancelBody {
     order_line_id: Option<i64>,
     reason: String,
+    reason_code: Option<String>,
 }
 
 impl CancelBody {
     /// The line (if one) and the reason, which operators must give.
-    pub fn parse(&self) -> Result<(Option<OrderLineId>, CancelReason), ApiError> {
+    pub fn parse(&self) -> Result<(Option<OrderLineId>, CancelWhy), ApiError> {
         if self.reason.trim().is_empty() {
             return Err(ApiError::invalid(
                 "reason",
                 "must say why (1 to 500 characters)",
             ));
         }
-        let reason = CancelReason::parse(Some(&self.reason)).field("reason")?;
+        let reason = parse_why(Some(&self.reason), self.reason_code.as_deref())?;
         let line = self
             .order_line_id
             .map(OrderLineId::parse)

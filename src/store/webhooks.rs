@@ -1,0 +1,514 @@
+//! Webhooks: endpoints, the event outbox and its deliveries. Events are
+//! written by the transaction of the change they report (see
+//! `Store::cancel_lines` and `Store::finish_fulfilment`), fanned out there
+//! to every enabled endpoint of the tenant that wants them.
+
+use sea_orm::{
+    ActiveModelTrait as _,
+    ActiveValue::NotSet,
+    ActiveValue::Set,
+    ColumnTrait as _, Condition, ConnectionTrait, EntityTrait as _, QueryFilter as _,
+    QueryOrder as _, QuerySelect as _,
+    sea_query::{Alias, Expr, ExprTrait as _, Query},
+};
+
+use super::entities::{webhook_attempts, webhook_deliveries, webhook_events, webhooks};
+use super::{Op as _, Store, StoreError};
+use crate::domain::{
+    DeliveryState, EventFilter, EventType, Tenant, WebhookId, WebhookStatus, now_ms,
+};
+
+pub use super::entities::webhook_deliveries::Model as Delivery;
+pub use super::entities::webhooks::Model as Webhook;
+
+/// An event to record with the change it reports.
+#[derive(Clone, Debug)]
+pub struct NewWebhookEvent {
+    pub tenant: Tenant,
+    pub kind: EventType,
+    /// The exact JSON body to send.
+    pub payload: String,
+}
+
+/// A new endpoint.
+pub struct NewWebhook {
+    pub tenant: Tenant,
+    pub url: String,
+    pub events: EventFilter,
+    pub description: Option<String>,
+    pub secret: String,
+}
+
+/// A delivery claimed by this instance, with what it needs to send.
+#[derive(Clone, Debug)]
+pub struct Claimed {
+    pub delivery: Delivery,
+    pub webhook: Webhook,
+    pub event_id: String,
+    pub payload: String,
+}
+
+/// How one attempt ended.
+#[derive(Clone, Debug)]
+pub struct AttemptOutcome {
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// A fresh `msg_…` id (Standard Webhooks: the same on every retry).
+pub fn event_id() -> String {
+    format!("msg_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Records `events` and a pending delivery for every enabled endpoint of their
+/// tenant that wants them — on `conn`, so inside the caller's transaction.
+pub(super) async fn enqueue<C: ConnectionTrait>(
+    conn: &C,
+    events: Vec<NewWebhookEvent>,
+    only: Option<WebhookId>,
+) -> Result<(), StoreError> {
+    let op = "recording webhook events";
+    let now = now_ms();
+    for event in events {
+        let mut endpoints = webhooks::Entity::find()
+            .filter(webhooks::Column::VendorId.eq(event.tenant.vendor))
+            .filter(webhooks::Column::Environment.eq(event.tenant.environment))
+            .filter(webhooks::Column::Status.eq(WebhookStatus::Enabled));
+        if let Some(id) = only {
+            endpoints = endpoints.filter(webhooks::Column::WebhookId.eq(id));
+        }
+        let targets: Vec<WebhookId> = endpoints
+            .all(conn)
+            .await
+            .op(op)?
+            .into_iter()
+            .filter(|w| w.events.wants(event.kind))
+            .map(|w| w.webhook_id)
+            .collect();
+        if targets.is_empty() {
+            continue;
+        }
+        let id = event_id();
+        webhook_events::ActiveModel {
+            id: Set(id.clone()),
+            vendor_id: Set(event.tenant.vendor),
+            environment: Set(event.tenant.environment),
+            kind: Set(event.kind),
+            payload: Set(event.payload),
+            created_at_ms: Set(now),
+        }
+        .insert(conn)
+        .await
+        .op(op)?;
+        let deliveries = targets
+            .into_iter()
+            .map(|webhook| webhook_deliveries::ActiveModel {
+                id: NotSet,
+                event_id: Set(id.clone()),
+                webhook_id: Set(webhook),
+                state: Set(DeliveryState::Pending),
+                attempts: Set(0),
+                next_attempt_at_ms: Set(now),
+                last_status: Set(None),
+                last_error: Set(None),
+                claim_until_ms: Set(None),
+                claimed_by: Set(None),
+                created_at_ms: Set(now),
+                finished_at_ms: Set(None),
+            });
+        webhook_deliveries::Entity::insert_many(deliveries)
+            .exec_without_returning(conn)
+            .await
+            .op(op)?;
+    }
+    Ok(())
+}
+
+impl Store {
+    pub async fn create_webhook(&self, new: NewWebhook) -> Result<Webhook, StoreError> {
+        webhooks::ActiveModel {
+            webhook_id: Set(WebhookId::new()),
+            vendor_id: Set(new.tenant.vendor),
+            environment: Set(new.tenant.environment),
+            url: Set(new.url),
+            events: Set(new.events),
+            description: Set(new.description),
+            secret: Set(new.secret),
+            status: Set(WebhookStatus::Enabled),
+            created_at_ms: Set(now_ms()),
+            failing_since_ms: Set(None),
+            disabled_reason: Set(None),
+        }
+        .insert(self.conn())
+        .await
+        .op("creating a webhook endpoint")
+    }
+
+    /// The tenant's endpoints (not deleted), oldest first.
+    pub async fn webhooks(&self, tenant: Tenant) -> Result<Vec<Webhook>, StoreError> {
+        webhooks::Entity::find()
+            .filter(webhooks::Column::VendorId.eq(tenant.vendor))
+            .filter(webhooks::Column::Environment.eq(tenant.environment))
+            .filter(webhooks::Column::Status.ne(WebhookStatus::Deleted))
+            .order_by_asc(webhooks::Column::CreatedAtMs)
+            .all(self.conn())
+            .await
+            .op("listing webhook endpoints")
+    }
+
+    /// Every endpoint (not deleted) of a vendor, both environments.
+    pub async fn vendor_webhooks(
+        &self,
+        vendor: crate::domain::VendorId,
+    ) -> Result<Vec<Webhook>, StoreError> {
+        webhooks::Entity::find()
+            .filter(webhooks::Column::VendorId.eq(vendor))
+            .filter(webhooks::Column::Status.ne(WebhookStatus::Deleted))
+            .order_by_asc(webhooks::Column::CreatedAtMs)
+            .all(self.conn())
+            .await
+            .op("listing webhook endpoints")
+    }
+
+    /// One endpoint (not deleted); `tenant` limits it to its owner when given.
+    pub async fn webhook(
+        &self,
+        id: WebhookId,
+        tenant: Option<Tenant>,
+    ) -> Result<Option<Webhook>, StoreError> {
+        let mut q = webhooks::Entity::find_by_id(id)
+            .filter(webhooks::Column::Status.ne(WebhookStatus::Deleted));
+        if let Some(t) = tenant {
+            q = q
+                .filter(webhooks::Column::VendorId.eq(t.vendor))
+                .filter(webhooks::Column::Environment.eq(t.environment));
+        }
+        q.one(self.conn()).await.op("loading a webhook endpoint")
+    }
+
+    /// Disables (410, or failing too long) or deletes an endpoint; its pending
+    /// deliveries end as failed with `why`.
+    pub async fn stop_webhook(
+        &self,
+        id: WebhookId,
+        status: WebhookStatus,
+        why: &str,
+    ) -> Result<(), StoreError> {
+        let op = "stopping a webhook endpoint";
+        webhooks::Entity::update_many()
+            .col_expr(webhooks::Column::Status, Expr::value(status))
+            .col_expr(webhooks::Column::DisabledReason, Expr::value(why))
+            .filter(webhooks::Column::WebhookId.eq(id))
+            .exec(self.conn())
+            .await
+            .op(op)?;
+        webhook_deliveries::Entity::update_many()
+            .col_expr(
+                webhook_deliveries::Column::State,
+                Expr::value(DeliveryState::Failed),
+            )
+            .col_expr(webhook_deliveries::Column::LastError, Expr::value(why))
+            .col_expr(
+                webhook_deliveries::Column::FinishedAtMs,
+                Expr::value(now_ms()),
+            )
+            .filter(webhook_deliveries::Column::WebhookId.eq(id))
+            .filter(webhook_deliveries::Column::State.eq(DeliveryState::Pending))
+            .exec(self.conn())
+            .await
+            .op(op)
+            .map(|_| ())
+    }
+
+    /// Sends a test event to one endpoint.
+    pub async fn enqueue_test(
+        &self,
+        event: NewWebhookEvent,
+        to: WebhookId,
+    ) -> Result<(), StoreError> {
+        enqueue(self.conn(), vec![event], Some(to)).await
+    }
+
+    /// An endpoint's deliveries, newest first, before delivery `before`.
+    pub async fn deliveries(
+        &self,
+        webhook: WebhookId,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<(Delivery, EventType)>, StoreError> {
+        let op = "listing webhook deliveries";
+        let mut q = webhook_deliveries::Entity::find()
+            .filter(webhook_deliveries::Column::WebhookId.eq(webhook));
+        if let Some(before) = before {
+            q = q.filter(webhook_deliveries::Column::Id.lt(before));
+        }
+        let rows = q
+            .order_by_desc(webhook_deliveries::Column::Id)
+            .limit(limit)
+            .all(self.conn())
+            .await
+            .op(op)?;
+        let ids: Vec<String> = rows.iter().map(|d| d.event_id.clone()).collect();
+        let kinds: std::collections::HashMap<String, EventType> = webhook_events::Entity::find()
+            .select_only()
+            .column(webhook_events::Column::Id)
+            .column(webhook_events::Column::Kind)
+            .filter(webhook_events::Column::Id.is_in(ids))
+            .into_tuple::<(String, EventType)>()
+            .all(self.conn())
+            .await
+            .op(op)?
+            .into_iter()
+            .collect();
+        Ok(rows
+            .into_iter()
+            .map(|d| {
+                let kind = kinds.get(&d.event_id).copied().unwrap_or(EventType::Test);
+                (d, kind)
+            })
+            .collect())
+    }
+
+    /// One delivery.
+    pub async fn delivery(&self, id: i64) -> Result<Option<Delivery>, StoreError> {
+        webhook_deliveries::Entity::find_by_id(id)
+            .one(self.conn())
+            .await
+            .op("loading a webhook delivery")
+    }
+
+    /// Enables a disabled endpoint again, with a clean record of failures.
+    pub async fn enable_webhook(&self, id: WebhookId) -> Result<(), StoreError> {
+        webhooks::Entity::update_many()
+            .col_expr(
+                webhooks::Column::Status,
+                Expr::value(WebhookStatus::Enabled),
+            )
+            .col_expr(
+                webhooks::Column::DisabledReason,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                webhooks::Column::FailingSinceMs,
+                Expr::value(Option::<i64>::None),
+            )
+            .filter(webhooks::Column::WebhookId.eq(id))
+            .filter(webhooks::Column::Status.eq(WebhookStatus::Disabled))
+            .exec(self.conn())
+            .await
+            .op("enabling a webhook endpoint")
+            .map(|_| ())
+    }
+
+    /// Sends a delivery again (an operator's redeliver): pending, due now.
+    pub async fn redeliver(&self, delivery: i64) -> Result<Option<Delivery>, StoreError> {
+        let op = "redelivering a webhook";
+        webhook_deliveries::Entity::update_many()
+            .col_expr(
+                webhook_deliveries::Column::State,
+                Expr::value(DeliveryState::Pending),
+            )
+            .col_expr(
+                webhook_deliveries::Column::NextAttemptAtMs,
+                Expr::value(now_ms()),
+            )
+            .col_expr(
+                webhook_deliveries::Column::ClaimUntilMs,
+                Expr::value(Option::<i64>::None),
+            )
+            .col_expr(
+                webhook_deliveries::Column::FinishedAtMs,
+                Expr::value(Option::<i64>::None),
+            )
+            .filter(webhook_deliveries::Column::Id.eq(delivery))
+            .exec(self.conn())
+            .await
+            .op(op)?;
+        webhook_deliveries::Entity::find_by_id(delivery)
+            .one(self.conn())
+            .await
+            .op(op)
+    }
+
+    /// Claims up to `limit` due deliveries for `lease_ms`: for each endpoint
+    /// only its oldest pending one (deliveries to one endpoint go in order).
+    pub async fn claim_deliveries(
+        &self,
+        instance: &str,
+        lease_ms: i64,
+        limit: u64,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        use webhook_deliveries::Column as D;
+        let op = "claiming webhook deliveries";
+        let now = now_ms();
+        let claimable = || {
+            Condition::all()
+                .add(D::State.eq(DeliveryState::Pending))
+                .add(D::NextAttemptAtMs.lte(now))
+                .add(
+                    Condition::any()
+                        .add(D::ClaimUntilMs.is_null())
+                        .add(D::ClaimUntilMs.lt(now)),
+                )
+        };
+        let earlier = Alias::new("earlier");
+        let mut first_in_line = Query::select();
+        first_in_line
+            .expr(Expr::val(1))
+            .from_as(webhook_deliveries::Entity, earlier.clone())
+            .and_where(
+                Expr::col((earlier.clone(), D::WebhookId))
+                    .equals((webhook_deliveries::Entity, D::WebhookId)),
+            )
+            .and_where(Expr::col((earlier.clone(), D::State)).eq(DeliveryState::Pending))
+            .and_where(
+                Expr::col((earlier, D::Id)).lt(Expr::col((webhook_deliveries::Entity, D::Id))),
+            );
+        let candidates = webhook_deliveries::Entity::find()
+            .filter(claimable())
+            .filter(Expr::exists(first_in_line).not())
+            .order_by_asc(D::Id)
+            .limit(limit)
+            .all(self.conn())
+            .await
+            .op(op)?;
+        let mut claimed = Vec::new();
+        for d in candidates {
+            let res = webhook_deliveries::Entity::update_many()
+                .col_expr(D::ClaimUntilMs, Expr::value(now + lease_ms))
+                .col_expr(D::ClaimedBy, Expr::value(instance))
+                .filter(D::Id.eq(d.id))
+                .filter(claimable())
+                .exec(self.conn())
+                .await
+                .op(op)?;
+            if res.rows_affected != 1 {
+                continue;
+            }
+            let (Some(webhook), Some(event)) = (
+                webhooks::Entity::find_by_id(d.webhook_id)
+                    .one(self.conn())
+                    .await
+                    .op(op)?,
+                webhook_events::Entity::find_by_id(d.event_id.clone())
+                    .one(self.conn())
+                    .await
+                    .op(op)?,
+            ) else {
+                continue;
+            };
+            if webhook.status != WebhookStatus::Enabled {
+                // Stopped after this delivery was queued (or redelivered).
+                self.stop_webhook(
+                    webhook.webhook_id,
+                    webhook.status,
+                    webhook
+                        .disabled_reason
+                        .as_deref()
+                        .unwrap_or("the endpoint is not enabled"),
+                )
+                .await?;
+                continue;
+            }
+            claimed.push(Claimed {
+                event_id: event.id,
+                payload: event.payload,
+                delivery: d,
+                webhook,
+            });
+        }
+        Ok(claimed)
+    }
+
+    /// Records an attempt and where the delivery goes next: `next_attempt_at`
+    /// `None` ends it (delivered if the attempt succeeded, failed otherwise).
+    pub async fn record_attempt(
+        &self,
+        delivery: &Delivery,
+        outcome: &AttemptOutcome,
+        delivered: bool,
+        next_attempt_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        use webhook_deliveries::Column as D;
+        let op = "recording a webhook attempt";
+        let now = now_ms();
+        webhook_attempts::ActiveModel {
+            id: NotSet,
+            delivery_id: Set(delivery.id),
+            at_ms: Set(now),
+            status: Set(outcome.status.map(i32::from)),
+            error: Set(outcome.error.clone()),
+            duration_ms: Set(outcome.duration_ms),
+        }
+        .insert(self.conn())
+        .await
+        .op(op)?;
+        let state = match (delivered, next_attempt_at) {
+            (true, _) => DeliveryState::Delivered,
+            (false, Some(_)) => DeliveryState::Pending,
+            (false, None) => DeliveryState::Failed,
+        };
+        webhook_deliveries::Entity::update_many()
+            .col_expr(D::State, Expr::value(state))
+            .col_expr(D::Attempts, Expr::col(D::Attempts).add(1))
+            .col_expr(D::LastStatus, Expr::value(outcome.status.map(i32::from)))
+            .col_expr(D::LastError, Expr::value(outcome.error.clone()))
+            .col_expr(
+                D::NextAttemptAtMs,
+                Expr::value(next_attempt_at.unwrap_or(now)),
+            )
+            .col_expr(D::ClaimUntilMs, Expr::value(Option::<i64>::None))
+            .col_expr(
+                D::FinishedAtMs,
+                Expr::value(next_attempt_at.is_none().then_some(now)),
+            )
+            .filter(D::Id.eq(delivery.id))
+            .filter(D::State.eq(DeliveryState::Pending))
+            .exec(self.conn())
+            .await
+            .op(op)?;
+        // The endpoint's health: failing since its first failure in a row.
+        let failing = if delivered {
+            Expr::value(Option::<i64>::None)
+        } else {
+            Expr::col(webhooks::Column::FailingSinceMs).if_null(now)
+        };
+        webhooks::Entity::update_many()
+            .col_expr(webhooks::Column::FailingSinceMs, failing)
+            .filter(webhooks::Column::WebhookId.eq(delivery.webhook_id))
+            .exec(self.conn())
+            .await
+            .op(op)
+            .map(|_| ())
+    }
+
+    /// Releases deliveries this instance claimed (shutdown): due again at once.
+    pub async fn release_deliveries(&self, instance: &str) -> Result<(), StoreError> {
+        webhook_deliveries::Entity::update_many()
+            .col_expr(
+                webhook_deliveries::Column::ClaimUntilMs,
+                Expr::value(Option::<i64>::None),
+            )
+            .filter(webhook_deliveries::Column::ClaimedBy.eq(instance))
+            .filter(webhook_deliveries::Column::State.eq(DeliveryState::Pending))
+            .exec(self.conn())
+            .await
+            .op("releasing webhook deliveries")
+            .map(|_| ())
+    }
+
+    /// Endpoints failing (their last delivery attempts failed) right now.
+    pub async fn failing_webhooks(&self) -> Result<u64, StoreError> {
+        let n: Option<i64> = webhooks::Entity::find()
+            .select_only()
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .filter(webhooks::Column::Status.eq(WebhookStatus::Enabled))
+            .filter(webhooks::Column::FailingSinceMs.is_not_null())
+            .into_tuple()
+            .one(self.conn())
+            .await
+            .op("counting failing webhooks")?;
+        Ok(n.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+    }
+}

@@ -32,6 +32,8 @@ enum Webhooks {
     CreatedAtMs,
     FailingSinceMs,
     DisabledReason,
+    LeaseUntilMs,
+    LeasedBy,
 }
 
 #[derive(DeriveIden)]
@@ -56,8 +58,6 @@ enum WebhookDeliveries {
     NextAttemptAtMs,
     LastStatus,
     LastError,
-    ClaimUntilMs,
-    ClaimedBy,
     CreatedAtMs,
     FinishedAtMs,
 }
@@ -120,6 +120,9 @@ impl MigrationTrait for Migration {
                             .null(),
                     )
                     .col(ColumnDef::new(Webhooks::DisabledReason).text().null())
+                    // The instance sending this endpoint's deliveries, and until when.
+                    .col(ColumnDef::new(Webhooks::LeaseUntilMs).big_integer().null())
+                    .col(ColumnDef::new(Webhooks::LeasedBy).string_len(64).null())
                     .to_owned(),
             )
             .await?;
@@ -200,16 +203,6 @@ impl MigrationTrait for Migration {
                     )
                     .col(ColumnDef::new(WebhookDeliveries::LastError).text().null())
                     .col(
-                        ColumnDef::new(WebhookDeliveries::ClaimUntilMs)
-                            .big_integer()
-                            .null(),
-                    )
-                    .col(
-                        ColumnDef::new(WebhookDeliveries::ClaimedBy)
-                            .string_len(64)
-                            .null(),
-                    )
-                    .col(
                         ColumnDef::new(WebhookDeliveries::CreatedAtMs)
                             .big_integer()
                             .not_null(),
@@ -260,15 +253,17 @@ impl MigrationTrait for Migration {
                 .col(Webhooks::VendorId)
                 .col(Webhooks::Environment)
                 .to_owned(),
-            // The delivery worker: what is due, and what is first in line per endpoint.
+            // The delivery worker: an endpoint's first pending delivery is one
+            // index probe (and the vendor's deliveries page walks it too).
             Index::create()
-                .name("ix_webhook_deliveries_due")
+                .name("ix_webhook_deliveries_queue")
                 .table(WebhookDeliveries::Table)
+                .col(WebhookDeliveries::WebhookId)
                 .col(WebhookDeliveries::State)
-                .col(WebhookDeliveries::NextAttemptAtMs)
+                .col(WebhookDeliveries::Id)
                 .to_owned(),
             Index::create()
-                .name("ix_webhook_deliveries_endpoint")
+                .name("ix_webhook_deliveries_history")
                 .table(WebhookDeliveries::Table)
                 .col(WebhookDeliveries::WebhookId)
                 .col(WebhookDeliveries::Id)

@@ -251,16 +251,17 @@ impl App {
     }
 }
 
-/// The delivery worker of one instance: claims due deliveries (the oldest
-/// pending one per endpoint, with a lease) and sends each on its own task, so
-/// a slow or dead receiver holds only its own endpoint's queue.
+/// The delivery worker of one instance: leases endpoints whose first pending
+/// delivery is due and sends each endpoint's deliveries on a task of its own,
+/// one after another (so in order), renewing the lease before each. A slow or
+/// dead receiver holds only its own endpoint's task.
 pub struct Deliveries {
     pub app: App,
     pub sender: Sender,
     pub instance: String,
-    /// Twice the sender's timeout and 5 s more: a claim outlives its
-    /// attempt and the recording of it, and a crashed instance's claims are
-    /// taken over soon after.
+    /// Twice the sender's timeout and 5 s more: a lease outlives an attempt
+    /// and the recording of it, and a crashed instance's endpoints are taken
+    /// over soon after.
     pub lease: Duration,
     pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
 }
@@ -275,6 +276,44 @@ impl Deliveries {
             in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT)),
         }
     }
+
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.lease.as_millis()).unwrap_or(60_000)
+    }
+}
+
+/// Sends one leased endpoint's due deliveries in order, then lets it go.
+async fn drain(app: App, sender: Sender, instance: String, lease_ms: i64, mut webhook: Webhook) {
+    let id = webhook.webhook_id;
+    loop {
+        let next = match app.store.next_delivery(&webhook).await {
+            Ok(Some(next)) => next,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, webhook = %id, "could not load the next webhook delivery");
+                break;
+            }
+        };
+        let secret = SecretString::from(next.webhook.secret.clone());
+        let outcome = sender
+            .send(&next.webhook.url, &next.event_id, &next.payload, &secret)
+            .await;
+        app.settle(&next, outcome).await;
+        // Still ours and still enabled (410, deletion or an operator may have stopped it)?
+        match app.store.renew_endpoint(id, &instance, lease_ms).await {
+            Ok(Some(now)) => webhook = now,
+            // Lost (then the release below does nothing) or stopped.
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, webhook = %id, "could not renew a webhook endpoint lease");
+                return;
+            }
+        }
+    }
+    if let Err(e) = app.store.release_endpoint(id, &instance).await {
+        // The lease runs out by itself.
+        tracing::warn!(error = %e, webhook = %id, "could not release a webhook endpoint");
+    }
 }
 
 #[async_trait::async_trait]
@@ -284,26 +323,24 @@ impl Job for Deliveries {
         if free == 0 {
             return Ok(Pass::Idle);
         }
-        let lease_ms = i64::try_from(self.lease.as_millis()).unwrap_or(60_000);
         let claimed = self
             .app
             .store
-            .claim_deliveries(&self.instance, lease_ms, free as u64)
+            .claim_endpoints(&self.instance, self.lease_ms(), free as u64)
             .await?;
         let n = claimed.len();
-        for c in claimed {
+        for webhook in claimed {
             let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
+                // Cannot happen (only this pass takes permits); the lease runs out.
                 break;
             };
-            let (app, sender) = (self.app.clone(), self.sender.clone());
+            let (app, sender, instance) =
+                (self.app.clone(), self.sender.clone(), self.instance.clone());
+            let lease_ms = self.lease_ms();
             tokio::spawn(async move {
-                let secret = SecretString::from(c.webhook.secret.clone());
-                let outcome = sender
-                    .send(&c.webhook.url, &c.event_id, &c.payload, &secret)
-                    .await;
-                app.settle(&c, outcome).await;
+                drain(app.clone(), sender, instance, lease_ms, webhook).await;
                 drop(permit);
-                // The endpoint's next delivery may be waiting for this one.
+                // An event may have come for this endpoint while it was held.
                 app.deliveries.wake();
             });
         }

@@ -9,8 +9,11 @@ use sea_orm::{
     ActiveValue::Set,
     ColumnTrait as _, Condition, ConnectionTrait, EntityTrait as _, QueryFilter as _,
     QueryOrder as _, QuerySelect as _,
-    sea_query::{Alias, Expr, ExprTrait as _, Query},
+    sea_query::{Alias, Expr, ExprTrait as _, Order, Query},
 };
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use super::entities::{webhook_attempts, webhook_deliveries, webhook_events, webhooks};
 use super::{Op as _, Store, StoreError};
@@ -63,61 +66,77 @@ pub fn event_id() -> String {
 
 /// Records `events` and a pending delivery for every enabled endpoint of their
 /// tenant that wants them — on `conn`, so inside the caller's transaction.
+/// One endpoint query per tenant and batched inserts: a 500-line batch cancel
+/// costs a handful of statements, not 1,500.
 pub(super) async fn enqueue<C: ConnectionTrait>(
     conn: &C,
     events: Vec<NewWebhookEvent>,
     only: Option<WebhookId>,
 ) -> Result<(), StoreError> {
+    /// Rows per INSERT (12 columns × 1,000 stays far below PostgreSQL's 65,535 parameters).
+    const CHUNK: usize = 1_000;
     let op = "recording webhook events";
     let now = now_ms();
+    let mut endpoints_of: HashMap<Tenant, Vec<Webhook>> = HashMap::new();
+    let mut event_rows = Vec::new();
+    let mut delivery_rows = Vec::new();
     for event in events {
-        let mut endpoints = webhooks::Entity::find()
-            .filter(webhooks::Column::VendorId.eq(event.tenant.vendor))
-            .filter(webhooks::Column::Environment.eq(event.tenant.environment))
-            .filter(webhooks::Column::Status.eq(WebhookStatus::Enabled));
-        if let Some(id) = only {
-            endpoints = endpoints.filter(webhooks::Column::WebhookId.eq(id));
-        }
+        let endpoints = match endpoints_of.entry(event.tenant) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let mut q = webhooks::Entity::find()
+                    .filter(webhooks::Column::VendorId.eq(event.tenant.vendor))
+                    .filter(webhooks::Column::Environment.eq(event.tenant.environment))
+                    .filter(webhooks::Column::Status.eq(WebhookStatus::Enabled));
+                if let Some(id) = only {
+                    q = q.filter(webhooks::Column::WebhookId.eq(id));
+                }
+                e.insert(q.all(conn).await.op(op)?)
+            }
+        };
         let targets: Vec<WebhookId> = endpoints
-            .all(conn)
-            .await
-            .op(op)?
-            .into_iter()
-            .filter(|w| w.events.wants(event.kind))
+            .iter()
+            .filter(|w| only.is_some() || w.events.wants(event.kind))
             .map(|w| w.webhook_id)
             .collect();
         if targets.is_empty() {
             continue;
         }
         let id = event_id();
-        webhook_events::ActiveModel {
-            id: Set(id.clone()),
+        delivery_rows.extend(
+            targets
+                .into_iter()
+                .map(|webhook| webhook_deliveries::ActiveModel {
+                    id: NotSet,
+                    event_id: Set(id.clone()),
+                    webhook_id: Set(webhook),
+                    state: Set(DeliveryState::Pending),
+                    attempts: Set(0),
+                    next_attempt_at_ms: Set(now),
+                    last_status: Set(None),
+                    last_error: Set(None),
+                    created_at_ms: Set(now),
+                    finished_at_ms: Set(None),
+                }),
+        );
+        event_rows.push(webhook_events::ActiveModel {
+            id: Set(id),
             vendor_id: Set(event.tenant.vendor),
             environment: Set(event.tenant.environment),
             kind: Set(event.kind),
             payload: Set(event.payload),
             created_at_ms: Set(now),
-        }
-        .insert(conn)
-        .await
-        .op(op)?;
-        let deliveries = targets
-            .into_iter()
-            .map(|webhook| webhook_deliveries::ActiveModel {
-                id: NotSet,
-                event_id: Set(id.clone()),
-                webhook_id: Set(webhook),
-                state: Set(DeliveryState::Pending),
-                attempts: Set(0),
-                next_attempt_at_ms: Set(now),
-                last_status: Set(None),
-                last_error: Set(None),
-                claim_until_ms: Set(None),
-                claimed_by: Set(None),
-                created_at_ms: Set(now),
-                finished_at_ms: Set(None),
-            });
-        webhook_deliveries::Entity::insert_many(deliveries)
+        });
+    }
+    // Events first: deliveries reference them.
+    for chunk in event_rows.chunks(CHUNK) {
+        webhook_events::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(conn)
+            .await
+            .op(op)?;
+    }
+    for chunk in delivery_rows.chunks(CHUNK) {
+        webhook_deliveries::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(conn)
             .await
             .op(op)?;
@@ -129,6 +148,8 @@ impl Store {
     pub async fn create_webhook(&self, new: NewWebhook) -> Result<Webhook, StoreError> {
         webhooks::ActiveModel {
             webhook_id: Set(WebhookId::new()),
+            lease_until_ms: Set(None),
+            leased_by: Set(None),
             vendor_id: Set(new.tenant.vendor),
             environment: Set(new.tenant.environment),
             url: Set(new.url),
@@ -293,6 +314,14 @@ impl Store {
                 webhooks::Column::FailingSinceMs,
                 Expr::value(Option::<i64>::None),
             )
+            .col_expr(
+                webhooks::Column::LeaseUntilMs,
+                Expr::value(Option::<i64>::None),
+            )
+            .col_expr(
+                webhooks::Column::LeasedBy,
+                Expr::value(Option::<String>::None),
+            )
             .filter(webhooks::Column::WebhookId.eq(id))
             .filter(webhooks::Column::Status.eq(WebhookStatus::Disabled))
             .exec(self.conn())
@@ -314,10 +343,6 @@ impl Store {
                 Expr::value(now_ms()),
             )
             .col_expr(
-                webhook_deliveries::Column::ClaimUntilMs,
-                Expr::value(Option::<i64>::None),
-            )
-            .col_expr(
                 webhook_deliveries::Column::FinishedAtMs,
                 Expr::value(Option::<i64>::None),
             )
@@ -331,94 +356,147 @@ impl Store {
             .op(op)
     }
 
-    /// Claims up to `limit` due deliveries for `lease_ms`: for each endpoint
-    /// only its oldest pending one (deliveries to one endpoint go in order).
-    pub async fn claim_deliveries(
+    /// Leases up to `limit` endpoints whose first pending delivery is due and
+    /// that no live instance holds: the holder sends that endpoint's
+    /// deliveries one after another, in order. One index probe per endpoint
+    /// (`ix_webhook_deliveries_queue`), however long its backlog.
+    pub async fn claim_endpoints(
         &self,
         instance: &str,
         lease_ms: i64,
         limit: u64,
-    ) -> Result<Vec<Claimed>, StoreError> {
+    ) -> Result<Vec<Webhook>, StoreError> {
         use webhook_deliveries::Column as D;
-        let op = "claiming webhook deliveries";
+        use webhooks::Column as W;
+        let op = "claiming webhook endpoints";
         let now = now_ms();
-        let claimable = || {
+        let free = || {
             Condition::all()
-                .add(D::State.eq(DeliveryState::Pending))
-                .add(D::NextAttemptAtMs.lte(now))
+                .add(W::Status.eq(WebhookStatus::Enabled))
                 .add(
                     Condition::any()
-                        .add(D::ClaimUntilMs.is_null())
-                        .add(D::ClaimUntilMs.lt(now)),
+                        .add(W::LeaseUntilMs.is_null())
+                        .add(W::LeaseUntilMs.lt(now)),
                 )
         };
-        let earlier = Alias::new("earlier");
-        let mut first_in_line = Query::select();
-        first_in_line
-            .expr(Expr::val(1))
-            .from_as(webhook_deliveries::Entity, earlier.clone())
+        // (SELECT next_attempt_at_ms FROM webhook_deliveries d WHERE d.webhook_id
+        //  = webhooks.id AND d.state = 'pending' ORDER BY d.id LIMIT 1) <= now
+        let d = Alias::new("d");
+        let mut head = Query::select();
+        head.column((d.clone(), D::NextAttemptAtMs))
+            .from_as(webhook_deliveries::Entity, d.clone())
             .and_where(
-                Expr::col((earlier.clone(), D::WebhookId))
-                    .equals((webhook_deliveries::Entity, D::WebhookId)),
+                Expr::col((d.clone(), D::WebhookId)).equals((webhooks::Entity, W::WebhookId)),
             )
-            .and_where(Expr::col((earlier.clone(), D::State)).eq(DeliveryState::Pending))
-            .and_where(
-                Expr::col((earlier, D::Id)).lt(Expr::col((webhook_deliveries::Entity, D::Id))),
-            );
-        let candidates = webhook_deliveries::Entity::find()
-            .filter(claimable())
-            .filter(Expr::exists(first_in_line).not())
-            .order_by_asc(D::Id)
+            .and_where(Expr::col((d.clone(), D::State)).eq(DeliveryState::Pending))
+            .order_by((d, D::Id), Order::Asc)
+            .limit(1);
+        let head_due = Expr::SubQuery(None, Box::new(head.into())).lte(now);
+        let candidates = webhooks::Entity::find()
+            .filter(free())
+            .filter(head_due)
             .limit(limit)
             .all(self.conn())
             .await
             .op(op)?;
         let mut claimed = Vec::new();
-        for d in candidates {
-            let res = webhook_deliveries::Entity::update_many()
-                .col_expr(D::ClaimUntilMs, Expr::value(now + lease_ms))
-                .col_expr(D::ClaimedBy, Expr::value(instance))
-                .filter(D::Id.eq(d.id))
-                .filter(claimable())
+        for w in candidates {
+            let res = webhooks::Entity::update_many()
+                .col_expr(W::LeaseUntilMs, Expr::value(now + lease_ms))
+                .col_expr(W::LeasedBy, Expr::value(instance))
+                .filter(W::WebhookId.eq(w.webhook_id))
+                .filter(free())
                 .exec(self.conn())
                 .await
                 .op(op)?;
-            if res.rows_affected != 1 {
-                continue;
+            if res.rows_affected == 1 {
+                claimed.push(w);
             }
-            let (Some(webhook), Some(event)) = (
-                webhooks::Entity::find_by_id(d.webhook_id)
-                    .one(self.conn())
-                    .await
-                    .op(op)?,
-                webhook_events::Entity::find_by_id(d.event_id.clone())
-                    .one(self.conn())
-                    .await
-                    .op(op)?,
-            ) else {
-                continue;
-            };
-            if webhook.status != WebhookStatus::Enabled {
-                // Stopped after this delivery was queued (or redelivered).
-                self.stop_webhook(
-                    webhook.webhook_id,
-                    webhook.status,
-                    webhook
-                        .disabled_reason
-                        .as_deref()
-                        .unwrap_or("the endpoint is not enabled"),
-                )
-                .await?;
-                continue;
-            }
-            claimed.push(Claimed {
-                event_id: event.id,
-                payload: event.payload,
-                delivery: d,
-                webhook,
-            });
         }
         Ok(claimed)
+    }
+
+    /// Extends this instance's lease of an endpoint and returns the endpoint
+    /// as it is now; `None` if the lease was lost (it ran out and another
+    /// instance took it) or the endpoint is no longer enabled.
+    pub async fn renew_endpoint(
+        &self,
+        id: WebhookId,
+        instance: &str,
+        lease_ms: i64,
+    ) -> Result<Option<Webhook>, StoreError> {
+        use webhooks::Column as W;
+        let op = "renewing a webhook endpoint lease";
+        let res = webhooks::Entity::update_many()
+            .col_expr(W::LeaseUntilMs, Expr::value(now_ms() + lease_ms))
+            .filter(W::WebhookId.eq(id))
+            .filter(W::LeasedBy.eq(instance))
+            .filter(W::Status.eq(WebhookStatus::Enabled))
+            .exec(self.conn())
+            .await
+            .op(op)?;
+        if res.rows_affected != 1 {
+            return Ok(None);
+        }
+        webhooks::Entity::find_by_id(id)
+            .one(self.conn())
+            .await
+            .op(op)
+    }
+
+    /// The endpoint's first pending delivery and its event, if it is due now
+    /// (a first delivery waiting for its retry holds back the ones after it).
+    pub async fn next_delivery(&self, webhook: &Webhook) -> Result<Option<Claimed>, StoreError> {
+        use webhook_deliveries::Column as D;
+        let op = "loading the next webhook delivery";
+        let Some(head) = webhook_deliveries::Entity::find()
+            .filter(D::WebhookId.eq(webhook.webhook_id))
+            .filter(D::State.eq(DeliveryState::Pending))
+            .order_by_asc(D::Id)
+            .one(self.conn())
+            .await
+            .op(op)?
+        else {
+            return Ok(None);
+        };
+        if head.next_attempt_at_ms > now_ms() {
+            return Ok(None);
+        }
+        let Some(event) = webhook_events::Entity::find_by_id(head.event_id.clone())
+            .one(self.conn())
+            .await
+            .op(op)?
+        else {
+            return Err(StoreError::Corrupt {
+                op,
+                detail: format!("webhook delivery {} names a missing event", head.id),
+            });
+        };
+        Ok(Some(Claimed {
+            event_id: event.id,
+            payload: event.payload,
+            delivery: head,
+            webhook: webhook.clone(),
+        }))
+    }
+
+    /// Gives up this instance's lease of an endpoint.
+    pub async fn release_endpoint(&self, id: WebhookId, instance: &str) -> Result<(), StoreError> {
+        webhooks::Entity::update_many()
+            .col_expr(
+                webhooks::Column::LeaseUntilMs,
+                Expr::value(Option::<i64>::None),
+            )
+            .col_expr(
+                webhooks::Column::LeasedBy,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(webhooks::Column::WebhookId.eq(id))
+            .filter(webhooks::Column::LeasedBy.eq(instance))
+            .exec(self.conn())
+            .await
+            .op("releasing a webhook endpoint")
+            .map(|_| ())
     }
 
     /// Records an attempt and where the delivery goes next: `next_attempt_at`
@@ -458,7 +536,6 @@ impl Store {
                 D::NextAttemptAtMs,
                 Expr::value(next_attempt_at.unwrap_or(now)),
             )
-            .col_expr(D::ClaimUntilMs, Expr::value(Option::<i64>::None))
             .col_expr(
                 D::FinishedAtMs,
                 Expr::value(next_attempt_at.is_none().then_some(now)),
@@ -483,18 +560,22 @@ impl Store {
             .map(|_| ())
     }
 
-    /// Releases deliveries this instance claimed (shutdown): due again at once.
-    pub async fn release_deliveries(&self, instance: &str) -> Result<(), StoreError> {
-        webhook_deliveries::Entity::update_many()
+    /// Gives up every endpoint lease this instance holds (shutdown): another
+    /// instance takes them over at once instead of after the lease.
+    pub async fn release_endpoints(&self, instance: &str) -> Result<(), StoreError> {
+        webhooks::Entity::update_many()
             .col_expr(
-                webhook_deliveries::Column::ClaimUntilMs,
+                webhooks::Column::LeaseUntilMs,
                 Expr::value(Option::<i64>::None),
             )
-            .filter(webhook_deliveries::Column::ClaimedBy.eq(instance))
-            .filter(webhook_deliveries::Column::State.eq(DeliveryState::Pending))
+            .col_expr(
+                webhooks::Column::LeasedBy,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(webhooks::Column::LeasedBy.eq(instance))
             .exec(self.conn())
             .await
-            .op("releasing webhook deliveries")
+            .op("releasing webhook endpoints")
             .map(|_| ())
     }
 

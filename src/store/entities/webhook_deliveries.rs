@@ -14,8 +14,6 @@ pub struct Model {
     pub next_attempt_at_ms: i64,
     pub last_status: Option<i32>,
     pub last_error: Option<String>,
-    pub claim_until_ms: Option<i64>,
-    pub claimed_by: Option<String>,
     pub created_at_ms: i64,
     pub finished_at_ms: Option<i64>,
 }

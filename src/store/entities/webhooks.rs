@@ -18,6 +18,9 @@ pub struct Model {
     pub created_at_ms: i64,
     pub failing_since_ms: Option<i64>,
     pub disabled_reason: Option<String>,
+    /// The instance sending this endpoint's deliveries, and until when.
+    pub lease_until_ms: Option<i64>,
+    pub leased_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

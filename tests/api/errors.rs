@@ -35,6 +35,13 @@ async fn wrong_methods_answer_405_json_with_allow(backend: Backend) {
         (Method::PUT, "/purchase/cancel", "DELETE"),
         (Method::POST, "/purchase/info", "GET"),
         (Method::POST, "/access/abc", "GET, HEAD"),
+        (Method::GET, "/purchase/cancel-batch", "POST"),
+        (Method::POST, "/purchase/list", "GET"),
+        (Method::DELETE, "/webhooks", "GET, POST"),
+        (Method::GET, "/webhooks/abc", "DELETE"),
+        (Method::GET, "/webhooks/abc/test", "POST"),
+        (Method::POST, "/webhooks/abc/deliveries", "GET"),
+        (Method::GET, "/admin/api/deliveries/1/redeliver", "POST"),
     ] {
         let res = app
             .request(method.clone(), path, Some(&vt.token))
@@ -80,6 +87,16 @@ async fn malformed_json_and_wrong_types_answer_422_naming_the_field(backend: Bac
             r#"{"asset_id":1,"quantity":1}"#,
             "customer_ip",
         ),
+        ("/purchase/cancel-batch", "{not json", "body"),
+        ("/purchase/cancel-batch", "[1]", "body"),
+        ("/purchase/cancel-batch", r#"{"lines": "all"}"#, "lines"),
+        ("/webhooks", "{not json", "body"),
+        ("/webhooks", r#"{"url": 5}"#, "url"),
+        (
+            "/webhooks",
+            r#"{"url": "https://example.com", "events": "all"}"#,
+            "events",
+        ),
     ];
     for (path, body, field) in cases {
         let res = app
@@ -122,6 +139,18 @@ async fn oversized_bodies_answer_413(backend: Backend) {
 
     let body = assert_error(res, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     assert_eq!(body["details"]["limit_bytes"], 65536);
+    for path in ["/purchase/cancel-batch", "/webhooks"] {
+        let huge = format!(r#"{{"reason":"{}"}}"#, "x".repeat(200_000));
+        let res = app
+            .request(Method::POST, path, Some(&vt.token))
+            .await
+            .header("content-type", "application/json")
+            .body(huge)
+            .send()
+            .await
+            .unwrap();
+        assert_error(res, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    }
     // The server is still fine afterwards.
     assert_eq!(
         app.get("/assets/list", &vt.token).await.status(),

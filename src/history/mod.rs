@@ -132,6 +132,10 @@ impl AccessLog {
 
 /// Starts the writer; the returned handle finishes after every sender is dropped
 /// and what is buffered was written (or given up on).
+///
+/// The channel is drained continuously into the backlog while a batch is being
+/// written (one at a time, on a task of its own): a database that takes its
+/// full timeout to refuse a batch never lets the channel fill up behind it.
 pub fn spawn_writer(store: Store, ip: IpPolicy) -> (AccessLog, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<AccessRecord>(CAPACITY);
     let dropped = Arc::new(Dropped::default());
@@ -143,25 +147,51 @@ pub fn spawn_writer(store: Store, ip: IpPolicy) -> (AccessLog, tokio::task::Join
         dropped: dropped.clone(),
     };
     let handle = tokio::spawn(async move {
-        let mut batch = Vec::with_capacity(BATCH);
-        loop {
-            let first = tokio::time::timeout(FLUSH_EVERY, rx.recv()).await;
-            match first {
-                Ok(Some(e)) => batch.push(e),
-                Ok(None) => break,
-                Err(_) => {}
+        let mut in_flight: Option<tokio::task::JoinHandle<Result<(), Vec<AccessRecord>>>> = None;
+        let mut open = true;
+        while open || in_flight.is_some() || (!writer.backlog.is_empty() && writer.due()) {
+            tokio::select! {
+                got = rx.recv(), if open => match got {
+                    Some(e) => {
+                        writer.backlog.push_back(e);
+                        while let Ok(e) = rx.try_recv() {
+                            writer.backlog.push_back(e);
+                        }
+                    }
+                    None => {
+                        open = false;
+                        // Shutting down: one last attempt at everything held.
+                        writer.retry_at = None;
+                    }
+                },
+                done = finished(&mut in_flight), if in_flight.is_some() => {
+                    in_flight = None;
+                    match done {
+                        Ok(Ok(())) => writer.retry_at = None,
+                        Ok(Err(batch)) if open => {
+                            // Back in front, in order, for a retry in a while.
+                            for e in batch.into_iter().rev() {
+                                writer.backlog.push_front(e);
+                            }
+                            writer.retry_at = Some(Instant::now() + RETRY_EVERY);
+                        }
+                        Ok(Err(batch)) => {
+                            // Shutting down and the database refuses: give up on
+                            // everything rather than hold the shutdown.
+                            let n = batch.len() + writer.backlog.len();
+                            writer.backlog.clear();
+                            writer.dropped.add(n as u64, "database unavailable at shutdown");
+                        }
+                        Err(e) => tracing::error!(error = %e, "the access history write task failed"),
+                    }
+                },
+                () = tokio::time::sleep(FLUSH_EVERY) => {}
             }
-            while batch.len() < BATCH {
-                match rx.try_recv() {
-                    Ok(e) => batch.push(e),
-                    Err(_) => break,
-                }
+            writer.bound();
+            if in_flight.is_none() && !writer.backlog.is_empty() && writer.due() {
+                in_flight = Some(writer.start_batch());
             }
-            writer.write(&mut batch).await;
         }
-        // Shutting down: one last attempt at everything held.
-        writer.retry_at = None;
-        writer.write(&mut batch).await;
         if !writer.backlog.is_empty() {
             let n = writer.backlog.len() as u64;
             writer.dropped.add(n, "database unavailable at shutdown");
@@ -170,60 +200,46 @@ pub fn spawn_writer(store: Store, ip: IpPolicy) -> (AccessLog, tokio::task::Join
     (AccessLog { tx, dropped }, handle)
 }
 
+/// The write task's result, once it finishes (pending while there is none).
+async fn finished<T>(
+    task: &mut Option<tokio::task::JoinHandle<T>>,
+) -> Result<T, tokio::task::JoinError> {
+    match task {
+        Some(t) => t.await,
+        None => std::future::pending().await,
+    }
+}
+
 struct Writer {
     store: Store,
     ip: IpPolicy,
-    /// Events the database refused, oldest first, waiting for a retry.
+    /// Events not yet written, oldest first (fresh ones and refused ones).
     backlog: VecDeque<AccessRecord>,
-    /// No retry of the backlog before this.
+    /// No write before this (set after a refusal).
     retry_at: Option<Instant>,
     dropped: Arc<Dropped>,
 }
 
 impl Writer {
-    /// Writes the backlog (when due) and then `batch`; what fails is kept.
-    async fn write(&mut self, batch: &mut Vec<AccessRecord>) {
-        self.backlog.extend(batch.drain(..));
-        if self.backlog.is_empty() || self.retry_at.is_some_and(|at| Instant::now() < at) {
-            self.bound();
-            return;
-        }
-        while !self.backlog.is_empty() {
-            let n = self.backlog.len().min(BATCH);
-            match self.write_batch(n).await {
-                Ok(()) => {
-                    self.backlog.drain(..n);
-                    self.retry_at = None;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, kept = self.backlog.len(), "could not write access history; will retry");
-                    self.retry_at = Some(Instant::now() + RETRY_EVERY);
-                    break;
-                }
-            }
-        }
-        self.bound();
+    fn due(&self) -> bool {
+        self.retry_at.is_none_or(|at| Instant::now() >= at)
     }
 
-    /// Writes the first `n` records of the backlog: their events, then their
-    /// counts. Only a failure of the events keeps the batch for a retry; a
-    /// failure of the counts is logged (the counts are then short).
-    async fn write_batch(&self, n: usize) -> Result<(), crate::store::StoreError> {
-        let batch = || self.backlog.iter().take(n);
-        let events: Vec<NewEvent> = batch().filter_map(|r| r.event(self.ip)).collect();
-        self.store.record_events(events).await?;
-        let mut counts: HashMap<(i64, &str), i64> = HashMap::new();
-        for r in batch() {
-            *counts
-                .entry((r.at_ms - r.at_ms.rem_euclid(HOUR_MS), r.result))
-                .or_default() += 1;
-        }
-        let counts: Vec<(i64, &str, i64)> =
-            counts.into_iter().map(|((h, r), n)| (h, r, n)).collect();
-        if let Err(e) = self.store.add_access_counts(&counts).await {
-            tracing::warn!(error = %e, "could not add to the access counts; they are short by {n} accesses");
-        }
-        Ok(())
+    /// Takes up to [`BATCH`] of the oldest events and writes them on a task;
+    /// the task gives them back if the database refuses them.
+    fn start_batch(&mut self) -> tokio::task::JoinHandle<Result<(), Vec<AccessRecord>>> {
+        let n = self.backlog.len().min(BATCH);
+        let batch: Vec<AccessRecord> = self.backlog.drain(..n).collect();
+        let (store, ip) = (self.store.clone(), self.ip);
+        tokio::spawn(async move {
+            match write_batch(&store, ip, &batch).await {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not write access history; will retry");
+                    Err(batch)
+                }
+            }
+        })
     }
 
     /// Keeps the backlog within [`RETRY_BACKLOG`]: the newest beyond it are dropped.
@@ -234,6 +250,29 @@ impl Writer {
             self.dropped.add(n as u64, "retry backlog full");
         }
     }
+}
+
+/// Writes one batch: its events, then its counts. Only a failure of the
+/// events gives the batch back for a retry; a failure of the counts is logged
+/// (the counts are then short).
+async fn write_batch(
+    store: &Store,
+    ip: IpPolicy,
+    batch: &[AccessRecord],
+) -> Result<(), crate::store::StoreError> {
+    let events: Vec<NewEvent> = batch.iter().filter_map(|r| r.event(ip)).collect();
+    store.record_events(events).await?;
+    let mut counts: HashMap<(i64, &str), i64> = HashMap::new();
+    for r in batch {
+        *counts
+            .entry((r.at_ms - r.at_ms.rem_euclid(HOUR_MS), r.result))
+            .or_default() += 1;
+    }
+    let counts: Vec<(i64, &str, i64)> = counts.into_iter().map(|((h, r), n)| (h, r, n)).collect();
+    if let Err(e) = store.add_access_counts(&counts).await {
+        tracing::warn!(error = %e, "could not add to the access counts; they are short by {} accesses", batch.len());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -55,6 +55,8 @@ pub struct ServerSettings {
     /// Longest a request body may take to arrive; past it: 408.
     pub body_timeout_ms: u64,
     pub workers: usize,
+    /// On SIGTERM, how long requests in flight may take to finish.
+    pub shutdown_timeout_seconds: u64,
 }
 
 #[derive(Clone, Deserialize)]
@@ -328,6 +330,12 @@ impl Settings {
         }
         if self.database.timeout_ms == 0 {
             return Err(invalid("database.timeout_ms", "must be at least 1"));
+        }
+        if !(1..=3600).contains(&self.server.shutdown_timeout_seconds) {
+            return Err(invalid(
+                "server.shutdown_timeout_seconds",
+                "must be from 1 to 3600",
+            ));
         }
         if self.server.body_timeout_ms == 0 {
             return Err(invalid("server.body_timeout_ms", "must be at least 1"));

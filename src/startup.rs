@@ -35,6 +35,8 @@ pub struct Application {
     stop: CancellationToken,
     background: Vec<tokio::task::JoinHandle<()>>,
     history_writer: tokio::task::JoinHandle<()>,
+    /// This instance's name in fulfilment claims and webhook leases.
+    instance: String,
 }
 
 /// Longest instance name: `order_lines.claimed_by` is VARCHAR(64).
@@ -97,6 +99,7 @@ impl Application {
             &std::env::var("HOSTNAME").unwrap_or_default(),
             std::process::id(),
         );
+        let instance_for_shutdown = instance.clone();
         let storage = Storage::open(&settings.storage.path)?;
         let store = Store::connect(&settings.database).await?;
         if settings.database.migrate_on_start {
@@ -229,6 +232,7 @@ impl Application {
             stop,
             background,
             history_writer,
+            instance: instance_for_shutdown,
         })
     }
 
@@ -240,8 +244,11 @@ impl Application {
         &self.public_url
     }
 
-    /// Serves until the server stops (Ctrl-C / SIGTERM), then stops the
-    /// workers and flushes history.
+    /// Serves until the server stops (SIGTERM or Ctrl-C: it stops accepting
+    /// and lets requests in flight finish for `server.shutdown_timeout_seconds`),
+    /// then stops the workers, gives up this instance's fulfilment claims and
+    /// webhook leases so that another instance takes them over at once, and
+    /// flushes the access history.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self {
             server,
@@ -249,15 +256,28 @@ impl Application {
             stop,
             background,
             history_writer,
+            instance,
             ..
         } = self;
         let result = server.await;
+        tracing::info!("stopped accepting; finishing background work");
         stop.cancel();
         for task in background {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
+        state.app.release_leases(&instance).await;
+        let dropped = state.access_log.dropped_counter();
+        // The last sender: the writer flushes what it holds and finishes.
         drop(state);
-        let _ = tokio::time::timeout(Duration::from_secs(5), history_writer).await;
+        if tokio::time::timeout(Duration::from_secs(10), history_writer)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "the access history was still being written after 10 s; the rest is lost"
+            );
+        }
+        tracing::info!(history_dropped = dropped.total(), "assetgate stopped");
         result
     }
 }
@@ -327,6 +347,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         n => n,
     };
     let panic_route = state.settings.testing.panic_route;
+    let state_shutdown_timeout = state.settings.server.shutdown_timeout_seconds;
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         ActixApp::new()
@@ -339,6 +360,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .wrap(from_fn(middleware::request_id))
     })
     .workers(workers)
+    .shutdown_timeout(state_shutdown_timeout)
     // Without TCP_NODELAY a response written as headers + body waits for the
     // client's delayed ACK (~40 ms per small download).
     .on_connect(|conn, _| {

@@ -103,6 +103,24 @@ impl App {
     }
 }
 
+impl App {
+    /// Gives up what this instance holds (at shutdown, after its workers have
+    /// stopped): fulfilment claims and webhook endpoint leases, so that
+    /// another instance takes them over at once instead of after the lease.
+    pub async fn release_leases(&self, instance: &str) {
+        match self.store.release_fulfilment_claims(instance).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(lines = n, "released fulfilment claims"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not release fulfilment claims; their leases run out");
+            }
+        }
+        if let Err(e) = self.store.release_endpoints(instance).await {
+            tracing::warn!(error = %e, "could not release webhook leases; they run out");
+        }
+    }
+}
+
 /// The fulfilment worker of one instance.
 pub struct Fulfilment {
     pub app: App,

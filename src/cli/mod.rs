@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use base64::Engine as _;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret as _;
 use serde_json::json;
@@ -59,6 +60,16 @@ enum Command {
     /// Check the asset files.
     #[command(subcommand)]
     Storage(StorageCmd),
+    /// Link signing keys.
+    #[command(subcommand)]
+    Key(KeyCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCmd {
+    /// Print a fresh random signing key (base64 of 32 bytes) and its key id,
+    /// for `links.signing_key`; see the rotation recipe in the README.
+    Generate,
 }
 
 #[derive(Subcommand, Debug)]
@@ -299,6 +310,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<Option<Outp
         Command::Asset(AssetCmd::Add(args)) => {
             let store = open_store(&settings).await?;
             serde_json::to_value(AssetItem::from(asset::add(&store, &settings, args).await?))?
+        }
+        Command::Key(KeyCmd::Generate) => {
+            let key: [u8; 32] = rand::random();
+            json!({
+                "key": base64::engine::general_purpose::STANDARD.encode(key),
+                "kid": crate::links::key_id(&key),
+            })
         }
         Command::Storage(StorageCmd::Verify) => {
             let store = open_store(&settings).await?;

@@ -128,6 +128,12 @@ impl AccessLog {
     pub fn dropped(&self) -> u64 {
         self.dropped.total()
     }
+
+    /// The loss counter alone: unlike a clone of the log, holding it does
+    /// not keep the writer waiting for more events.
+    pub fn dropped_counter(&self) -> Arc<Dropped> {
+        self.dropped.clone()
+    }
 }
 
 /// Starts the writer; the returned handle finishes after every sender is dropped

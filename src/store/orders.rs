@@ -376,6 +376,22 @@ impl Store {
     /// Claims up to `limit` PROCESSING lines for this instance for `lease_ms`.
     /// A claim whose lease ran out (crashed instance) can be claimed again.
     /// Returns each line, its asset, and how many times it was claimed so far.
+    /// Gives up the fulfilment claims this instance holds (shutdown): another
+    /// instance picks the lines up at once instead of after the lease.
+    pub async fn release_fulfilment_claims(&self, instance: &str) -> Result<u64, StoreError> {
+        order_lines::Entity::update_many()
+            .col_expr(
+                order_lines::Column::ClaimUntilMs,
+                Expr::value(Option::<i64>::None),
+            )
+            .filter(order_lines::Column::ClaimedBy.eq(instance))
+            .filter(order_lines::Column::Status.eq(LineStatus::Processing))
+            .exec(self.conn())
+            .await
+            .op("releasing fulfilment claims")
+            .map(|r| r.rows_affected)
+    }
+
     pub async fn claim_processing(
         &self,
         instance: &str,

@@ -731,3 +731,31 @@ fn a_misspelt_key_or_a_fleet_without_redis_stops_start_up_naming_it() {
         "past configuration, to the (absent) database: {stderr}"
     );
 }
+
+#[test]
+fn key_generate_prints_a_fresh_key_and_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = json_of(&run(dir.path(), &[], &["key", "generate"]));
+    let second = json_of(&run(dir.path(), &[], &["key", "generate"]));
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = base64::Engine::decode(&b64, first["key"].as_str().unwrap()).unwrap();
+    assert_eq!(key.len(), 32, "{first}");
+    let kid = first["kid"].as_str().unwrap();
+    assert_eq!(kid.len(), 16);
+    assert!(kid.bytes().all(|b| b.is_ascii_hexdigit()), "{first}");
+    assert_ne!(first["key"], second["key"], "fresh every time");
+    // It is accepted as a signing key.
+    let out = run(
+        dir.path(),
+        &[(
+            "ASSETGATE__LINKS__SIGNING_KEY",
+            first["key"].as_str().unwrap().to_owned(),
+        )],
+        &["migrate"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

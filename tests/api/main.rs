@@ -23,5 +23,6 @@ mod purchase;
 mod races;
 mod receiver;
 mod reconcile;
+mod shutdown;
 mod storage;
 mod webhooks;

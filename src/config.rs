@@ -41,6 +41,8 @@ pub struct Settings {
     pub history: HistorySettings,
     pub console: ConsoleSettings,
     pub webhooks: WebhookSettings,
+    pub metrics: MetricsSettings,
+    pub rate_limit: RateLimitSettings,
     pub log: LogSettings,
     pub testing: TestingSettings,
 }
@@ -57,6 +59,29 @@ pub struct ServerSettings {
     pub workers: usize,
     /// On SIGTERM, how long requests in flight may take to finish.
     pub shutdown_timeout_seconds: u64,
+    /// Proxies whose `X-Forwarded-For` is believed (comma-separated CIDRs or addresses).
+    pub trusted_proxies: String,
+}
+
+impl ServerSettings {
+    /// `trusted_proxies`, parsed (a bare address is a /32 or /128).
+    pub fn proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        invalid(
+                            "server.trusted_proxies",
+                            format!("{p:?} is not an IP address or CIDR (such as 10.0.0.0/8)"),
+                        )
+                    })
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone, Deserialize)]
@@ -245,6 +270,27 @@ impl WebhookSettings {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Record metrics and serve `/metrics`.
+    pub enabled: bool,
+    /// Serve `/metrics` without an admin token.
+    pub public: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Requests per second per vendor token (0 = no limit).
+    pub vendor_per_second: u32,
+    pub vendor_burst: u32,
+    /// `/access` requests per second per client IP (0 = no limit).
+    pub access_per_ip_per_second: u32,
+    /// 0 = twice the rate.
+    pub access_per_ip_burst: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConsoleSettings {
     /// How long a console login lasts.
     pub session_hours: u32,
@@ -330,6 +376,13 @@ impl Settings {
         }
         if self.database.timeout_ms == 0 {
             return Err(invalid("database.timeout_ms", "must be at least 1"));
+        }
+        self.server.proxies()?;
+        if self.rate_limit.vendor_per_second > 0 && self.rate_limit.vendor_burst == 0 {
+            return Err(invalid(
+                "rate_limit.vendor_burst",
+                "must be at least 1 when rate_limit.vendor_per_second is set",
+            ));
         }
         if !(1..=3600).contains(&self.server.shutdown_timeout_seconds) {
             return Err(invalid(

@@ -18,6 +18,7 @@ pub mod fuzz;
 pub mod history;
 pub mod http;
 pub mod links;
+pub mod metrics;
 pub mod revocation;
 pub mod startup;
 pub mod state;

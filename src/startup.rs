@@ -94,6 +94,9 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.check_for_serving()?;
         crate::webhooks::install_tls_provider();
+        if settings.metrics.enabled && crate::metrics::install().is_none() {
+            anyhow::bail!("could not install the metrics recorder (another one is installed)");
+        }
         let settings = Arc::new(settings);
         let instance = instance_name(
             &std::env::var("HOSTNAME").unwrap_or_default(),
@@ -348,6 +351,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     };
     let panic_route = state.settings.testing.panic_route;
     let state_shutdown_timeout = state.settings.server.shutdown_timeout_seconds;
+    let metrics_enabled = state.settings.metrics.enabled;
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         ActixApp::new()
@@ -356,6 +360,10 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .service(crate::console::scope())
             .default_service(web::to(http::not_found))
             .wrap(from_fn(middleware::environment_header))
+            .wrap(actix_web::middleware::Condition::new(
+                metrics_enabled,
+                from_fn(middleware::record_metrics),
+            ))
             .wrap(TracingLogger::<AssetgateRootSpan>::new())
             .wrap(from_fn(middleware::request_id))
     })

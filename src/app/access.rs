@@ -32,7 +32,12 @@ impl App {
         };
         tracing::Span::current().record("line_id", line.get());
         let who = Some((line, claims.act));
-        match self.revocations.is_revoked(line).await {
+        let checking = std::time::Instant::now();
+        let revoked = self.revocations.is_revoked(line).await;
+        crate::metrics::ACCESS
+            .revocation_check
+            .record(checking.elapsed().as_secs_f64());
+        match revoked {
             Ok(false) => (who, Ok(claims)),
             Ok(true) => (who, Err(AppError::AccessRevoked)),
             // Either way the maintainer reconciles (rebuilds, pushes the

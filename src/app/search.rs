@@ -70,7 +70,23 @@ pub struct Overview {
     pub webhooks_failing: u64,
 }
 
+/// What `/metrics` reports of shared state (`None`: the database did not say).
+pub struct OperationsGauges {
+    pub complete: bool,
+    pub outbox: Option<u64>,
+    pub fulfilment_queue: Option<u64>,
+}
+
 impl App {
+    /// The gauges of `/metrics`: two indexed counts and the revocation set's state.
+    pub async fn operations_gauges(&self) -> OperationsGauges {
+        OperationsGauges {
+            complete: self.revocations.state().await == SetState::Complete,
+            outbox: self.store.outbox_depth().await.ok(),
+            fulfilment_queue: self.store.fulfilment_queue().await.ok(),
+        }
+    }
+
     /// Orders matching `filter`, newest first, `limit` per page.
     pub async fn search_orders(
         &self,

@@ -229,6 +229,13 @@ impl App {
             return;
         }
         tracing::info!(delivery = id, status = ?outcome.status, error = ?outcome.error, delivered, "webhook attempt");
+        let result = match (delivered, gone, next.is_some()) {
+            (true, _, _) => "delivered",
+            (_, true, _) => "gone",
+            (_, _, true) => "retried",
+            _ => "failed",
+        };
+        metrics::counter!("assetgate_webhook_deliveries_total", "result" => result).increment(1);
         let stop = if gone {
             Some("the endpoint answered 410 Gone".to_owned())
         } else {

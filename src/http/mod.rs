@@ -38,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, panic_route: bool) {
     cfg.service(web::scope("/access").default_service(web::to(access::access)));
     let routes = [
         resource("/health", "GET").route(web::get().to(health::health)),
+        resource("/metrics", "GET").route(web::get().to(metrics::metrics)),
         resource("/assets/list", "GET").route(web::get().to(assets::list)),
         resource("/purchase/validate-purchase-before-payment", "POST")
             .route(web::post().to(validate::validate)),

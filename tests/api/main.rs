@@ -17,6 +17,7 @@ mod fleet;
 mod health;
 mod lifecycle;
 mod links;
+mod metrics;
 mod migrations;
 mod outages;
 mod purchase;

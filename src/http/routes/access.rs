@@ -54,8 +54,24 @@ pub async fn access(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
         Ok(res) => res.status().as_u16(),
         Err(e) => e.status_code().as_u16(),
     };
+    let name = match &result {
+        Ok(res) if res.status() == actix_web::http::StatusCode::NOT_MODIFIED => "not_modified",
+        Ok(_) => "served",
+        Err(e) => e.name(),
+    };
+    if state.settings.metrics.enabled {
+        let series = &*crate::metrics::ACCESS;
+        series.count(name);
+        if let Ok(res) = &result
+            && let actix_web::body::BodySize::Sized(n) =
+                actix_web::body::MessageBody::size(res.body())
+            && res.status().is_success()
+        {
+            series.bytes.increment(n);
+        }
+    }
     if state.settings.history.record_access {
-        record_access(&req, &state, line, status, &result);
+        record_access(&req, &state, line, status, name);
     }
     match result {
         Ok(res) => res,
@@ -242,7 +258,7 @@ fn record_access(
     state: &AppState,
     line: Option<(LineId, Action)>,
     status: u16,
-    result: &Result<HttpResponse, ApiError>,
+    result: &'static str,
 ) {
     let method = if req.method() == actix_web::http::Method::HEAD {
         "HEAD"
@@ -255,11 +271,7 @@ fn record_access(
         action: line.map_or("", |(_, a)| a.as_str()),
         method,
         status,
-        result: match result {
-            Ok(res) if res.status() == actix_web::http::StatusCode::NOT_MODIFIED => "not_modified",
-            Ok(_) => "served",
-            Err(e) => e.name(),
-        },
+        result,
         range: req
             .headers()
             .get(header::RANGE)

@@ -7,6 +7,7 @@ pub mod health;
 pub mod info;
 pub mod links;
 pub mod list;
+pub mod metrics;
 pub mod register;
 pub mod validate;
 pub mod webhooks;

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Orchestrates the download benchmark; see bench/README.md. Standard library only."""
 
-import base64, hashlib, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time, uuid
+import base64, hashlib, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time, uuid
 
 QUICK = "--quick" in sys.argv
 # BENCH_ONLY=a,d runs only those scenarios (for iterating on one number).
-ONLY = set(os.environ.get("BENCH_ONLY", "a,b,c,d,e").split(","))
+ONLY = set(os.environ.get("BENCH_ONLY", "a,b,c,d,e,f").split(","))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target/release/assetgate")
 PG = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
@@ -95,14 +95,18 @@ def big_download(url, clients=BIG_CLIENTS):
     return dict(rps=clients / secs, mib=total / 2**20 / secs, p50=None, p99=None, errors=errors)
 
 class Gateway:
-    def __init__(self, name, tmp, database_url, redis_url):
+    def __init__(self, name, tmp, database_url, redis_url, **extra_env):
         self.name, self.dir = name, os.path.join(tmp, re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"))
         os.makedirs(self.dir)
         self.env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url,
                         ASSETGATE__STORAGE__PATH=os.path.join(self.dir, "assets"),
                         ASSETGATE__LINKS__SIGNING_KEY=base64.b64encode(os.urandom(32)).decode(),
                         ASSETGATE__REDIS__KEY_PREFIX=f"bench-{uuid.uuid4().hex}",
-                        ASSETGATE__LOG__LEVEL="warn", ASSETGATE__SERVER__PORT=str(free_port()))
+                        ASSETGATE__LOG__LEVEL="warn", ASSETGATE__SERVER__PORT=str(free_port()),
+                        # The setup and the register-throughput run call the vendor
+                        # API far above the default 50/s; (f) measures the limits.
+                        ASSETGATE__RATE_LIMIT__VENDOR_PER_SECOND="0")
+        self.env.update(extra_env)
         self.port = int(self.env["ASSETGATE__SERVER__PORT"])
         self.base = f"http://127.0.0.1:{self.port}"
 
@@ -215,6 +219,14 @@ def main():
         files[name] = path
     gws = [Gateway("assetgate (PostgreSQL + Redis)", tmp, f"{PG}/{db}", REDIS),
            Gateway("assetgate (embedded default)", tmp, f"sqlite://{tmp}/embedded.db?mode=rwc", "")]
+    # (f): the cost of metrics and rate limiting on /access. "on": the defaults
+    # (metrics on, vendor limit 50/s) plus a per-IP /access limit too high to
+    # refuse anything, so that every request pays for the check; "off": none.
+    toggles = [Gateway("limits+metrics on", tmp, f"{PG}/{db}", REDIS,
+                       ASSETGATE__RATE_LIMIT__VENDOR_PER_SECOND="50",
+                       ASSETGATE__RATE_LIMIT__ACCESS_PER_IP_PER_SECOND="100000000"),
+               Gateway("limits+metrics off", tmp, f"{PG}/{db}", REDIS,
+                       ASSETGATE__METRICS__ENABLED="false")] if "f" in ONLY else []
     rows, extra, ngx = [], {}, None
     try:
         log("setting up gateways and nginx…")
@@ -228,6 +240,10 @@ def main():
             code, body, _ = http("DELETE", f"{gw.base}/purchase/cancel?order_id={order}", gw.token)
             assert code == 201, body
             links[gw.name]["revoked"] = revoked
+        for gw in toggles:
+            gw.start()
+            asset = gw.add(files["1k.bin"])
+            links[gw.name] = {"1k.bin": gw.order(asset["asset_id"])[1]}
         ngx, ngx_link = nginx_start(tmp, os.path.join(gws[0].dir, "assets"))
         links["nginx secure_link"] = {n: ngx_link(gws[0].assets[n]["sha256"]) for n in files}
         pids = {gw.name: gw.proc.pid for gw in gws}
@@ -267,6 +283,11 @@ def main():
             results[(t, "d")]["target_rate"] = rate
             if t != "nginx secure_link" and "e" in ONLY:
                 log(f"{t}: (e) revoked link…"); results[(t, "e")] = measure(t, lambda: wrk(links[t]["revoked"], 64))
+        toggle_rps = {gw.name: [] for gw in toggles}
+        for round_ in range(3 if toggles else 0):
+            for gw in toggles if round_ % 2 == 0 else toggles[::-1]:
+                log(f"(f) {gw.name}, round {round_ + 1}/3…")
+                toggle_rps[gw.name].append(wrk(links[gw.name]["1k.bin"], 64)["rps"])
         for gw in gws[:1] if "e" in ONLY else []:
             log(f"{gw.name}: cancel latency and register throughput…")
             extra[gw.name] = cancel_and_register_numbers(gw, gw.assets["1k.bin"]["asset_id"])
@@ -289,11 +310,20 @@ def main():
                 fmt = lambda v: "–" if v is None else f"{v:.2f}"
                 errors = f"{r['errors']} (403, expected)" if key == "e" else str(r["errors"])
                 print(f"| {t} | {scen[key]}{rate} | {r['rps']:.0f} | {r['mib']:.1f} | {fmt(r['p50'])} | {fmt(r['p99'])} | {errors} | {r['rss']:.1f} | {ratio} |")
+        if toggles:
+            on, off = (statistics.median(toggle_rps[gw.name]) for gw in toggles)
+            print("\n(f) scenario (a) on PostgreSQL + Redis with metrics and rate limiting on (defaults, plus a "
+                  "per-IP /access limit too high to refuse) vs off; 3 interleaved rounds each, median\n")
+            print("| gateway | req/s per round | median | ratio |\n|---|---|---:|---:|")
+            for gw in toggles:
+                rounds = ", ".join(f"{r:.0f}" for r in toggle_rps[gw.name])
+                med = statistics.median(toggle_rps[gw.name])
+                print(f"| {gw.name} | {rounds} | {med:.0f} | {med / off:.3f}× |")
         for name, (cancel, reg) in extra.items():
             print(f"\n{name}: cancel latency p50 {cancel['p50']:.1f} ms, p99 {cancel['p99']:.1f} ms (100 sequential cancels, curl);"
                   f" register throughput {reg['rps']:.0f} req/s (wrk, 8 conns, p99 {reg['p99']:.1f} ms, {reg['errors']} errors)")
     finally:
-        for gw in gws:
+        for gw in gws + toggles:
             if hasattr(gw, "proc"): gw.stop()
         if ngx: ngx.terminate()
         subprocess.run(["pkill", "-f", f"nginx -c {tmp}/nginx.conf"], check=False)

@@ -242,6 +242,11 @@ async fn main() {
         ("ASSETGATE__LINKS__SIGNING_KEY".into(), key),
         ("ASSETGATE__LOG__LEVEL".into(), "error".into()),
         ("ASSETGATE__DATABASE__MAX_CONNECTIONS".into(), "20".into()),
+        // Setup registers 1,500 lines at once; the soak is not about limits.
+        (
+            "ASSETGATE__RATE_LIMIT__VENDOR_PER_SECOND".into(),
+            "0".into(),
+        ),
     ];
 
     eprintln!("setting up: vendor, asset, {} order lines…", args.lines);

@@ -72,7 +72,7 @@ fn describe() {
     );
     describe_counter!(
         "assetgate_access_total",
-        "/access answers by result: served, not_modified, revoked, expired, invalid, unavailable, error"
+        "/access answers by result: served, not_modified, revoked, expired, invalid, unavailable, rate_limited, error"
     );
     describe_counter!(
         "assetgate_access_bytes_total",
@@ -119,6 +119,7 @@ pub struct AccessSeries {
     expired: Counter,
     invalid: Counter,
     unavailable: Counter,
+    rate_limited: Counter,
     error: Counter,
     pub bytes: Counter,
     pub revocation_check: Histogram,
@@ -135,6 +136,7 @@ pub static ACCESS: LazyLock<AccessSeries> = LazyLock::new(|| {
         expired: result("expired"),
         invalid: result("invalid"),
         unavailable: result("unavailable"),
+        rate_limited: result("rate_limited"),
         error: result("error"),
         bytes: metrics::counter!("assetgate_access_bytes_total"),
         revocation_check: metrics::histogram!("assetgate_revocation_check_duration_seconds"),
@@ -152,6 +154,7 @@ impl AccessSeries {
             "link_expired" => &self.expired,
             "link_invalid" | "route_not_found" => &self.invalid,
             "revocation_unavailable" => &self.unavailable,
+            "rate_limited" => &self.rate_limited,
             _ => &self.error,
         }
         .increment(1);

@@ -219,11 +219,14 @@ impl Application {
             ));
         }
 
+        let limits = crate::http::limits::Limits::new(&settings)?;
+        background.push(limits.spawn_housekeeping(stop.clone()));
         let state = AppState {
             app,
             settings: settings.clone(),
             public_url: PublicUrl(public_url.clone()),
             access_log,
+            limits,
         };
         let server = run(listener, state.clone())?;
         tracing::info!(url = %public_url, port, revocation_store = state.app.revocation_store_kind(), "assetgate listening");

@@ -17,4 +17,6 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub public_url: PublicUrl,
     pub access_log: AccessLog,
+    /// Rate limits of this instance, and whose `X-Forwarded-For` is believed.
+    pub limits: crate::http::limits::Limits,
 }

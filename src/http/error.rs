@@ -43,6 +43,13 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("The request body did not arrive within {limit_ms} ms; send it at once.")]
     RequestTimeout { limit_ms: u64 },
+    #[error(
+        "Too many requests: {limit} per second are allowed here. Retry after {retry_after_seconds} s."
+    )]
+    RateLimited {
+        limit: u32,
+        retry_after_seconds: u64,
+    },
     #[error("The requested range lies outside the file of {size} bytes.")]
     RangeNotSatisfiable { size: u64 },
     #[error("Invalid request: {field}: {reason}")]
@@ -89,6 +96,7 @@ impl ApiError {
             Self::IdempotencyInProgress => ("idempotency_request_in_progress", 40902, S::CONFLICT),
             Self::PayloadTooLarge { .. } => ("payload_too_large", 41301, S::PAYLOAD_TOO_LARGE),
             Self::RequestTimeout { .. } => ("request_timeout", 40801, S::REQUEST_TIMEOUT),
+            Self::RateLimited { .. } => ("rate_limited", 42901, S::TOO_MANY_REQUESTS),
             Self::RangeNotSatisfiable { .. } => {
                 ("range_not_satisfiable", 41601, S::RANGE_NOT_SATISFIABLE)
             }
@@ -110,6 +118,12 @@ impl ApiError {
             Self::MethodNotAllowed { allowed, .. } => Some(json!({"allowed": allowed})),
             Self::PayloadTooLarge { limit } => Some(json!({"limit_bytes": limit})),
             Self::RequestTimeout { limit_ms } => Some(json!({"limit_ms": limit_ms})),
+            Self::RateLimited {
+                limit,
+                retry_after_seconds,
+            } => {
+                Some(json!({"limit_per_second": limit, "retry_after_seconds": retry_after_seconds}))
+            }
             Self::RangeNotSatisfiable { size } => Some(json!({"size_bytes": size})),
             Self::App(e) => app_details(e),
             _ => None,
@@ -301,6 +315,12 @@ impl ResponseError for ApiError {
             Self::RangeNotSatisfiable { size } => {
                 res.insert_header(("Content-Range", format!("bytes */{size}")));
             }
+            Self::RateLimited {
+                retry_after_seconds,
+                ..
+            } => {
+                res.insert_header(("Retry-After", retry_after_seconds.to_string()));
+            }
             Self::RequestTimeout { .. } => {
                 // The rest of the body may still be on its way: do not read it.
                 res.force_close();
@@ -328,6 +348,10 @@ mod tests {
             ApiError::App(AppError::ValidationTokenExpired),
             ApiError::App(AppError::ValidationTokenUsed),
             ApiError::IdempotencyKeyReused,
+            ApiError::RateLimited {
+                limit: 1,
+                retry_after_seconds: 1,
+            },
             ApiError::IdempotencyInProgress,
             ApiError::App(AppError::FileUnavailable),
             ApiError::invalid("x", "y"),

@@ -58,6 +58,7 @@ impl FromRequest for Vendor {
                 Authentication::Suspended => return Err(ApiError::VendorSuspended),
                 Authentication::Vendor(caller) => caller,
             };
+            state.limits.vendor(caller.token)?;
             tracing::Span::current()
                 .record("vendor_id", tracing::field::display(caller.tenant.vendor));
             req.extensions_mut().insert(caller.tenant.environment);

@@ -221,6 +221,24 @@ fn bad_configuration_fails_at_start_naming_the_key() {
         ),
         (vec![("REDIS_URL", "http://nope".to_owned())], "redis.url"),
         (
+            vec![(
+                "ASSETGATE__SERVER__TRUSTED_PROXIES",
+                "10.0.0.0/8, proxy.local".to_owned(),
+            )],
+            "server.trusted_proxies",
+        ),
+        (
+            vec![(
+                "ASSETGATE__LINKS__PREVIOUS_SIGNING_KEYS",
+                "not base64!".to_owned(),
+            )],
+            "links.previous_signing_keys",
+        ),
+        (
+            vec![("ASSETGATE__RATE_LIMIT__VENDOR_BURST", "0".to_owned())],
+            "rate_limit.vendor_burst",
+        ),
+        (
             vec![("ASSETGATE_CONFIG", "/no/such/file.toml".to_owned())],
             "--config",
         ),

@@ -115,6 +115,8 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         settings.links.revocation_margin_seconds = 0;
     }
     settings.log.level = "warn".into();
+    // Tests drive the API faster than a shop would; the limits have their own tests.
+    settings.rate_limit.vendor_per_second = 0;
     let pg_database = match backend {
         Backend::Sqlite => {
             settings.database.url = SecretString::from(format!(

@@ -16,6 +16,7 @@ mod faults;
 mod fleet;
 mod health;
 mod lifecycle;
+mod limits;
 mod links;
 mod metrics;
 mod migrations;

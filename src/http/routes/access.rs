@@ -43,10 +43,16 @@ pub async fn access(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
             },
         );
     }
+    let client = state.limits.client_ip(&req);
     // This route is not behind the per-resource panic guard: guard it here.
-    let served = AssertUnwindSafe(serve(&req, token, &state))
-        .catch_unwind()
-        .await;
+    let served = match state.limits.access(client) {
+        Ok(()) => {
+            AssertUnwindSafe(serve(&req, token, &state))
+                .catch_unwind()
+                .await
+        }
+        Err(limited) => Ok((None, Err(limited))),
+    };
     let Ok((line, result)) = served else {
         return ApiError::internal(anyhow::anyhow!("access handler panicked")).error_response();
     };
@@ -71,7 +77,7 @@ pub async fn access(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
         }
     }
     if state.settings.history.record_access {
-        record_access(&req, &state, line, status, name);
+        record_access(&req, &state, line, status, name, client);
     }
     match result {
         Ok(res) => res,
@@ -259,6 +265,7 @@ fn record_access(
     line: Option<(LineId, Action)>,
     status: u16,
     result: &'static str,
+    client_ip: Option<std::net::IpAddr>,
 ) {
     let method = if req.method() == actix_web::http::Method::HEAD {
         "HEAD"
@@ -277,7 +284,7 @@ fn record_access(
             .get(header::RANGE)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(100).collect()),
-        client_ip: req.peer_addr().map(|a| a.ip()),
+        client_ip,
     });
 }
 

@@ -13,6 +13,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -68,7 +69,7 @@ fn describe() {
     describe_histogram!(
         "assetgate_http_request_duration_seconds",
         Unit::Seconds,
-        "Time to the response head, by route pattern"
+        "Time to the response head, by route pattern (/access: assetgate_access_duration_seconds)"
     );
     describe_counter!(
         "assetgate_access_total",
@@ -78,11 +79,6 @@ fn describe() {
         "assetgate_access_bytes_total",
         Unit::Bytes,
         "Body bytes of /access answers that served a file (200 and 206)"
-    );
-    describe_histogram!(
-        "assetgate_revocation_check_duration_seconds",
-        Unit::Seconds,
-        "One revocation-set lookup on /access"
     );
     describe_gauge!(
         "assetgate_revocation_store_complete",
@@ -108,11 +104,109 @@ fn describe() {
 
 /// The text of `/metrics` (after the scrape-time gauges were set).
 pub fn render() -> Option<String> {
-    HANDLE.get().map(PrometheusHandle::render)
+    let mut text = HANDLE.get().map(PrometheusHandle::render)?;
+    ACCESS_LATENCY.render(
+        &mut text,
+        "assetgate_access_duration_seconds",
+        "Time to the response head of /access requests",
+    );
+    REVOCATION_CHECK.render(
+        &mut text,
+        "assetgate_revocation_check_duration_seconds",
+        "One revocation-set lookup on /access",
+    );
+    Some(text)
 }
 
-/// The `/access` result series, registered once.
+/// A Prometheus histogram for the download path: fixed buckets of plain
+/// counters, one set per worker thread (no contention, no allocation, no
+/// lock after a thread's first record), summed when scraped.
+pub struct ShardedHistogram {
+    shards: std::sync::Mutex<Vec<std::sync::Arc<HistogramShard>>>,
+}
+
+#[derive(Default)]
+pub struct HistogramShard {
+    /// One per bound of [`LATENCY_BUCKETS`], then +Inf.
+    buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    sum_ns: AtomicU64,
+}
+
+impl ShardedHistogram {
+    const fn new() -> Self {
+        Self {
+            shards: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn shard(&self) -> std::sync::Arc<HistogramShard> {
+        let shard = std::sync::Arc::new(HistogramShard::default());
+        if let Ok(mut shards) = self.shards.lock() {
+            shards.push(shard.clone());
+        }
+        shard
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        use std::fmt::Write as _;
+        let Ok(shards) = self.shards.lock() else {
+            return;
+        };
+        let mut counts = [0u64; LATENCY_BUCKETS.len() + 1];
+        let mut sum_ns = 0u64;
+        for s in shards.iter() {
+            for (total, b) in counts.iter_mut().zip(&s.buckets) {
+                *total += b.load(Ordering::Relaxed);
+            }
+            sum_ns += s.sum_ns.load(Ordering::Relaxed);
+        }
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, n) in LATENCY_BUCKETS.iter().zip(counts) {
+            cumulative += n;
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        cumulative += counts[LATENCY_BUCKETS.len()];
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(out, "{name}_sum {}", sum_ns as f64 / 1e9);
+        let _ = writeln!(out, "{name}_count {cumulative}\n");
+    }
+}
+
+impl HistogramShard {
+    fn record(&self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        let i = LATENCY_BUCKETS.partition_point(|b| *b < secs);
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_ns.fetch_add(
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+static ACCESS_LATENCY: ShardedHistogram = ShardedHistogram::new();
+static REVOCATION_CHECK: ShardedHistogram = ShardedHistogram::new();
+
+thread_local! {
+    static MY_ACCESS_LATENCY: std::sync::Arc<HistogramShard> = ACCESS_LATENCY.shard();
+    static MY_REVOCATION_CHECK: std::sync::Arc<HistogramShard> = REVOCATION_CHECK.shard();
+}
+
+/// Records one revocation-set lookup on `/access`.
+pub fn record_revocation_check(elapsed: Duration) {
+    MY_REVOCATION_CHECK.with(|h| h.record(elapsed));
+}
+
+/// The statuses `/access` answers, each with its request series registered
+/// once (GET, HEAD); anything else goes through [`record_request`].
+const ACCESS_STATUSES: [u16; 12] = [200, 206, 304, 400, 403, 404, 405, 410, 416, 429, 500, 503];
+
+/// The `/access` series, registered once: requests by method and status,
+/// latency, results, bytes, the revocation check.
 pub struct AccessSeries {
+    get: [Counter; ACCESS_STATUSES.len()],
+    head: [Counter; ACCESS_STATUSES.len()],
     served: Counter,
     not_modified: Counter,
     revoked: Counter,
@@ -122,14 +216,26 @@ pub struct AccessSeries {
     rate_limited: Counter,
     error: Counter,
     pub bytes: Counter,
-    pub revocation_check: Histogram,
 }
 
 /// Handles registered with whatever recorder is installed at first use
 /// (install it before serving).
 pub static ACCESS: LazyLock<AccessSeries> = LazyLock::new(|| {
     let result = |r: &'static str| metrics::counter!("assetgate_access_total", "result" => r);
+    let requests = |method: &'static str| {
+        ACCESS_STATUSES.map(|status| {
+            metrics::counter!(
+                "assetgate_http_requests_total",
+                "route" => ACCESS_ROUTE,
+                "method" => method,
+                "status" => status.to_string()
+            )
+        })
+    };
     AccessSeries {
+        get: requests("GET"),
+        head: requests("HEAD"),
+
         served: result("served"),
         not_modified: result("not_modified"),
         revoked: result("revoked"),
@@ -139,11 +245,29 @@ pub static ACCESS: LazyLock<AccessSeries> = LazyLock::new(|| {
         rate_limited: result("rate_limited"),
         error: result("error"),
         bytes: metrics::counter!("assetgate_access_bytes_total"),
-        revocation_check: metrics::histogram!("assetgate_revocation_check_duration_seconds"),
     }
 });
 
 impl AccessSeries {
+    /// Counts one `/access` request and its time to the response head
+    /// (`assetgate_access_duration_seconds`).
+    pub fn request(&self, head: bool, status: u16, started: Instant) {
+        MY_ACCESS_LATENCY.with(|h| h.record(started.elapsed()));
+        match ACCESS_STATUSES.iter().position(|s| *s == status) {
+            Some(i) => if head { &self.head[i] } else { &self.get[i] }.increment(1),
+            None => {
+                let method = if head { "HEAD" } else { "GET" };
+                metrics::counter!(
+                    "assetgate_http_requests_total",
+                    "route" => ACCESS_ROUTE,
+                    "method" => method,
+                    "status" => status.to_string()
+                )
+                .increment(1);
+            }
+        }
+    }
+
     /// Counts one `/access` answer by the name it was recorded under in the
     /// history (`served`, `not_modified` or an error name).
     pub fn count(&self, result: &str) {

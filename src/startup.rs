@@ -359,14 +359,10 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let server = HttpServer::new(move || {
         ActixApp::new()
             .app_data(data.clone())
-            .configure(|cfg| http::configure(cfg, panic_route))
-            .service(crate::console::scope())
+            .configure(|cfg| http::configure(cfg, panic_route, metrics_enabled))
+            .service(crate::console::scope(metrics_enabled))
             .default_service(web::to(http::not_found))
             .wrap(from_fn(middleware::environment_header))
-            .wrap(actix_web::middleware::Condition::new(
-                metrics_enabled,
-                from_fn(middleware::record_metrics),
-            ))
             .wrap(TracingLogger::<AssetgateRootSpan>::new())
             .wrap(from_fn(middleware::request_id))
     })

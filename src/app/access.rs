@@ -34,9 +34,7 @@ impl App {
         let who = Some((line, claims.act));
         let checking = std::time::Instant::now();
         let revoked = self.revocations.is_revoked(line).await;
-        crate::metrics::ACCESS
-            .revocation_check
-            .record(checking.elapsed().as_secs_f64());
+        crate::metrics::record_revocation_check(checking.elapsed());
         match revoked {
             Ok(false) => (who, Ok(claims)),
             Ok(true) => (who, Err(AppError::AccessRevoked)),

@@ -23,7 +23,9 @@ pub use session::ConsoleSession;
 use crate::http::extract::read_body;
 
 /// Every console route, under one scope with the security headers.
-pub fn scope() -> actix_web::Scope<
+pub fn scope(
+    metrics: bool,
+) -> actix_web::Scope<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
         Config = (),
@@ -35,6 +37,10 @@ pub fn scope() -> actix_web::Scope<
     use pages::*;
     web::scope("/admin")
         .wrap(from_fn(headers::security_headers))
+        .wrap(actix_web::middleware::Condition::new(
+            metrics,
+            from_fn(crate::http::middleware::record_metrics),
+        ))
         .route("/", web::get().to(overview::overview))
         .route("", web::get().to(overview::to_slash))
         .route("/login", web::get().to(login::form))

@@ -88,16 +88,11 @@ pub async fn record_metrics(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = std::time::Instant::now();
     let method = crate::metrics::method_label(req.method());
-    let access = req.path().starts_with("/access");
     let res = next.call(req).await?;
-    let route = if access {
-        std::borrow::Cow::Borrowed(crate::metrics::ACCESS_ROUTE)
-    } else {
-        res.request().match_pattern().map_or(
-            std::borrow::Cow::Borrowed("unmatched"),
-            std::borrow::Cow::Owned,
-        )
-    };
+    let route = res.request().match_pattern().map_or(
+        std::borrow::Cow::Borrowed("unmatched"),
+        std::borrow::Cow::Owned,
+    );
     crate::metrics::record_request(route, method, res.status().as_u16(), started);
     Ok(res)
 }

@@ -28,12 +28,18 @@ fn resource(path: &str, allowed: &'static str) -> actix_web::Resource {
 
 /// Panics become JSON 500s. Applied per resource, i.e. after routing: actix's
 /// router needs the request unshared, so this cannot wrap the whole App.
-fn guarded(r: actix_web::Resource) -> impl actix_web::dev::HttpServiceFactory {
+/// A resource with the panic guard and, when `metrics`, the request series.
+fn guarded(r: actix_web::Resource, metrics: bool) -> impl actix_web::dev::HttpServiceFactory {
     r.wrap(from_fn(middleware::catch_panic))
+        .wrap(actix_web::middleware::Condition::new(
+            metrics,
+            from_fn(middleware::record_metrics),
+        ))
 }
 
 /// Every route of the gateway.
-pub fn configure(cfg: &mut web::ServiceConfig, panic_route: bool) {
+/// `/access` records its own series (pre-registered, see `crate::metrics`).
+pub fn configure(cfg: &mut web::ServiceConfig, panic_route: bool, metrics: bool) {
     use routes::*;
     // First and by static prefix: the download path never runs the router's regex.
     cfg.service(web::scope("/access").default_service(web::to(access::access)));
@@ -93,11 +99,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, panic_route: bool) {
         resource("/admin/api/audit", "GET").route(web::get().to(admin::audit::audit)),
     ];
     for r in routes {
-        cfg.service(guarded(r));
+        cfg.service(guarded(r, metrics));
     }
     if panic_route {
         cfg.service(guarded(
             resource("/__test/panic", "GET").route(web::get().to(panic)),
+            metrics,
         ));
     }
 }

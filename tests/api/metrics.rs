@@ -126,8 +126,17 @@ async fn downloads_are_counted_once_by_result_with_their_bytes(backend: Backend)
     ] {
         assert_eq!(sample(&text, series), Some(1.0), "{series} in\n{text}");
     }
+    assert_eq!(
+        sample(&text, "assetgate_access_duration_seconds_count"),
+        Some(3.0),
+        "the /access latency histogram: {text}"
+    );
     assert!(
-        text.contains("assetgate_http_request_duration_seconds_bucket{route=\"/access/{token}\""),
+        text.contains("assetgate_access_duration_seconds_bucket{le=\"+Inf\"} 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("assetgate_http_request_duration_seconds_bucket{route=\"/purchase/cancel\""),
         "a latency histogram by route: {text}"
     );
     assert!(

@@ -22,6 +22,19 @@ use crate::storage::stream::file_range;
 
 /// `GET|HEAD /access/{token}`, mounted as the static-prefix scope `/access`.
 pub async fn access(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let started = std::time::Instant::now();
+    let res = answer(&req, &state).await;
+    if state.settings.metrics.enabled {
+        crate::metrics::ACCESS.request(
+            req.method() == Method::HEAD,
+            res.status().as_u16(),
+            started,
+        );
+    }
+    res
+}
+
+async fn answer(req: &HttpRequest, state: &web::Data<AppState>) -> HttpResponse {
     let token = req.match_info().unprocessed().trim_start_matches('/');
     if token.is_empty() || token.contains('/') {
         let path = "/access/…".to_owned();

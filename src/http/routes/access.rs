@@ -39,7 +39,7 @@ async fn answer(req: &HttpRequest, state: &web::Data<AppState>) -> HttpResponse 
     if token.is_empty() || token.contains('/') {
         let path = "/access/…".to_owned();
         return render(
-            &req,
+            req,
             ApiError::RouteNotFound {
                 method: req.method().to_string(),
                 path,
@@ -49,18 +49,18 @@ async fn answer(req: &HttpRequest, state: &web::Data<AppState>) -> HttpResponse 
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let method = req.method().to_string();
         return render(
-            &req,
+            req,
             ApiError::MethodNotAllowed {
                 method,
                 allowed: "GET, HEAD",
             },
         );
     }
-    let client = state.limits.client_ip(&req);
+    let client = state.limits.client_ip(req);
     // This route is not behind the per-resource panic guard: guard it here.
     let served = match state.limits.access(client) {
         Ok(()) => {
-            AssertUnwindSafe(serve(&req, token, &state))
+            AssertUnwindSafe(serve(req, token, state))
                 .catch_unwind()
                 .await
         }
@@ -90,11 +90,11 @@ async fn answer(req: &HttpRequest, state: &web::Data<AppState>) -> HttpResponse 
         }
     }
     if state.settings.history.record_access {
-        record_access(&req, &state, line, status, name, client);
+        record_access(req, state, line, status, name, client);
     }
     match result {
         Ok(res) => res,
-        Err(e) => render(&req, e),
+        Err(e) => render(req, e),
     }
 }
 

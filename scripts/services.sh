@@ -63,3 +63,19 @@ ensure_chromium() {
   command -v chromium >/dev/null && command -v chromedriver >/dev/null && return 0
   apt_install chromium chromium-driver
 }
+
+# schemathesis (PyPI) for the OpenAPI contract test, in .venv; the test finds it
+# there (or through $SCHEMATHESIS).
+SCHEMATHESIS_VERSION=4.32.5
+ensure_schemathesis() {
+  local venv=".venv"
+  if [ -x "$venv/bin/schemathesis" ] && "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    return 0
+  fi
+  echo "installing schemathesis $SCHEMATHESIS_VERSION into $venv…" >&2
+  if ! python3 -m venv "$venv" >&2 2>/dev/null; then
+    apt_install python3-venv
+    python3 -m venv "$venv" >&2
+  fi
+  "$venv/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION" >&2
+}

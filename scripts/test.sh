@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests, the black-box API tests (most on SQLite +
 # in-process revocations and on PostgreSQL + Redis), outage tests on private
-# servers, and the console's browser tests in headless Chromium.
+# servers, the console's browser tests in headless Chromium, and schemathesis
+# against the OpenAPI document.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
 ensure_postgres
 ensure_redis   # also needed as a binary: fault tests start private redis-server children
 ensure_chromium   # the console's browser tests drive a real headless Chromium
+ensure_schemathesis   # the OpenAPI contract test runs it against the real server
 
 if ! command -v cargo-nextest >/dev/null; then
   echo "installing cargo-nextest…" >&2

@@ -361,6 +361,11 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(data.clone())
             .configure(|cfg| http::configure(cfg, panic_route, metrics_enabled))
             .service(crate::console::scope(metrics_enabled))
+            // GET /openapi.json and the Swagger UI at /docs/ (vendored assets).
+            .service(
+                utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+                    .url("/openapi.json", http::openapi::document()),
+            )
             .default_service(web::to(http::not_found))
             .wrap(from_fn(middleware::environment_header))
             .wrap(TracingLogger::<AssetgateRootSpan>::new())

@@ -11,7 +11,7 @@ use crate::domain::{
 use crate::store::orders::OrderLine;
 
 /// `OrderItem`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderItem {
     pub order_id: OrderNumber,
     pub order_line_id: OrderLineId,

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod limits;
 pub mod middleware;
+pub mod openapi;
 pub mod range;
 pub mod routes;
 pub mod wire;
@@ -46,6 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, panic_route: bool, metrics: bool)
     let routes = [
         resource("/health", "GET").route(web::get().to(health::health)),
         resource("/metrics", "GET").route(web::get().to(metrics::metrics)),
+        resource("/docs", "GET").route(web::get().to(docs_slash)),
         resource("/assets/list", "GET").route(web::get().to(assets::list)),
         resource("/purchase/validate-purchase-before-payment", "POST")
             .route(web::post().to(validate::validate)),
@@ -107,6 +109,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, panic_route: bool, metrics: bool)
             metrics,
         ));
     }
+}
+
+/// `/docs` → `/docs/` (the Swagger UI's assets are relative to it).
+async fn docs_slash() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header(("Location", "/docs/"))
+        .finish()
 }
 
 /// Unknown routes: JSON 404.

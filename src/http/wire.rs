@@ -29,7 +29,7 @@ pub fn order_items(views: Vec<LineView>) -> Vec<OrderItem> {
 }
 
 /// `AssetItem`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AssetItem {
     pub asset_id: AssetId,
     pub title: String,
@@ -64,7 +64,7 @@ impl From<Asset> for AssetItem {
 }
 
 /// A link as download-url / view-url answer it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LinkItem {
     pub url: String,
     pub expires_at: String,
@@ -80,7 +80,7 @@ impl From<Minted> for LinkItem {
 }
 
 /// A vendor as the CLI (and the operators' API) show it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VendorItem {
     pub vendor_id: VendorId,
     pub name: String,
@@ -100,7 +100,7 @@ impl From<Vendor> for VendorItem {
 }
 
 /// An API token, never its secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenItem {
     pub token_id: TokenId,
     pub vendor_id: VendorId,
@@ -124,7 +124,7 @@ impl From<TokenRecord> for TokenItem {
 }
 
 /// `OrderSummary` (SPEC §7).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderSummaryItem {
     pub vendor_id: VendorId,
     pub vendor_name: String,
@@ -154,7 +154,7 @@ impl From<OrderSummary> for OrderSummaryItem {
 }
 
 /// A line's revocation state, as the admin API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RevocationItem {
     /// As the revocation store says right now; `null` when it cannot say.
     pub revoked: Option<bool>,
@@ -163,7 +163,7 @@ pub struct RevocationItem {
 }
 
 /// An `OrderItem` with its revocation state.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AdminLineItem {
     #[serde(flatten)]
     pub item: OrderItem,
@@ -172,7 +172,7 @@ pub struct AdminLineItem {
 }
 
 /// `Event` (SPEC §7).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventItem {
     pub at: String,
     pub kind: String,
@@ -202,7 +202,7 @@ impl EventItem {
 }
 
 /// One order as the admin API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderDetailItem {
     pub vendor_id: VendorId,
     pub vendor_name: String,
@@ -250,7 +250,7 @@ impl From<OrderDetail> for OrderDetailItem {
 }
 
 /// A vendor in the operators' list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VendorSummaryItem {
     #[serde(flatten)]
     pub vendor: VendorItem,
@@ -268,7 +268,7 @@ impl From<VendorSummary> for VendorSummaryItem {
 }
 
 /// The overview (SPEC §7).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OverviewItem {
     /// Order lines by status.
     pub orders_by_status: BTreeMap<LineStatus, i64>,
@@ -279,7 +279,7 @@ pub struct OverviewItem {
     pub webhooks_failing: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RevocationStoreItem {
     pub kind: &'static str,
     pub state: &'static str,
@@ -326,7 +326,7 @@ impl From<Overview> for OverviewItem {
 }
 
 /// One audit log entry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditItem {
     pub at: String,
     pub admin: String,
@@ -348,7 +348,7 @@ impl From<AuditEntry> for AuditItem {
 }
 
 /// An admin identity, never its token.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AdminItem {
     pub admin_id: AdminId,
     pub name: AdminName,
@@ -370,7 +370,7 @@ impl From<AdminRecord> for AdminItem {
 }
 
 /// A webhook endpoint, never its secret (SPEC §9).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WebhookItem {
     pub webhook_id: WebhookId,
     pub url: String,
@@ -401,7 +401,7 @@ impl From<Webhook> for WebhookItem {
 }
 
 /// One delivery of one event to one endpoint.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeliveryItem {
     pub delivery_id: i64,
     pub event_id: String,

@@ -76,24 +76,22 @@ async fn an_operator_finds_an_order_cancels_a_line_and_the_buyers_link_dies() {
         .send_keys(&token)
         .await
         .unwrap();
-    d.find(By::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser
+        .click_to_load(d.find(By::Css("button[type=submit]")).await.unwrap())
+        .await;
     // Back where we were going.
     assert_eq!(d.current_url().await.unwrap().path(), "/admin/orders");
 
     // Search by customer.
     let q = d.find(By::Id("q")).await.unwrap();
     q.send_keys("ann").await.unwrap();
-    d.find(By::Css("form.filters button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser
+        .click_to_load(
+            d.find(By::Css("form.filters button[type=submit]"))
+                .await
+                .unwrap(),
+        )
+        .await;
     let rows = d.find_all(By::Css("#results tbody tr")).await.unwrap();
     assert_eq!(rows.len(), 1, "only Ann's order");
     assert!(rows[0].text().await.unwrap().contains("Ann Buyer"));
@@ -110,12 +108,9 @@ async fn an_operator_finds_an_order_cancels_a_line_and_the_buyers_link_dies() {
 
     // The order: lines and timeline.
     d.goto(app.url("/admin/orders?q=1001")).await.unwrap();
-    d.find(By::Css("#results tbody a"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser
+        .click_to_load(d.find(By::Css("#results tbody a")).await.unwrap())
+        .await;
     let timeline = d
         .find(By::Id("timeline"))
         .await
@@ -128,12 +123,9 @@ async fn an_operator_finds_an_order_cancels_a_line_and_the_buyers_link_dies() {
     }
 
     // Cancel line 1 with a reason, confirming.
-    d.find(By::Css("a.button.small.danger"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser
+        .click_to_load(d.find(By::Css("a.button.small.danger")).await.unwrap())
+        .await;
     d.find(By::Id("reason"))
         .await
         .unwrap()
@@ -146,6 +138,7 @@ async fn an_operator_finds_an_order_cancels_a_line_and_the_buyers_link_dies() {
         .click()
         .await
         .unwrap();
+    let order_page = browser.page().await;
     d.find(By::Css("form button.danger"))
         .await
         .unwrap()
@@ -153,6 +146,7 @@ async fn an_operator_finds_an_order_cancels_a_line_and_the_buyers_link_dies() {
         .await
         .unwrap();
     d.accept_alert().await.unwrap();
+    browser.wait_replaced(order_page).await;
     // Back on the order, which says so.
     let notice = d
         .find(By::Css(".notice.ok"))
@@ -353,12 +347,9 @@ async fn an_uploaded_page_cannot_act_on_the_console_while_a_pdf_still_renders() 
         .send_keys(&token)
         .await
         .unwrap();
-    d.find(By::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser
+        .click_to_load(d.find(By::Css("button[type=submit]")).await.unwrap())
+        .await;
     // Opening the uploaded page in the operator's browser: it is downloaded,
     // never rendered on this origin, so its script never runs.
     d.goto(&evil).await.unwrap();
@@ -393,12 +384,9 @@ async fn log_in(browser: &Browser, app: &TestApp, token: &str) {
         .send_keys(token)
         .await
         .unwrap();
-    d.find(By::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser
+        .click_to_load(d.find(By::Css("button[type=submit]")).await.unwrap())
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -459,12 +447,9 @@ async fn an_operator_sees_a_disabled_webhook_and_redelivers_its_event() {
         "{hooks}"
     );
     browser.screenshot("12-vendor-webhooks").await;
-    d.find(By::LinkText("Deliveries"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser
+        .click_to_load(d.find(By::LinkText("Deliveries")).await.unwrap())
+        .await;
     let table = d
         .find(By::Css("table tbody"))
         .await
@@ -489,12 +474,13 @@ async fn an_operator_sees_a_disabled_webhook_and_redelivers_its_event() {
         .text()
         .await
         .unwrap();
-    d.find(By::Css("form[action$=redeliver] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser
+        .click_to_load(
+            d.find(By::Css("form[action$=redeliver] button"))
+                .await
+                .unwrap(),
+        )
+        .await;
     let notice = d
         .find(By::Css(".notice.ok"))
         .await

@@ -815,6 +815,32 @@ impl Browser {
             .expect("screenshot");
     }
 
+    /// The current document's root, to wait for its replacement with
+    /// [`Browser::wait_replaced`] after something that navigates.
+    pub async fn page(&self) -> thirtyfour::WebElement {
+        use thirtyfour::prelude::*;
+        self.driver.find(By::Tag("html")).await.expect("a page")
+    }
+
+    /// Waits until `old` (from [`Browser::page`]) is gone: the next page is
+    /// there. A click that submits a form can return before the browser has
+    /// left the page; looking for the answer then finds the old page.
+    pub async fn wait_replaced(&self, old: thirtyfour::WebElement) {
+        use thirtyfour::prelude::*;
+        old.wait_until()
+            .wait(Duration::from_secs(15), Duration::from_millis(50))
+            .stale()
+            .await
+            .expect("the next page loads");
+    }
+
+    /// Clicks `elem`, which navigates, and waits for the next page.
+    pub async fn click_to_load(&self, elem: thirtyfour::WebElement) {
+        let old = self.page().await;
+        elem.click().await.expect("click");
+        self.wait_replaced(old).await;
+    }
+
     /// Runs a script in the page and returns its JSON result.
     pub async fn eval(&self, script: &str) -> Value {
         self.driver

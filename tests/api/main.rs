@@ -20,6 +20,7 @@ mod limits;
 mod links;
 mod metrics;
 mod migrations;
+mod openapi;
 mod outages;
 mod purchase;
 mod races;

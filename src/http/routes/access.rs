@@ -301,6 +301,53 @@ fn record_access(
     });
 }
 
+/// What `/access/{token}` answers (GET and HEAD), for the OpenAPI document.
+/// 200 or 206 carry the file in its own content type; errors are JSON, or a
+/// short HTML page when the client prefers `text/html`.
+macro_rules! access_doc {
+    ($method:ident, $name:ident, $what:literal) => {
+        #[doc = $what]
+        #[utoipa::path(
+            $method,
+            path = "/access/{token}",
+            tag = "access",
+            params(
+                ("token" = String, Path, description = "The signed link token (a JWT)"),
+                ("Range" = Option<String>, Header, description = "One byte range: `bytes=0-99`, `bytes=100-`, `bytes=-100`"),
+                ("If-None-Match" = Option<String>, Header, description = "The ETag of a copy the client has"),
+            ),
+            responses(
+                (status = 200, description = "The whole file", content_type = "*/*", body = Vec<u8>),
+                (status = 206, description = "The requested range", content_type = "*/*", body = Vec<u8>),
+                (status = 304, description = "Not modified (after the revocation check)"),
+                (status = 403, description = "`link_invalid`, `access_revoked`", body = crate::http::error::ErrorResponse),
+                (status = 404, description = "`file_unavailable`, `not_found`", body = crate::http::error::ErrorResponse),
+                (status = 405, description = "`method_not_allowed`", body = crate::http::error::ErrorResponse),
+                (status = 410, description = "`link_expired`", body = crate::http::error::ErrorResponse),
+                (status = 416, description = "`range_not_satisfiable`", body = crate::http::error::ErrorResponse),
+                (status = 429, description = "`rate_limited` (per client IP, when configured)", body = crate::http::error::ErrorResponse,
+                    headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+                (status = 503, description = "`revocation_unavailable`: the revocation set cannot be confirmed, so nothing is served", body = crate::http::error::ErrorResponse,
+                    headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+            ),
+            security(())
+        )]
+        #[expect(dead_code, reason = "documents a method of `access`, which serves it")]
+        pub(crate) fn $name() {}
+    };
+}
+
+access_doc!(
+    get,
+    access_get,
+    "Download or view a purchased file through a signed link."
+);
+access_doc!(
+    head,
+    access_head,
+    "The headers `GET` would answer, without the body."
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,13 +6,14 @@ use crate::http::extract::{ApiQuery, Vendor};
 use crate::http::wire::AssetItem;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     page_size: Option<i64>,
     last_id: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AssetPage {
     assets: Vec<AssetItem>,
     last_id: i64,
@@ -20,6 +21,22 @@ struct AssetPage {
 }
 
 /// `GET /assets/list?page_size=20&last_id=0`: keyset pagination by `asset_id`.
+#[utoipa::path(
+    get,
+    path = "/assets/list",
+    tag = "purchase",
+    operation_id = "assets_list",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of the catalogue", body = AssetPage),
+        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
+        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("vendor_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn list(
     _caller: Vendor,

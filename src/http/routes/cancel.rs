@@ -9,7 +9,8 @@ use crate::http::idempotency::{Attempt, Reply, idempotent};
 use crate::http::wire::order_items;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CancelQuery {
     order_id: i64,
     order_line_id: Option<i64>,
@@ -17,7 +18,7 @@ pub struct CancelQuery {
     reason_code: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CancelBody {
     reason: Option<String>,
     reason_code: Option<String>,
@@ -64,6 +65,26 @@ impl CancelQuery {
 
 /// `DELETE /purchase/cancel`: cancels one line or every cancelable line of an
 /// order. Answers 201 only once the revocation is in force for every instance.
+#[utoipa::path(
+    delete,
+    path = "/purchase/cancel",
+    tag = "purchase",
+    params(CancelQuery, ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry answer as the first request did")),
+    request_body = Option<CancelBody>,
+    responses(
+        (status = 201, description = "Canceled and in force on every instance; the order's items", body = Vec<crate::app::items::OrderItem>),
+        (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
+        (status = 408, description = "`request_timeout`: the body did not arrive in time", body = crate::http::error::ErrorResponse),
+        (status = 409, description = "`idempotency_request_in_progress`", body = crate::http::error::ErrorResponse),
+        (status = 413, description = "`payload_too_large`: the body exceeds `server.max_body_bytes`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_cancelable`, `idempotency_key_reused`", body = crate::http::error::ErrorResponse),
+        (status = 503, description = "`revocation_unavailable` (committed, not yet in force: retry with the same Idempotency-Key) or `database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
+        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("vendor_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn cancel(
     caller: Vendor,

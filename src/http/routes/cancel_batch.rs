@@ -20,20 +20,20 @@ use crate::state::AppState;
 /// The most entries one call may carry.
 pub const MAX_ENTRIES: usize = 500;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct BatchBody {
     lines: Vec<EntryBody>,
     reason: Option<String>,
     reason_code: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct EntryBody {
     order_id: i64,
     order_line_id: Option<i64>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 struct EntryResult {
     order_id: i64,
     order_line_id: Option<i64>,
@@ -41,7 +41,7 @@ struct EntryResult {
     error: Option<serde_json::Value>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 struct BatchAnswer {
     results: Vec<EntryResult>,
 }
@@ -62,6 +62,25 @@ fn error_of(outcome: Result<(), AppError>) -> Option<serde_json::Value> {
     serde_json::to_value(e).ok()
 }
 
+#[utoipa::path(
+    post,
+    path = "/purchase/cancel-batch",
+    tag = "purchase",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry answer as the first request did")),
+    request_body = BatchBody,
+    responses(
+        (status = 200, description = "One result per entry, in input order", body = BatchAnswer),
+        (status = 408, description = "`request_timeout`: the body did not arrive in time", body = crate::http::error::ErrorResponse),
+        (status = 409, description = "`idempotency_request_in_progress`", body = crate::http::error::ErrorResponse),
+        (status = 413, description = "`payload_too_large`: the body exceeds `server.max_body_bytes`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field; `idempotency_key_reused`", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
+        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("vendor_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn cancel_batch(
     caller: Vendor,

@@ -3,6 +3,15 @@ use actix_web::{HttpResponse, web};
 use crate::state::AppState;
 
 /// `GET /health`: public; 503 with the same list when any check fails.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Every check passed", body = Vec<crate::http::openapi::HealthCheck>),
+        (status = 503, description = "A check failed (same list)", body = Vec<crate::http::openapi::HealthCheck>)
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let checks = state.app.health().await;

@@ -9,13 +9,32 @@ use crate::http::extract::{ApiQuery, Field as _, Vendor};
 use crate::http::wire::order_items;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InfoQuery {
     order_id: i64,
 }
 
 /// `GET /purchase/info?order_id=N`: 202 while any line is PROCESSING, 502 when every
 /// line FAILED, else 200 with the order's items.
+#[utoipa::path(
+    get,
+    path = "/purchase/info",
+    tag = "purchase",
+    params(InfoQuery),
+    responses(
+        (status = 200, description = "The order's items (links for COMPLETED lines)", body = Vec<crate::app::items::OrderItem>),
+        (status = 202, description = "Still PROCESSING", body = crate::http::openapi::OrderPending, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
+        (status = 502, description = "Every line FAILED", body = crate::http::openapi::OrderPending),
+        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
+        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("vendor_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn info(
     caller: Vendor,

@@ -8,13 +8,30 @@ use crate::http::wire::LinkItem;
 use crate::links::Action;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LineQuery {
     order_id: i64,
     order_line_id: i64,
 }
 
 /// `GET /purchase/download-url`: a fresh attachment link for a COMPLETED line.
+#[utoipa::path(
+    get,
+    path = "/purchase/download-url",
+    tag = "purchase",
+    params(LineQuery),
+    responses(
+        (status = 200, description = "A fresh link", body = crate::http::wire::LinkItem),
+        (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_accessible` (the line is not COMPLETED)", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
+        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("vendor_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn download_url(
     caller: Vendor,
@@ -25,6 +42,22 @@ pub async fn download_url(
 }
 
 /// `GET /purchase/view-url`: a fresh inline link, for viewable assets only.
+#[utoipa::path(
+    get,
+    path = "/purchase/view-url",
+    tag = "purchase",
+    params(LineQuery),
+    responses(
+        (status = 200, description = "A fresh inline link", body = crate::http::wire::LinkItem),
+        (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_accessible`, `asset_not_viewable`", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
+        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("vendor_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn view_url(
     caller: Vendor,

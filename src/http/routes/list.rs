@@ -13,7 +13,8 @@ use crate::http::extract::{ApiQuery, Vendor};
 use crate::http::wire::OrderItem;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     status: Option<String>,
     created_from: Option<String>,
@@ -22,12 +23,28 @@ pub struct ListQuery {
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct LinePage {
     items: Vec<OrderItem>,
     next_cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/purchase/list",
+    tag = "purchase",
+    operation_id = "purchase_list",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The caller's lines, newest first", body = LinePage),
+        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
+        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("vendor_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn list(
     caller: Vendor,

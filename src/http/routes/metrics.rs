@@ -7,6 +7,17 @@ use crate::http::error::ApiError;
 use crate::http::extract::Admin;
 use crate::state::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format", body = String),
+        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 404, description = "`not_found`: `metrics.enabled` is false", body = crate::http::error::ErrorResponse)
+    ),
+    security(("admin_token" = []))
+)]
 pub async fn metrics(
     req: HttpRequest,
     state: web::Data<AppState>,

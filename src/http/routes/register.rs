@@ -12,7 +12,7 @@ use crate::http::extract::{ApiJson, Field as _, IdempotencyHeader, Vendor};
 use crate::http::idempotency::{Reply, idempotent};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RegisterBody {
     token: Option<String>,
     asset_id: Option<i64>,
@@ -28,7 +28,7 @@ pub struct RegisterBody {
     metadata: Option<serde_json::Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct PartBody {
     asset_id: i64,
     order_line_id: i64,
@@ -104,6 +104,27 @@ impl RegisterBody {
 }
 
 /// `POST /purchase/register`: records a sale; lines start PROCESSING.
+#[utoipa::path(
+    post,
+    path = "/purchase/register",
+    tag = "purchase",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry answer as the first request did")),
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "Registered; fulfilment runs in the background", body = crate::http::openapi::Registered),
+        (status = 400, description = "`quantity_below_minimum`, `region_not_allowed`", body = crate::http::error::ErrorResponse),
+        (status = 404, description = "`asset_not_found`", body = crate::http::error::ErrorResponse),
+        (status = 408, description = "`request_timeout`: the body did not arrive in time", body = crate::http::error::ErrorResponse),
+        (status = 409, description = "`order_exists`, `idempotency_request_in_progress`", body = crate::http::error::ErrorResponse),
+        (status = 413, description = "`payload_too_large`: the body exceeds `server.max_body_bytes`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field; `validation_token_invalid`, `validation_token_expired`, `validation_token_used`, `idempotency_key_reused`", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
+        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("vendor_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn register(
     caller: Vendor,

@@ -9,7 +9,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, Field as _, Vendor};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ValidateBody {
     asset_id: i64,
     customer_ip: String,
@@ -18,6 +18,25 @@ pub struct ValidateBody {
 }
 
 /// `POST /purchase/validate-purchase-before-payment`: a one-time token for register.
+#[utoipa::path(
+    post,
+    path = "/purchase/validate-purchase-before-payment",
+    tag = "purchase",
+    request_body = ValidateBody,
+    responses(
+        (status = 200, description = "A one-time token for register", body = crate::http::openapi::Validated),
+        (status = 400, description = "`quantity_below_minimum`, `region_not_allowed`", body = crate::http::error::ErrorResponse),
+        (status = 404, description = "`asset_not_found`", body = crate::http::error::ErrorResponse),
+        (status = 408, description = "`request_timeout`: the body did not arrive in time", body = crate::http::error::ErrorResponse),
+        (status = 413, description = "`payload_too_large`: the body exceeds `server.max_body_bytes`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
+        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("vendor_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn validate(
     caller: Vendor,

@@ -13,7 +13,8 @@ use crate::http::extract::{ApiJson, ApiQuery, Vendor, path_param};
 use crate::http::wire::{DeliveryItem, WebhookItem};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = WebhookCreate)]
 pub struct CreateBody {
     url: String,
     events: Option<Vec<String>>,
@@ -21,6 +22,24 @@ pub struct CreateBody {
 }
 
 /// `POST /webhooks`: 201 with the secret, shown only here.
+#[utoipa::path(
+    post,
+    path = "/webhooks",
+    tag = "webhooks",
+    operation_id = "webhooks_create",
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "Registered; the secret is shown only here", body = crate::http::openapi::WebhookCreated),
+        (status = 408, description = "`request_timeout`: the body did not arrive in time", body = crate::http::error::ErrorResponse),
+        (status = 413, description = "`payload_too_large`: the body exceeds `server.max_body_bytes`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field; `webhook_url_not_allowed`", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
+        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("vendor_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn create(
     caller: Vendor,
@@ -69,6 +88,20 @@ pub async fn create(
 }
 
 /// `GET /webhooks`.
+#[utoipa::path(
+    get,
+    path = "/webhooks",
+    tag = "webhooks",
+    operation_id = "webhooks_list",
+    responses(
+        (status = 200, description = "The tenant's endpoints, without secrets", body = crate::http::openapi::WebhookList),
+        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
+        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("vendor_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn list(caller: Vendor, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let hooks: Vec<WebhookItem> = state
@@ -86,6 +119,23 @@ fn webhook_id(req: &HttpRequest) -> Result<WebhookId, ApiError> {
 }
 
 /// `DELETE /webhooks/{webhook_id}`: 204; its pending deliveries stop.
+#[utoipa::path(
+    delete,
+    path = "/webhooks/{webhook_id}",
+    tag = "webhooks",
+    operation_id = "webhooks_delete",
+    params(("webhook_id" = String, Path, description = "The endpoint")),
+    responses(
+        (status = 204, description = "Deleted; its pending deliveries stop"),
+        (status = 404, description = "`webhook_not_found`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
+        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("vendor_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn delete(
     caller: Vendor,
@@ -99,7 +149,8 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
     page_size: Option<i64>,
     cursor: Option<String>,
@@ -139,6 +190,23 @@ pub async fn deliveries_page(
 }
 
 /// `GET /webhooks/{webhook_id}/deliveries`.
+#[utoipa::path(
+    get,
+    path = "/webhooks/{webhook_id}/deliveries",
+    tag = "webhooks",
+    operation_id = "webhooks_deliveries",
+    params(("webhook_id" = String, Path, description = "The endpoint"), DeliveriesQuery),
+    responses(
+        (status = 200, description = "Deliveries, newest first", body = crate::http::openapi::DeliveryPage),
+        (status = 404, description = "`webhook_not_found`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
+        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("vendor_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn deliveries(
     caller: Vendor,
@@ -150,6 +218,23 @@ pub async fn deliveries(
 }
 
 /// `POST /webhooks/{webhook_id}/test`: 202; a `webhook.test` event is sent.
+#[utoipa::path(
+    post,
+    path = "/webhooks/{webhook_id}/test",
+    tag = "webhooks",
+    operation_id = "webhooks_test",
+    params(("webhook_id" = String, Path, description = "The endpoint")),
+    responses(
+        (status = 202, description = "A `webhook.test` event is queued", body = crate::http::openapi::Queued),
+        (status = 404, description = "`webhook_not_found`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
+        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("vendor_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn test(
     caller: Vendor,

@@ -7,19 +7,34 @@ use crate::http::extract::{Admin, ApiQuery};
 use crate::http::wire::AuditItem;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     page_size: Option<i64>,
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AuditPage {
     entries: Vec<AuditItem>,
     next_cursor: Option<String>,
 }
 
 /// `GET /admin/api/audit`: every admin change, newest first.
+#[utoipa::path(
+    get,
+    path = "/admin/api/audit",
+    tag = "admin",
+    operation_id = "admin_audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "Every operator change, newest first", body = AuditPage),
+        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("admin_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn audit(
     _admin: Admin,

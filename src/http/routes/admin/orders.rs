@@ -15,7 +15,8 @@ use crate::http::wire::{LinkItem, OrderDetailItem, OrderSummaryItem};
 use crate::links::Action;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     pub vendor_id: Option<String>,
     pub environment: Option<String>,
@@ -28,7 +29,7 @@ pub struct SearchQuery {
     pub cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct OrderPageItem {
     orders: Vec<OrderSummaryItem>,
     next_cursor: Option<String>,
@@ -113,6 +114,20 @@ impl SearchQuery {
 }
 
 /// `GET /admin/api/orders`: across vendors, newest first, keyset-paginated.
+#[utoipa::path(
+    get,
+    path = "/admin/api/orders",
+    tag = "admin",
+    operation_id = "admin_orders_search",
+    params(SearchQuery),
+    responses(
+        (status = 200, description = "Orders, newest first", body = OrderPageItem),
+        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("admin_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn search(
     _admin: Admin,
@@ -145,7 +160,8 @@ pub fn order_of(req: &HttpRequest) -> Result<OrderRef, ApiError> {
     .order(order))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DetailQuery {
     history_limit: Option<i64>,
     history_before: Option<String>,
@@ -167,6 +183,21 @@ impl DetailQuery {
 }
 
 /// `GET /admin/api/orders/{vendor_id}/{environment}/{order_id}`.
+#[utoipa::path(
+    get,
+    path = "/admin/api/orders/{vendor_id}/{environment}/{order_id}",
+    tag = "admin",
+    operation_id = "admin_order_detail",
+    params(("vendor_id" = String, Path, description = "The vendor"), ("environment" = String, Path, description = "LIVE or SANDBOX"), ("order_id" = i64, Path, description = "The order number"), DetailQuery),
+    responses(
+        (status = 200, description = "The order, its lines' revocation state and its history", body = crate::http::wire::OrderDetailItem),
+        (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("admin_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn detail(
     _admin: Admin,
@@ -178,7 +209,8 @@ pub async fn detail(
     Ok(HttpResponse::Ok().json(OrderDetailItem::from(detail)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = AdminCancelBody)]
 pub struct CancelBody {
     order_line_id: Option<i64>,
     reason: String,
@@ -206,6 +238,24 @@ impl CancelBody {
 
 /// `POST /admin/api/orders/{vendor_id}/{environment}/{order_id}/cancel`: 201
 /// with the order once the revocation is in force on every instance.
+#[utoipa::path(
+    post,
+    path = "/admin/api/orders/{vendor_id}/{environment}/{order_id}/cancel",
+    tag = "admin",
+    operation_id = "admin_order_cancel",
+    params(("vendor_id" = String, Path, description = "The vendor"), ("environment" = String, Path, description = "LIVE or SANDBOX"), ("order_id" = i64, Path, description = "The order number")),
+    request_body = CancelBody,
+    responses(
+        (status = 201, description = "Canceled and in force on every instance", body = crate::http::wire::OrderDetailItem),
+        (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
+        (status = 408, description = "`request_timeout`: the body did not arrive in time", body = crate::http::error::ErrorResponse),
+        (status = 413, description = "`payload_too_large`: the body exceeds `server.max_body_bytes`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_cancelable`", body = crate::http::error::ErrorResponse),
+        (status = 503, description = "`revocation_unavailable` or `database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse)
+    ),
+    security(("admin_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn cancel(
     Admin(operator): Admin,
@@ -232,12 +282,30 @@ pub async fn cancel(
     Ok(HttpResponse::build(StatusCode::CREATED).json(OrderDetailItem::from(detail)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LinkBody {
     action: Action,
 }
 
 /// `POST /admin/api/orders/{vendor_id}/{environment}/{order_id}/lines/{order_line_id}/links`.
+#[utoipa::path(
+    post,
+    path = "/admin/api/orders/{vendor_id}/{environment}/{order_id}/lines/{order_line_id}/links",
+    tag = "admin",
+    operation_id = "admin_order_link",
+    params(("vendor_id" = String, Path, description = "The vendor"), ("environment" = String, Path, description = "LIVE or SANDBOX"), ("order_id" = i64, Path, description = "The order number"), ("order_line_id" = i64, Path, description = "The line")),
+    request_body = LinkBody,
+    responses(
+        (status = 201, description = "A fresh link for support", body = crate::http::wire::LinkItem),
+        (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
+        (status = 408, description = "`request_timeout`: the body did not arrive in time", body = crate::http::error::ErrorResponse),
+        (status = 413, description = "`payload_too_large`: the body exceeds `server.max_body_bytes`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_accessible`, `asset_not_viewable`", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("admin_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn link(
     Admin(operator): Admin,

@@ -6,6 +6,18 @@ use crate::http::wire::OverviewItem;
 use crate::state::AppState;
 
 /// `GET /admin/api/overview`.
+#[utoipa::path(
+    get,
+    path = "/admin/api/overview",
+    tag = "admin",
+    operation_id = "admin_overview",
+    responses(
+        (status = 200, description = "Right now, across every vendor", body = crate::http::wire::OverviewItem),
+        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("admin_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn overview(_admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let overview = state.app.overview().await?;

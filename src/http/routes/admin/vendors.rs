@@ -9,6 +9,18 @@ use crate::http::wire::{TokenItem, VendorItem, VendorSummaryItem, WebhookItem};
 use crate::state::AppState;
 
 /// `GET /admin/api/vendors`.
+#[utoipa::path(
+    get,
+    path = "/admin/api/vendors",
+    tag = "admin",
+    operation_id = "admin_vendors",
+    responses(
+        (status = 200, description = "Every vendor", body = crate::http::openapi::VendorList),
+        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("admin_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn list(_admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let vendors: Vec<VendorSummaryItem> = state
@@ -33,6 +45,21 @@ async fn set_status(
 }
 
 /// `POST /admin/api/vendors/{vendor_id}/suspend`: its API calls get 403.
+#[utoipa::path(
+    post,
+    path = "/admin/api/vendors/{vendor_id}/suspend",
+    tag = "admin",
+    operation_id = "admin_vendor_suspend",
+    params(("vendor_id" = String, Path, description = "The vendor")),
+    responses(
+        (status = 200, description = "Suspended", body = crate::http::wire::VendorItem),
+        (status = 404, description = "`vendor_not_found`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("admin_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn suspend(
     admin: Admin,
@@ -43,6 +70,21 @@ pub async fn suspend(
 }
 
 /// `POST /admin/api/vendors/{vendor_id}/activate`.
+#[utoipa::path(
+    post,
+    path = "/admin/api/vendors/{vendor_id}/activate",
+    tag = "admin",
+    operation_id = "admin_vendor_activate",
+    params(("vendor_id" = String, Path, description = "The vendor")),
+    responses(
+        (status = 200, description = "Active", body = crate::http::wire::VendorItem),
+        (status = 404, description = "`vendor_not_found`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("admin_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn activate(
     admin: Admin,
@@ -53,6 +95,21 @@ pub async fn activate(
 }
 
 /// `GET /admin/api/vendors/{vendor_id}/tokens`: never the secrets.
+#[utoipa::path(
+    get,
+    path = "/admin/api/vendors/{vendor_id}/tokens",
+    tag = "admin",
+    operation_id = "admin_vendor_tokens",
+    params(("vendor_id" = String, Path, description = "The vendor")),
+    responses(
+        (status = 200, description = "The vendor's tokens, never their secrets", body = crate::http::openapi::TokenList),
+        (status = 404, description = "`vendor_not_found`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("admin_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn tokens(
     _admin: Admin,
@@ -71,6 +128,21 @@ pub async fn tokens(
 }
 
 /// `POST /admin/api/tokens/{token_id}/revoke`: its calls get 401 from now on.
+#[utoipa::path(
+    post,
+    path = "/admin/api/tokens/{token_id}/revoke",
+    tag = "admin",
+    operation_id = "admin_token_revoke",
+    params(("token_id" = String, Path, description = "The token")),
+    responses(
+        (status = 200, description = "Revoked: calls with it get 401", body = crate::http::wire::TokenItem),
+        (status = 404, description = "`token_not_found`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("admin_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn revoke_token(
     Admin(operator): Admin,
@@ -83,6 +155,21 @@ pub async fn revoke_token(
 }
 
 /// `GET /admin/api/vendors/{vendor_id}/webhooks`: both environments.
+#[utoipa::path(
+    get,
+    path = "/admin/api/vendors/{vendor_id}/webhooks",
+    tag = "admin",
+    operation_id = "admin_vendor_webhooks",
+    params(("vendor_id" = String, Path, description = "The vendor")),
+    responses(
+        (status = 200, description = "The vendor's endpoints, both environments", body = crate::http::openapi::WebhookList),
+        (status = 404, description = "`vendor_not_found`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("admin_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn webhooks(
     _admin: Admin,
@@ -101,6 +188,21 @@ pub async fn webhooks(
 }
 
 /// `GET /admin/api/webhooks/{webhook_id}/deliveries`.
+#[utoipa::path(
+    get,
+    path = "/admin/api/webhooks/{webhook_id}/deliveries",
+    tag = "admin",
+    operation_id = "admin_webhook_deliveries",
+    params(("webhook_id" = String, Path, description = "The endpoint"), crate::http::routes::webhooks::DeliveriesQuery),
+    responses(
+        (status = 200, description = "Deliveries, newest first", body = crate::http::openapi::DeliveryPage),
+        (status = 404, description = "`webhook_not_found`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("admin_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn deliveries(
     _admin: Admin,
@@ -113,6 +215,21 @@ pub async fn deliveries(
 }
 
 /// `POST /admin/api/deliveries/{delivery_id}/redeliver`: sent again, now.
+#[utoipa::path(
+    post,
+    path = "/admin/api/deliveries/{delivery_id}/redeliver",
+    tag = "admin",
+    operation_id = "admin_redeliver",
+    params(("delivery_id" = i64, Path, description = "The delivery")),
+    responses(
+        (status = 202, description = "Queued again, due now (a DISABLED endpoint is enabled again)", body = crate::http::openapi::Redelivered),
+        (status = 404, description = "`delivery_not_found`", body = crate::http::error::ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
+        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
+        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+    ),
+    security(("admin_token" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn redeliver(
     Admin(operator): Admin,

@@ -1,0 +1,373 @@
+//! The OpenAPI 3.1 document of every API route (SPEC §4, §5, §7's admin API,
+//! §9, §10), generated from the handlers' `#[utoipa::path]` attributes and the
+//! wire types; served at `/openapi.json`, with a Swagger UI at `/docs/`
+//! (vendored into the binary: no CDN). The console's HTML pages are not API
+//! and are not described.
+
+use serde::Serialize;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+
+use super::routes;
+use crate::domain;
+
+/// `PartialSchema` + `ToSchema` for a domain value, described once here
+/// (the domain module stays free of documentation concerns).
+macro_rules! schema {
+    ($ty:ty, $name:literal, $build:expr) => {
+        impl PartialSchema for $ty {
+            fn schema() -> RefOr<Schema> {
+                let b: ObjectBuilder = $build;
+                RefOr::T(Schema::Object(b.build()))
+            }
+        }
+        impl ToSchema for $ty {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed($name)
+            }
+        }
+    };
+}
+
+fn integer(description: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+        .minimum(Some(1))
+        .description(Some(description))
+}
+
+fn uuid(description: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::Custom("uuid".to_owned())))
+        .description(Some(description))
+}
+
+fn one_of(values: &[&str], description: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .description(Some(description))
+}
+
+fn text(min: usize, max: usize, description: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(min))
+        .max_length(Some(max))
+        .description(Some(description))
+}
+
+schema!(
+    domain::OrderNumber,
+    "OrderNumber",
+    integer("The shop's order number (`order_id` on the wire).")
+);
+schema!(
+    domain::OrderLineId,
+    "OrderLineId",
+    integer("The shop's line number within the order.")
+);
+schema!(domain::AssetId, "AssetId", integer("A catalogue asset."));
+schema!(domain::Quantity, "Quantity", integer("Units bought."));
+schema!(domain::VendorId, "VendorId", uuid("A vendor (shop)."));
+schema!(
+    domain::TokenId,
+    "TokenId",
+    uuid("A vendor API token (not its secret).")
+);
+schema!(domain::AdminId, "AdminId", uuid("An operator identity."));
+schema!(domain::WebhookId, "WebhookId", uuid("A webhook endpoint."));
+schema!(
+    domain::Environment,
+    "Environment",
+    one_of(
+        &["LIVE", "SANDBOX"],
+        "The token's environment; orders live in one."
+    )
+);
+schema!(
+    domain::LineStatus,
+    "LineStatus",
+    one_of(
+        &["PROCESSING", "COMPLETED", "CANCELED", "FAILED"],
+        "An order line's state."
+    )
+);
+schema!(
+    domain::VendorStatus,
+    "VendorStatus",
+    one_of(&["ACTIVE", "SUSPENDED"], "A vendor's state.")
+);
+schema!(
+    domain::EventType,
+    "EventType",
+    one_of(
+        &[
+            "order_line.completed",
+            "order_line.failed",
+            "order_line.canceled",
+            "webhook.test"
+        ],
+        "A webhook event type."
+    )
+);
+schema!(
+    domain::WebhookStatus,
+    "WebhookStatus",
+    one_of(
+        &["ENABLED", "DISABLED", "DELETED"],
+        "A webhook endpoint's state."
+    )
+);
+schema!(
+    domain::DeliveryState,
+    "DeliveryState",
+    one_of(
+        &["pending", "delivered", "failed"],
+        "A webhook delivery's state."
+    )
+);
+schema!(
+    domain::CancelReasonCode,
+    "CancelReasonCode",
+    one_of(
+        &["refund", "dispute", "manual", "legal"],
+        "Why a line was canceled, as data."
+    )
+);
+schema!(
+    domain::CustomerName,
+    "CustomerName",
+    text(1, 200, "The buyer's name as printed on the asset.")
+);
+schema!(
+    domain::CancelReason,
+    "CancelReason",
+    text(1, 500, "Why a line was canceled, in words.")
+);
+schema!(
+    domain::AdminName,
+    "AdminName",
+    text(1, 100, "An operator's name.")
+);
+schema!(
+    domain::CountryCode,
+    "CountryCode",
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^[A-Z]{2}$"))
+        .description(Some("ISO 3166-1 alpha-2, upper case."))
+);
+schema!(
+    domain::Sha256Digest,
+    "Sha256Digest",
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^[0-9a-f]{64}$"))
+        .description(Some("SHA-256 of the file, lower-case hex."))
+);
+schema!(
+    domain::Actor,
+    "Actor",
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(
+            "Who did it: `vendor:<token id>`, `operator:<name>` or `system`."
+        ))
+);
+schema!(
+    domain::Price,
+    "Price",
+    ObjectBuilder::new()
+        .schema_type(Type::Number)
+        .minimum(Some(0))
+        .description(Some("An amount as the shop sent it (never computed with)."))
+);
+schema!(
+    crate::links::Action,
+    "LinkAction",
+    one_of(
+        &["download", "view"],
+        "A download (attachment) or view (inline) link."
+    )
+);
+schema!(
+    domain::Metadata,
+    "Metadata",
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some("The shop's own data, stored and returned as given."))
+);
+
+/// `/purchase/register`'s answer.
+#[derive(Serialize, ToSchema)]
+pub struct Registered {
+    pub order_id: domain::OrderNumber,
+    pub order_line_ids: Vec<domain::OrderLineId>,
+    /// Always `PROCESSING`: fulfilment runs in the background.
+    #[schema(value_type = String, example = "PROCESSING")]
+    pub status: &'static str,
+}
+
+/// `/purchase/validate-purchase-before-payment`'s answer.
+#[derive(Serialize, ToSchema)]
+pub struct Validated {
+    /// One-time token for `/purchase/register`.
+    pub token: String,
+    /// Unix seconds after which the token is refused.
+    pub exp_date: i64,
+}
+
+/// `/purchase/info` while the order is not fulfilled yet (202) or when every
+/// line failed (502).
+#[derive(Serialize, ToSchema)]
+pub struct OrderPending {
+    /// `PROCESSING` (202) or `FAILED` (502).
+    pub status: String,
+    /// Why fulfilment failed (502 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// One check of `/health`.
+#[derive(Serialize, ToSchema)]
+pub struct HealthCheck {
+    /// `database`, `revocation_store` or `fulfilment`.
+    pub name: String,
+    pub health: bool,
+}
+
+/// `POST /webhooks`'s answer: the endpoint and its secret (shown only here).
+#[derive(Serialize, ToSchema)]
+pub struct WebhookCreated {
+    #[serde(flatten)]
+    pub webhook: super::wire::WebhookItem,
+    /// `whsec_…`: verifies the `webhook-signature` header.
+    pub secret: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WebhookList {
+    pub webhooks: Vec<super::wire::WebhookItem>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryPage {
+    pub deliveries: Vec<super::wire::DeliveryItem>,
+    pub next_cursor: Option<String>,
+}
+
+/// A request that was queued (`POST /webhooks/{id}/test`).
+#[derive(Serialize, ToSchema)]
+pub struct Queued {
+    #[schema(value_type = String, example = "queued")]
+    pub status: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VendorList {
+    pub vendors: Vec<super::wire::VendorSummaryItem>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenList {
+    pub tokens: Vec<super::wire::TokenItem>,
+}
+
+/// `POST /admin/api/deliveries/{id}/redeliver`'s answer.
+#[derive(Serialize, ToSchema)]
+pub struct Redelivered {
+    pub delivery_id: i64,
+    pub event_id: String,
+    pub state: domain::DeliveryState,
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, what) in [
+            (
+                "vendor_token",
+                "A vendor API token: `agt_live_…` or `agt_sandbox_…`.",
+            ),
+            ("admin_token", "An operator token: `agt_admin_…`."),
+        ] {
+            let mut scheme = Http::new(HttpAuthScheme::Bearer);
+            scheme.description = Some(what.to_owned());
+            components.add_security_scheme(name, SecurityScheme::Http(scheme));
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "assetgate",
+        description = "Access-control gateway for digital assets: the HL Connect–compatible vendor API, \
+                       its extensions, webhooks, the admin API and operations. Errors are always an \
+                       `ErrorResponse` whose `name` is stable; each response below names the ones it can carry."
+    ),
+    paths(
+        routes::health::health,
+        routes::metrics::metrics,
+        routes::assets::list,
+        routes::validate::validate,
+        routes::register::register,
+        routes::info::info,
+        routes::links::download_url,
+        routes::links::view_url,
+        routes::cancel::cancel,
+        routes::cancel_batch::cancel_batch,
+        routes::list::list,
+        routes::access::access_get,
+        routes::access::access_head,
+        routes::webhooks::create,
+        routes::webhooks::list,
+        routes::webhooks::delete,
+        routes::webhooks::deliveries,
+        routes::webhooks::test,
+        routes::admin::orders::search,
+        routes::admin::orders::detail,
+        routes::admin::orders::cancel,
+        routes::admin::orders::link,
+        routes::admin::vendors::list,
+        routes::admin::vendors::suspend,
+        routes::admin::vendors::activate,
+        routes::admin::vendors::tokens,
+        routes::admin::vendors::revoke_token,
+        routes::admin::vendors::webhooks,
+        routes::admin::vendors::deliveries,
+        routes::admin::vendors::redeliver,
+        routes::admin::overview::overview,
+        routes::admin::audit::audit,
+    ),
+    components(schemas(
+        domain::OrderNumber, domain::OrderLineId, domain::AssetId, domain::Quantity,
+        domain::VendorId, domain::TokenId, domain::AdminId, domain::WebhookId,
+        domain::Environment, domain::LineStatus, domain::VendorStatus, domain::EventType,
+        domain::WebhookStatus, domain::DeliveryState, domain::CancelReasonCode,
+        domain::CustomerName, domain::CancelReason, domain::AdminName, domain::CountryCode,
+        domain::Sha256Digest, domain::Actor, domain::Price, domain::Metadata,
+        crate::links::Action,
+    )),
+    modifiers(&Security),
+    tags(
+        (name = "purchase", description = "The vendor API (HL Connect compatible) and its extensions."),
+        (name = "access", description = "Buyers' links."),
+        (name = "webhooks", description = "Standard Webhooks endpoints of a vendor."),
+        (name = "admin", description = "The admin API (operators)."),
+        (name = "operations", description = "Health and metrics."),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document, as served.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

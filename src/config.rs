@@ -113,6 +113,34 @@ pub struct RedisSettings {
     pub url: SecretString,
     pub key_prefix: String,
     pub timeout_ms: u64,
+    /// Sentinel addresses (`host:port`, comma-separated); empty = `url`.
+    pub sentinels: String,
+    pub master_name: String,
+    pub sentinel_redis_password: SecretString,
+    pub sentinel_redis_db: i64,
+}
+
+impl RedisSettings {
+    /// The sentinels' addresses, parsed.
+    pub fn sentinel_addrs(&self) -> Result<Vec<(String, u16)>, String> {
+        self.sentinels
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let (host, port) = s
+                    .rsplit_once(':')
+                    .ok_or_else(|| format!("`{s}` is not host:port"))?;
+                let port = port
+                    .parse::<u16>()
+                    .map_err(|_| format!("`{s}` has no valid port"))?;
+                if host.is_empty() {
+                    return Err(format!("`{s}` has no host"));
+                }
+                Ok((host.trim_matches(['[', ']']).to_owned(), port))
+            })
+            .collect()
+    }
 }
 
 impl std::fmt::Debug for RedisSettings {
@@ -121,7 +149,10 @@ impl std::fmt::Debug for RedisSettings {
             .field("url", &redact_url(self.url.expose_secret()))
             .field("key_prefix", &self.key_prefix)
             .field("timeout_ms", &self.timeout_ms)
-            .finish()
+            .field("sentinels", &self.sentinels)
+            .field("master_name", &self.master_name)
+            .field("sentinel_redis_db", &self.sentinel_redis_db)
+            .finish_non_exhaustive()
     }
 }
 
@@ -400,6 +431,24 @@ impl Settings {
                 "must be empty (in-process revocation set) or start with redis:// or rediss://",
             ));
         }
+        match self.redis.sentinel_addrs() {
+            Err(why) => return Err(invalid("redis.sentinels", why)),
+            Ok(addrs) if !addrs.is_empty() => {
+                if !redis.is_empty() {
+                    return Err(invalid(
+                        "redis.sentinels",
+                        "and redis.url are both set: use one (the sentinels find the primary)",
+                    ));
+                }
+                if self.redis.master_name.trim().is_empty() {
+                    return Err(invalid(
+                        "redis.master_name",
+                        "must name the primary the sentinels monitor (`sentinel monitor <name> …`)",
+                    ));
+                }
+            }
+            Ok(_) => {}
+        }
         if self.redis.key_prefix.is_empty()
             || !self
                 .redis
@@ -452,9 +501,8 @@ impl Settings {
     /// (CLI commands never use the revocation set, so they do not ask.)
     pub fn check_for_serving(&self) -> Result<(), ConfigError> {
         let db = self.database.url.expose_secret();
-        let redis = self.redis.url.expose_secret();
         let postgres = !db.starts_with("sqlite:");
-        if postgres && redis.is_empty() && !self.revocation.single_instance {
+        if postgres && !self.uses_redis() && !self.revocation.single_instance {
             return Err(invalid(
                 "redis.url",
                 "is empty while database.url is PostgreSQL: that is the shape of a fleet, and \
@@ -467,7 +515,7 @@ impl Settings {
     }
 
     pub fn uses_redis(&self) -> bool {
-        !self.redis.url.expose_secret().is_empty()
+        !self.redis.url.expose_secret().is_empty() || !self.redis.sentinels.trim().is_empty()
     }
 }
 

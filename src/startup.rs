@@ -62,7 +62,27 @@ pub fn instance_name(host: &str, pid: u32) -> String {
 }
 
 pub fn revocation_store(settings: &Settings, instance: &str) -> anyhow::Result<SharedRevocations> {
-    if settings.uses_redis() {
+    let sentinels = settings
+        .redis
+        .sentinel_addrs()
+        .map_err(|why| anyhow::anyhow!("redis.sentinels: {why}"))?;
+    if !sentinels.is_empty() {
+        let mut server =
+            redis::RedisConnectionInfo::default().set_db(settings.redis.sentinel_redis_db);
+        let password = settings.redis.sentinel_redis_password.expose_secret();
+        if !password.is_empty() {
+            server = server.set_password(password);
+        }
+        let redis = RedisRevocations::with_sentinels(
+            &sentinels,
+            settings.redis.master_name.trim(),
+            server,
+            &settings.redis.key_prefix,
+            Duration::from_millis(settings.redis.timeout_ms),
+            instance,
+        )?;
+        Ok(Arc::new(redis))
+    } else if settings.uses_redis() {
         let redis = RedisRevocations::new(
             settings.redis.url.expose_secret(),
             &settings.redis.key_prefix,

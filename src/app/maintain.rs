@@ -17,6 +17,8 @@ impl App {
     /// Access resumes on this instance (suspicion cleared) only when, after the
     /// last failure seen, the outbox was pushed and the set was found complete.
     pub async fn maintain_revocations(&self) -> SetState {
+        // First: which server, and is it a primary (a move counts as a failure).
+        self.revocations.refresh().await;
         let seen = self.revocations.suspicion();
         let pushed = self.push_pending().await;
         if let Err(e) = &pushed {

@@ -2,8 +2,8 @@
 //!
 //! The database is the source of truth; this set is the hot-path copy checked
 //! on every `/access` request. Two implementations sit behind one trait:
-//! Redis (shared by a fleet) and in-process (the single-instance embedded
-//! default). A Redis Cluster variant can be added behind the same trait.
+//! Redis — one server or a Sentinel-managed primary — shared by a fleet, and
+//! in-process (the single-instance embedded default).
 //! Keeping the set complete is the application's job (`app::maintain`).
 
 mod memory;
@@ -44,7 +44,13 @@ pub trait RevocationStore: Send + Sync + 'static {
     /// Puts revocations in force for every instance; `Ok` only once they are.
     async fn revoke(&self, entries: &[Revocation]) -> Result<(), RevocationError>;
 
+    /// Where the set stands. Call [`refresh`](Self::refresh) first: it is
+    /// judged against the server confirmed there.
     async fn state(&self) -> SetState;
+
+    /// Finds the server to talk to (Sentinel: the current primary) and
+    /// confirms what it is; the maintainer calls it at the start of each pass.
+    async fn refresh(&self) {}
 
     /// Claims the right to rebuild the set. Must be called *before* the
     /// database is read, so that a loss of the store's memory after this point

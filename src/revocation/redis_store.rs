@@ -5,11 +5,20 @@
 //!
 //! * `{prefix}:rev:l:{line_id}` = `1`, expiring (`PXAT`) when no link can need it
 //!   any more (cancel time + link TTL + margin): the set bounds itself.
-//! * `{prefix}:rev:ready` = generation id, no expiry. Written only after a full
-//!   rebuild from the database. If Redis loses its memory (restart without
-//!   persistence, FLUSHALL, fail-over to an empty replica) the marker is gone
-//!   with the entries, and every check sees it in the same round trip
-//!   (`MGET ready line`), so access fails closed until the set is rebuilt.
+//! * `{prefix}:rev:ready` = the replication id (`master_replid`) of the primary
+//!   the set was rebuilt on, no expiry. Written only after a full rebuild from
+//!   the database. Every check reads it in the same round trip as the line
+//!   (`MGET ready line`) and trusts the set only if it names the primary this
+//!   instance last confirmed (`INFO replication`, every maintainer pass). If
+//!   Redis loses its memory (FLUSHALL, restart) the marker is gone; if a replica
+//!   is promoted, or a primary restarts from an older snapshot, the primary's
+//!   replication id changes and the marker (replicated from the old primary)
+//!   no longer matches. Either way access fails closed until the set is rebuilt
+//!   from the database, which holds every revocation ever answered 201: a
+//!   replica that missed the last writes can never serve a revoked link.
+//!
+//! With `redis.sentinels`, the maintainer asks the sentinels for the primary
+//! on every pass and reconnects when it moved.
 //! * `{prefix}:rev:lock` = rebuild generation, `NX PX`: one instance rebuilds at
 //!   a time. It is taken *before* the database is read, and the ready marker is
 //!   set (by a script, atomically) only while it still holds the same
@@ -22,6 +31,7 @@ use std::time::Duration;
 
 use redis::AsyncCommands as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 
 use super::{RebuildTicket, Revocation, RevocationError, RevocationStore, SetState};
 use crate::domain::{LineId, now_ms};
@@ -34,7 +44,7 @@ const REBUILD_LOCK_MS: u64 = 10_000;
 /// the database was read, so the set must not be declared complete.
 const COMPLETE_IF_CLAIMED: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[2], ARGV[1])
+  redis.call('SET', KEYS[2], ARGV[2])
   redis.call('DEL', KEYS[1])
   return 1
 end
@@ -51,13 +61,36 @@ thread_local! {
 }
 const WRITE_CHUNK: usize = 1000;
 
+/// Where the primary is.
+enum Source {
+    /// `redis.url`.
+    Fixed,
+    /// `redis.sentinels`: asked on every maintainer pass.
+    Sentinel(Box<tokio::sync::Mutex<SentinelClient>>),
+}
+
+/// A replication id as a number that fits an atomic: its first 64 bits, odd,
+/// so that 0 ("no primary confirmed") matches nothing.
+fn replid_tag(replid: &str) -> u64 {
+    replid
+        .get(..16)
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .map_or(0, |n| n | 1)
+}
+
 pub struct RedisRevocations {
     id: u64,
-    client: redis::Client,
+    /// The primary; `None` until the sentinels named one.
+    client: std::sync::RwLock<Option<redis::Client>>,
+    source: Source,
     config: ConnectionManagerConfig,
     /// For writes, the maintainer and anything off the HTTP worker threads,
     /// with the failure count it was made at (replaced like the local ones).
-    conn: std::sync::Mutex<(u64, ConnectionManager)>,
+    conn: std::sync::Mutex<(u64, Option<ConnectionManager>)>,
+    /// The replication id of the primary confirmed by the last maintainer pass
+    /// (as a tag for the hot path, and whole for writing the ready marker).
+    expected: AtomicU64,
+    replid: std::sync::Mutex<String>,
     timeout: Duration,
     ready_key: String,
     lock_key: String,
@@ -84,19 +117,66 @@ impl RedisRevocations {
     pub fn new(url: &str, prefix: &str, timeout: Duration, instance: &str) -> anyhow::Result<Self> {
         let client = redis::Client::open(url)
             .map_err(|e| anyhow::anyhow!("redis.url is not a valid Redis URL: {e}"))?;
+        Ok(Self::build(
+            Some(client),
+            Source::Fixed,
+            prefix,
+            timeout,
+            instance,
+        ))
+    }
+
+    /// A store that follows the primary the sentinels name. Nothing is
+    /// resolved here: the maintainer's first pass asks the sentinels.
+    pub fn with_sentinels(
+        sentinels: &[(String, u16)],
+        master_name: &str,
+        server: redis::RedisConnectionInfo,
+        prefix: &str,
+        timeout: Duration,
+        instance: &str,
+    ) -> anyhow::Result<Self> {
+        let addrs: Vec<redis::ConnectionAddr> = sentinels
+            .iter()
+            .map(|(host, port)| redis::ConnectionAddr::Tcp(host.clone(), *port))
+            .collect();
+        let sentinel = SentinelClient::build(
+            addrs,
+            master_name.to_owned(),
+            Some(SentinelNodeConnectionInfo::default().set_redis_connection_info(server)),
+            SentinelServerType::Master,
+        )
+        .map_err(|e| anyhow::anyhow!("redis.sentinels: {e}"))?;
+        Ok(Self::build(
+            None,
+            Source::Sentinel(Box::new(tokio::sync::Mutex::new(sentinel))),
+            prefix,
+            timeout,
+            instance,
+        ))
+    }
+
+    fn build(
+        client: Option<redis::Client>,
+        source: Source,
+        prefix: &str,
+        timeout: Duration,
+        instance: &str,
+    ) -> Self {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
-            .map_err(|e| anyhow::anyhow!("creating the Redis connection: {e}"))?;
         let tag = format!("{{{prefix}}}");
-        Ok(Self {
+        Self {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
-            client,
+            client: std::sync::RwLock::new(client),
+            source,
             config,
-            conn: std::sync::Mutex::new((1, conn)),
+            conn: std::sync::Mutex::new((0, None)),
+            expected: AtomicU64::new(0),
+            replid: std::sync::Mutex::new(String::new()),
             timeout,
             ready_key: format!("{tag}:rev:ready"),
             lock_key: format!("{tag}:rev:lock"),
@@ -104,7 +184,18 @@ impl RedisRevocations {
             instance: instance.to_owned(),
             failures: AtomicU64::new(1),
             confirmed: AtomicU64::new(0),
-        })
+        }
+    }
+
+    fn client(&self) -> Option<redis::Client> {
+        self.client
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn connect(&self) -> Option<ConnectionManager> {
+        ConnectionManager::new_lazy_with_config(self.client()?, self.config.clone()).ok()
     }
 
     /// This thread's connection (created on first use, on this thread's runtime).
@@ -113,41 +204,131 @@ impl RedisRevocations {
     /// Redis restarts, every thread's old socket is dead, and each would
     /// otherwise fail its first request — and put the instance back under
     /// suspicion — once more, one thread after another.
-    fn local_conn(&self) -> ConnectionManager {
+    fn local_conn(&self) -> Option<ConnectionManager> {
         let failures = self.failures.load(Ordering::Acquire);
         LOCAL_CONNECTIONS.with(|map| {
             let mut map = map.borrow_mut();
             if let Some((made_at, conn)) = map.get(&self.id)
                 && *made_at == failures
             {
-                return conn.clone();
+                return Some(conn.clone());
             }
-            match ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
-            {
-                Ok(conn) => {
-                    map.insert(self.id, (failures, conn.clone()));
-                    conn
-                }
-                Err(_) => self.shared_conn(),
-            }
+            let conn = self.connect()?;
+            map.insert(self.id, (failures, conn.clone()));
+            Some(conn)
         })
     }
 
     /// The connection for writes, replaced after a failed exchange.
-    fn shared_conn(&self) -> ConnectionManager {
+    fn shared_conn(&self) -> Option<ConnectionManager> {
         let failures = self.failures.load(Ordering::Acquire);
         // Nothing done under this lock can leave it inconsistent, poisoned or not.
         let mut guard = self
             .conn
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if guard.0 != failures
-            && let Ok(fresh) =
-                ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone())
+        if (guard.0 != failures || guard.1.is_none())
+            && let Some(fresh) = self.connect()
         {
-            *guard = (failures, fresh);
+            *guard = (failures, Some(fresh));
         }
         guard.1.clone()
+    }
+
+    /// Asks the sentinels where the primary is; reconnects (failing closed
+    /// until the next reconciliation) when it moved.
+    async fn follow_primary(&self, sentinel: &tokio::sync::Mutex<SentinelClient>) {
+        let asked = tokio::time::timeout(self.timeout.saturating_mul(2), async {
+            sentinel.lock().await.async_get_client().await
+        })
+        .await;
+        let client = match asked {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "no sentinel named a Redis primary; keeping the last one");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "the sentinels did not answer in time; keeping the last Redis primary"
+                );
+                return;
+            }
+        };
+        let addr = client.get_connection_info().addr().clone();
+        let mut current = self
+            .client
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if current
+            .as_ref()
+            .is_some_and(|c| *c.get_connection_info().addr() == addr)
+        {
+            return;
+        }
+        *current = Some(client);
+        drop(current);
+        // Every connection to the old primary is replaced; nothing is served
+        // until this pass has reconciled the set on the new one.
+        self.failures.fetch_add(1, Ordering::AcqRel);
+        tracing::warn!(primary = %addr, "the sentinels name a new Redis primary; /access fails closed until its set is confirmed");
+    }
+
+    /// Confirms the server is a primary and learns its replication id.
+    async fn confirm_primary(&self) {
+        let Ok(info) = self
+            .exchange(|mut conn| async move {
+                redis::cmd("INFO")
+                    .arg("replication")
+                    .query_async::<String>(&mut conn)
+                    .await
+            })
+            .await
+        else {
+            return;
+        };
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+        };
+        match (field("role:"), field("master_replid:")) {
+            (Some("master"), Some(replid)) if replid_tag(replid) != 0 => {
+                let tag = replid_tag(replid);
+                let before = self.expected.swap(tag, Ordering::AcqRel);
+                if before != 0 && before != tag {
+                    tracing::warn!(
+                        "the Redis primary's replication id changed (fail-over or restart): \
+                         the revocation set is rebuilt from the database before it is trusted"
+                    );
+                }
+                replid.clone_into(
+                    &mut self
+                        .replid
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                );
+            }
+            (role, _) => {
+                // A replica (a demoted primary, a stale address): never trusted.
+                self.expected.store(0, Ordering::Release);
+                self.failures.fetch_add(1, Ordering::AcqRel);
+                tracing::warn!(
+                    role = role.unwrap_or("unknown"),
+                    "the Redis server is not a primary; /access fails closed"
+                );
+            }
+        }
+    }
+
+    /// One exchange on the shared connection, under the timeout.
+    async fn exchange<T, F, Fut>(&self, f: F) -> Result<T, RevocationError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let conn = self.shared_conn().ok_or(RevocationError::Unreachable)?;
+        self.run(f(conn)).await
     }
 
     fn line_key(&self, line: LineId) -> String {
@@ -187,8 +368,7 @@ impl RedisRevocations {
                     .arg(until)
                     .ignore();
             }
-            let mut conn = self.shared_conn();
-            self.run(async move { pipe.query_async::<()>(&mut conn).await })
+            self.exchange(|mut conn| async move { pipe.query_async::<()>(&mut conn).await })
                 .await?;
         }
         Ok(())
@@ -196,9 +376,8 @@ impl RedisRevocations {
 
     /// How many revocation entries Redis holds now (for tests and operators).
     pub async fn entry_count(&self) -> Result<usize, RevocationError> {
-        let mut conn = self.shared_conn();
         let pattern = format!("{}*", self.line_prefix);
-        self.run(async move {
+        self.exchange(|mut conn| async move {
             let mut iter: redis::AsyncIter<String> = conn.scan_match(&pattern).await?;
             let mut n = 0;
             while let Some(item) = futures_util::StreamExt::next(&mut iter).await {
@@ -218,14 +397,18 @@ impl RevocationStore for RedisRevocations {
         if self.suspicion() != self.confirmed.load(Ordering::Acquire) {
             return Err(RevocationError::Unreachable);
         }
-        let mut conn = self.local_conn();
+        let mut conn = self.local_conn().ok_or(RevocationError::Unreachable)?;
         let keys = [self.ready_key.as_str(), &self.line_key(line)];
         let (ready, entry): (Option<String>, Option<String>) = self
             .run(async move { redis::cmd("MGET").arg(&keys).query_async(&mut conn).await })
             .await?;
-        match (ready, entry) {
-            (None, _) => Err(RevocationError::Incomplete),
-            (Some(_), entry) => Ok(entry.is_some()),
+        // The set is trusted only as rebuilt on the primary this instance
+        // confirmed: a promoted replica carries the old primary's marker.
+        match ready {
+            Some(ready) if replid_tag(&ready) == self.expected.load(Ordering::Acquire) => {
+                Ok(entry.is_some())
+            }
+            _ => Err(RevocationError::Incomplete),
         }
     }
 
@@ -236,25 +419,32 @@ impl RevocationStore for RedisRevocations {
         self.write(entries).await
     }
 
+    async fn refresh(&self) {
+        if let Source::Sentinel(sentinel) = &self.source {
+            self.follow_primary(sentinel).await;
+        }
+        self.confirm_primary().await;
+    }
+
     async fn state(&self) -> SetState {
-        let mut conn = self.shared_conn();
         let key = self.ready_key.clone();
         match self
-            .run(async move { conn.exists::<_, bool>(key).await })
+            .exchange(|mut conn| async move { conn.get::<_, Option<String>>(key).await })
             .await
         {
-            Ok(true) => SetState::Complete,
-            Ok(false) => SetState::Incomplete,
+            Ok(Some(ready)) if replid_tag(&ready) == self.expected.load(Ordering::Acquire) => {
+                SetState::Complete
+            }
+            Ok(_) => SetState::Incomplete,
             Err(_) => SetState::Unreachable,
         }
     }
 
     async fn begin_rebuild(&self) -> Result<Option<RebuildTicket>, RevocationError> {
         let generation = format!("{}:{}", self.instance, uuid::Uuid::new_v4().simple());
-        let mut conn = self.shared_conn();
         let (lock, value) = (self.lock_key.clone(), generation.clone());
         let acquired: Option<String> = self
-            .run(async move {
+            .exchange(|mut conn| async move {
                 redis::cmd("SET")
                     .arg(lock)
                     .arg(value)
@@ -273,15 +463,25 @@ impl RevocationStore for RedisRevocations {
         ticket: RebuildTicket,
         entries: &[Revocation],
     ) -> Result<bool, RevocationError> {
+        // The marker names the primary confirmed before the rebuild: written to
+        // any other server (a fail-over meanwhile), it matches nothing.
+        let replid = self
+            .replid
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if replid_tag(&replid) == 0 {
+            return Err(RevocationError::Unreachable);
+        }
         self.write(entries).await?;
-        let mut conn = self.shared_conn();
         let (lock, ready) = (self.lock_key.clone(), self.ready_key.clone());
         let completed: i64 = self
-            .run(async move {
+            .exchange(|mut conn| async move {
                 redis::Script::new(COMPLETE_IF_CLAIMED)
                     .key(lock)
                     .key(ready)
                     .arg(ticket.0)
+                    .arg(replid)
                     .invoke_async(&mut conn)
                     .await
             })
@@ -305,7 +505,10 @@ impl RevocationStore for RedisRevocations {
     }
 
     fn kind(&self) -> &'static str {
-        "redis"
+        match self.source {
+            Source::Fixed => "redis",
+            Source::Sentinel(_) => "redis-sentinel",
+        }
     }
 
     fn suspicion(&self) -> u64 {

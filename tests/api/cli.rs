@@ -726,6 +726,25 @@ fn a_misspelt_key_or_a_fleet_without_redis_stops_start_up_naming_it() {
             )],
             "revocation.single_instance",
         ),
+        (
+            vec![(
+                "ASSETGATE__REDIS__SENTINELS",
+                "10.0.0.1:26379,nohost".to_owned(),
+            )],
+            "redis.sentinels",
+        ),
+        (
+            vec![("ASSETGATE__REDIS__SENTINELS", "10.0.0.1:26379".to_owned())],
+            "redis.master_name",
+        ),
+        (
+            vec![
+                ("ASSETGATE__REDIS__SENTINELS", "10.0.0.1:26379".to_owned()),
+                ("ASSETGATE__REDIS__MASTER_NAME", "mymaster".to_owned()),
+                ("REDIS_URL", "redis://127.0.0.1:6379".to_owned()),
+            ],
+            "use one",
+        ),
     ] {
         let out = run(dir.path(), &env, &["serve"]);
         assert_eq!(out.status.code(), Some(2), "{env:?}");

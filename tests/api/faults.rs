@@ -249,6 +249,7 @@ async fn revocation_entries_expire_with_the_links_they_could_block() {
         "test",
     )
     .unwrap();
+    set.refresh().await;
 
     assert_eq!(
         app.cancel(&vt.token, "order_id=1").await.status(),
@@ -307,6 +308,9 @@ async fn a_rebuild_straddling_a_second_flush_does_not_declare_the_set_complete()
         .unwrap()
     };
     let (set, other) = (instance("a"), instance("b"));
+    // Each learns which primary it talks to (the maintainer does this first).
+    set.refresh().await;
+    other.refresh().await;
     let canceled = Revocation {
         line: LineId::parse(7).unwrap(),
         until_ms: now_ms() + 60_000,

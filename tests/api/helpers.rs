@@ -69,6 +69,8 @@ pub struct TestApp {
 pub struct Options {
     pub fulfilment: bool,
     pub redis_url: Option<String>,
+    /// Redis through Sentinel: (`host:port,…` of the sentinels, master name).
+    pub redis_sentinels: Option<(String, String)>,
     /// A PostgreSQL database to use instead of a fresh one (e.g. on a private server).
     pub database_url: Option<String>,
     /// Short link lifetimes (margin 0) for expiry tests.
@@ -83,6 +85,7 @@ impl Default for Options {
         Self {
             fulfilment: true,
             redis_url: None,
+            redis_sentinels: None,
             database_url: None,
             link_ttl_seconds: None,
             record_access: true,
@@ -139,6 +142,11 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
             }
         }
     };
+    if let Some((sentinels, master)) = options.redis_sentinels {
+        settings.redis.url = SecretString::from("");
+        settings.redis.sentinels = sentinels;
+        settings.redis.master_name = master;
+    }
     settings.redis.key_prefix = format!("agtest-{}", uuid::Uuid::new_v4().simple());
     (options.tweak)(&mut settings);
     assetgate::telemetry::init(settings.log.format, &settings.log.level);

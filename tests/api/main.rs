@@ -26,6 +26,7 @@ mod purchase;
 mod races;
 mod receiver;
 mod reconcile;
+mod sentinel;
 mod shutdown;
 mod storage;
 mod webhooks;

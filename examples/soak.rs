@@ -71,6 +71,8 @@ struct Counters {
     cancels_201: AtomicU64,
     cancels_503: AtomicU64,
     cancels_other: AtomicU64,
+    /// What the "other" cancels answered (status, or `transport`), for the table.
+    cancels_other_kinds: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
     faults: AtomicU64,
     pg_outages: AtomicU64,
 }
@@ -454,8 +456,19 @@ async fn main() {
                         let at = queue.len().saturating_sub(20);
                         queue.insert(at, line);
                     }
-                    _ => {
+                    other => {
                         counters.cancels_other.fetch_add(1, Ordering::Relaxed);
+                        let kind = match other {
+                            Ok(status) => status.to_string(),
+                            Err(e) if e.is_timeout() => "timeout".to_owned(),
+                            Err(_) => "transport".to_owned(),
+                        };
+                        *counters
+                            .cancels_other_kinds
+                            .lock()
+                            .unwrap()
+                            .entry(kind)
+                            .or_default() += 1;
                     }
                 }
             }
@@ -559,7 +572,14 @@ async fn main() {
     println!("| other / transport errors | {} |", g(&c.other));
     println!("| cancels answered 201 | {} |", g(&c.cancels_201));
     println!("| cancels answered 503 (retried) | {} |", g(&c.cancels_503));
-    println!("| cancels other | {} |", g(&c.cancels_other));
+    let kinds = c.cancels_other_kinds.lock().unwrap();
+    let kinds = if kinds.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} × {n}")).collect();
+        format!(" ({})", list.join(", "))
+    };
+    println!("| cancels other | {}{kinds} |", g(&c.cancels_other));
     println!(
         "| Redis faults injected | {} (FLUSHALL, kill + restart, CLIENT PAUSE, double FLUSHALL) |",
         g(&c.faults)

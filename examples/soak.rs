@@ -58,6 +58,20 @@ struct Args {
     /// How long each PostgreSQL outage lasts, in milliseconds.
     #[arg(long, default_value_t = 1500)]
     pg_outage_ms: u64,
+    /// `single`: one private redis-server, with flushes, restarts and pauses.
+    /// `sentinel`: a primary, two replicas and three sentinels; the faults are
+    /// fail-overs (the primary killed right after its replicas were cut off).
+    #[arg(long, value_enum, default_value_t = RedisMode::Single)]
+    redis: RedisMode,
+    /// Seconds between fail-overs (`--redis sentinel`).
+    #[arg(long, default_value_t = 8.0)]
+    failover_every: f64,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum RedisMode {
+    Single,
+    Sentinel,
 }
 
 #[derive(Default)]
@@ -114,26 +128,44 @@ impl Recovery {
 struct Redis {
     port: u16,
     child: Option<Child>,
+    replica_of: Option<u16>,
 }
 
 impl Redis {
     fn start(port: u16) -> Self {
-        let mut r = Self { port, child: None };
+        let mut r = Self {
+            port,
+            child: None,
+            replica_of: None,
+        };
         r.spawn();
         r
     }
     fn spawn(&mut self) {
+        let mut args = vec![
+            "--port".to_owned(),
+            self.port.to_string(),
+            "--bind".to_owned(),
+            "127.0.0.1".to_owned(),
+            "--save".to_owned(),
+            String::new(),
+            "--appendonly".to_owned(),
+            "no".to_owned(),
+        ];
+        if let Some(primary) = self.replica_of {
+            args.extend(["--replicaof", "127.0.0.1", &primary.to_string()].map(str::to_owned));
+            args.extend(
+                [
+                    "--repl-diskless-sync",
+                    "yes",
+                    "--repl-diskless-sync-delay",
+                    "0",
+                ]
+                .map(str::to_owned),
+            );
+        }
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -172,6 +204,246 @@ impl Redis {
 impl Drop for Redis {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+const MASTER: &str = "soak";
+
+/// A primary, two replicas and three sentinels, all children of the soak.
+struct SentinelGroup {
+    dir: tempfile::TempDir,
+    servers: Vec<Redis>,
+    sentinels: Vec<(u16, Child)>,
+}
+
+async fn query(port: u16, args: &[&str]) -> Option<redis::Value> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).ok()?;
+    let mut c = tokio::time::timeout(
+        Duration::from_millis(500),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    tokio::time::timeout(Duration::from_millis(500), cmd.query_async(&mut c))
+        .await
+        .ok()?
+        .ok()
+}
+
+async fn info_replication(port: u16) -> String {
+    match query(port, &["INFO", "replication"]).await {
+        Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(&b).into_owned(),
+        Some(redis::Value::VerbatimString { text, .. }) => text,
+        _ => String::new(),
+    }
+}
+
+fn fields(v: &redis::Value) -> HashMap<String, String> {
+    let redis::Value::Array(items) = v else {
+        return HashMap::new();
+    };
+    items
+        .chunks(2)
+        .filter_map(|kv| match kv {
+            [redis::Value::BulkString(k), redis::Value::BulkString(v)] => Some((
+                String::from_utf8_lossy(k).into_owned(),
+                String::from_utf8_lossy(v).into_owned(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+impl SentinelGroup {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let primary = free_port();
+        let mut servers = vec![Redis::start(primary)];
+        for _ in 0..2 {
+            let mut r = Redis {
+                port: free_port(),
+                child: None,
+                replica_of: Some(primary),
+            };
+            r.spawn();
+            servers.push(r);
+        }
+        let mut group = Self {
+            dir,
+            servers,
+            sentinels: Vec::new(),
+        };
+        for _ in 0..400 {
+            if info_replication(primary)
+                .await
+                .matches("state=online")
+                .count()
+                == 2
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for _ in 0..3 {
+            let port = free_port();
+            let conf = group.dir.path().join(format!("sentinel-{port}.conf"));
+            std::fs::write(
+                &conf,
+                format!(
+                    "port {port}\nbind 127.0.0.1\ndir {dir}\n\
+                     sentinel monitor {MASTER} 127.0.0.1 {primary} 2\n\
+                     sentinel down-after-milliseconds {MASTER} 1000\n\
+                     sentinel failover-timeout {MASTER} 5000\n\
+                     sentinel parallel-syncs {MASTER} 2\n",
+                    dir = group.dir.path().display()
+                ),
+            )
+            .unwrap();
+            let child = Command::new("redis-server")
+                .arg(&conf)
+                .arg("--sentinel")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server (with --sentinel) must be installed");
+            group.sentinels.push((port, child));
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while group.at_rest().await.is_none() {
+            assert!(Instant::now() < deadline, "the Sentinel group did not form");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        group
+    }
+
+    fn addresses(&self) -> String {
+        self.sentinels
+            .iter()
+            .map(|(port, _)| format!("127.0.0.1:{port}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The primary, when every sentinel names it with no fail-over in
+    /// progress and both replicas healthy, and it has both replicas online.
+    async fn at_rest(&self) -> Option<u16> {
+        let mut primary = None;
+        for (port, _) in &self.sentinels {
+            let master = fields(&query(*port, &["SENTINEL", "MASTER", MASTER]).await?);
+            if master.get("flags").map(String::as_str) != Some("master") {
+                return None;
+            }
+            let p: u16 = master.get("port")?.parse().ok()?;
+            if primary.is_some_and(|q| q != p) {
+                return None;
+            }
+            primary = Some(p);
+            let redis::Value::Array(replicas) =
+                query(*port, &["SENTINEL", "REPLICAS", MASTER]).await?
+            else {
+                return None;
+            };
+            let healthy = replicas
+                .iter()
+                .map(fields)
+                .filter(|r| r.get("flags").map(String::as_str) == Some("slave"))
+                .count();
+            if healthy != 2 {
+                return None;
+            }
+        }
+        let primary = primary?;
+        let info = info_replication(primary).await;
+        (info.contains("role:master") && info.matches("state=online").count() == 2)
+            .then_some(primary)
+    }
+
+    /// Waits for the group to be at rest, cuts the replicas off (so none
+    /// receives what is written next), waits `after_cut`, kills the primary,
+    /// waits for Sentinel to promote a replica and brings the old primary
+    /// back as its replica. `false` if the group never came to rest.
+    async fn fail_over(&mut self, after_cut: Duration, killed: &Recovery) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let primary = loop {
+            if let Some(p) = self.at_rest().await {
+                break p;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        if let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{primary}"))
+            && let Ok(mut c) = client.get_multiplexed_async_connection().await
+        {
+            let _: Result<(), _> = redis::pipe()
+                .cmd("CONFIG")
+                .arg(&["SET", "requirepass", "cut-off"])
+                .ignore()
+                .cmd("CLIENT")
+                .arg(&["KILL", "TYPE", "replica"])
+                .ignore()
+                .query_async(&mut c)
+                .await;
+        }
+        tokio::time::sleep(after_cut).await;
+        let Some(server) = self.servers.iter_mut().find(|s| s.port == primary) else {
+            return false;
+        };
+        server.kill();
+        killed.fault_ended();
+        // A majority of the sentinels names a new primary that says so.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let promoted = loop {
+            let mut named = Vec::new();
+            for (port, _) in &self.sentinels {
+                if let Some(redis::Value::Array(addr)) =
+                    query(*port, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER]).await
+                    && let Some(redis::Value::BulkString(p)) = addr.get(1)
+                    && let Some(p) = std::str::from_utf8(p)
+                        .ok()
+                        .and_then(|p| p.parse::<u16>().ok())
+                {
+                    named.push(p);
+                }
+            }
+            let mut found = None;
+            for &p in &named {
+                if p != primary
+                    && named.iter().filter(|&&q| q == p).count() >= 2
+                    && info_replication(p).await.contains("role:master")
+                {
+                    found = Some(p);
+                }
+            }
+            if let Some(p) = found {
+                break p;
+            }
+            if Instant::now() > deadline {
+                eprintln!("no fail-over within 30 s of killing {primary}");
+                break primary;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        if let Some(server) = self.servers.iter_mut().find(|s| s.port == primary) {
+            server.replica_of = Some(promoted);
+            server.spawn();
+        }
+        true
+    }
+}
+
+impl Drop for SentinelGroup {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.sentinels {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -228,15 +500,25 @@ async fn main() {
     let args = Args::parse();
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let mut redis = Redis::start(free_port());
+    let (mut redis, mut group) = match args.redis {
+        RedisMode::Single => (Some(Redis::start(free_port())), None),
+        RedisMode::Sentinel => (None, Some(SentinelGroup::start().await)),
+    };
     let pg = Arc::new(private_postgres::PrivatePostgres::start());
     let key = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
         rand::random::<[u8; 32]>(),
     );
-    let env: Vec<(String, String)> = vec![
+    let redis_env: Vec<(String, String)> = match (&redis, &group) {
+        (Some(redis), _) => vec![("REDIS_URL".into(), redis.url())],
+        (None, Some(group)) => vec![
+            ("ASSETGATE__REDIS__SENTINELS".into(), group.addresses()),
+            ("ASSETGATE__REDIS__MASTER_NAME".into(), MASTER.into()),
+        ],
+        (None, None) => unreachable!("one Redis mode is chosen"),
+    };
+    let mut env: Vec<(String, String)> = vec![
         ("DATABASE_URL".into(), pg.url()),
-        ("REDIS_URL".into(), redis.url()),
         (
             "ASSETGATE__STORAGE__PATH".into(),
             dir.path().join("assets").display().to_string(),
@@ -250,6 +532,7 @@ async fn main() {
             "0".into(),
         ),
     ];
+    env.extend(redis_env);
 
     eprintln!("setting up: vendor, asset, {} order lines…", args.lines);
     let vendor = cli(&args.bin, &env, &["vendor", "create", "--name", "Soak"]);
@@ -357,6 +640,7 @@ async fn main() {
     let after_restart = Arc::new(Recovery::default());
     let after_flush = Arc::new(Recovery::default());
     let after_pg = Arc::new(Recovery::default());
+    let after_failover = Arc::new(Recovery::default());
     let canceled: Arc<Mutex<HashSet<usize>>> = Arc::default();
     let deadline = Instant::now() + Duration::from_secs(args.duration);
 
@@ -370,7 +654,11 @@ async fn main() {
             canceled.clone(),
             instances.clone(),
         );
-        let (after_restart, after_flush) = (after_restart.clone(), after_flush.clone());
+        let (after_restart, after_flush, after_failover) = (
+            after_restart.clone(),
+            after_flush.clone(),
+            after_failover.clone(),
+        );
         let (url_a, max) = (url_a.clone(), args.max_requests);
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline && counters.requests.load(Ordering::Relaxed) < max {
@@ -395,6 +683,7 @@ async fn main() {
                         counters.served.fetch_add(1, Ordering::Relaxed);
                         after_restart.served();
                         after_flush.served();
+                        after_failover.served();
                         if was_canceled && !body.is_empty() {
                             counters.leaks.fetch_add(1, Ordering::Relaxed);
                             eprintln!(
@@ -503,10 +792,23 @@ async fn main() {
         })
     };
 
-    // Chaos: FLUSHALL, kill + restart, CLIENT PAUSE, and a double FLUSHALL
-    // (the second lands while an instance is rebuilding), in turn.
+    // Chaos. Single Redis: FLUSHALL, kill + restart, CLIENT PAUSE, and a
+    // double FLUSHALL (the second lands while an instance is rebuilding), in
+    // turn. Sentinel: fail-overs with the replicas cut off first.
     let mut n = 0u64;
-    while Instant::now() + Duration::from_secs_f64(args.fault_every) < deadline {
+    if let Some(group) = group.as_mut() {
+        while Instant::now() + Duration::from_secs_f64(args.failover_every) < deadline {
+            tokio::time::sleep(Duration::from_secs_f64(args.failover_every)).await;
+            // Writes after the cut reach the primary alone (random gap, 0–300 ms).
+            let gap = Duration::from_millis(rand::rng().random_range(0..300));
+            if group.fail_over(gap, &after_failover).await {
+                counters.faults.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    while let Some(redis) = redis.as_mut()
+        && Instant::now() + Duration::from_secs_f64(args.fault_every) < deadline
+    {
         tokio::time::sleep(Duration::from_secs_f64(args.fault_every)).await;
         match n % 4 {
             0 => {
@@ -580,23 +882,36 @@ async fn main() {
         format!(" ({})", list.join(", "))
     };
     println!("| cancels other | {}{kinds} |", g(&c.cancels_other));
-    println!(
-        "| Redis faults injected | {} (FLUSHALL, kill + restart, CLIENT PAUSE, double FLUSHALL) |",
-        g(&c.faults)
-    );
+    if args.redis == RedisMode::Sentinel {
+        println!(
+            "| Redis fail-overs (Sentinel; primary killed after its replicas were cut off) | {} |",
+            g(&c.faults)
+        );
+        println!(
+            "| serving again after the primary was killed | {} |",
+            after_failover.summary()
+        );
+    } else {
+        println!(
+            "| Redis faults injected | {} (FLUSHALL, kill + restart, CLIENT PAUSE, double FLUSHALL) |",
+            g(&c.faults)
+        );
+    }
     println!(
         "| PostgreSQL outages | {} ({} ms each) |",
         g(&c.pg_outages),
         args.pg_outage_ms
     );
-    println!(
-        "| serving again after a Redis restart (empty) | {} |",
-        after_restart.summary()
-    );
-    println!(
-        "| serving again after a FLUSHALL | {} |",
-        after_flush.summary()
-    );
+    if args.redis == RedisMode::Single {
+        println!(
+            "| serving again after a Redis restart (empty) | {} |",
+            after_restart.summary()
+        );
+        println!(
+            "| serving again after a FLUSHALL | {} |",
+            after_flush.summary()
+        );
+    }
     println!(
         "| cancels answering 201 again after PostgreSQL returned | {} |",
         after_pg.summary()
@@ -606,6 +921,7 @@ async fn main() {
     println!("| **leaks** | **{}** |", g(&c.leaks));
 
     drop(redis);
+    drop(group);
     drop(db);
     if g(&c.leaks) > 0 {
         std::process::exit(1);

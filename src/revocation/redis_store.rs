@@ -91,6 +91,8 @@ pub struct RedisRevocations {
     /// (as a tag for the hot path, and whole for writing the ready marker).
     expected: AtomicU64,
     replid: std::sync::Mutex<String>,
+    /// The last Sentinel lookup failed (to log an episode once).
+    lookup_failing: std::sync::atomic::AtomicBool,
     timeout: Duration,
     ready_key: String,
     lock_key: String,
@@ -177,6 +179,7 @@ impl RedisRevocations {
             conn: std::sync::Mutex::new((0, None)),
             expected: AtomicU64::new(0),
             replid: std::sync::Mutex::new(String::new()),
+            lookup_failing: std::sync::atomic::AtomicBool::new(false),
             timeout,
             ready_key: format!("{tag}:rev:ready"),
             lock_key: format!("{tag}:rev:lock"),
@@ -243,15 +246,23 @@ impl RedisRevocations {
         })
         .await;
         let client = match asked {
-            Ok(Ok(client)) => client,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "no sentinel named a Redis primary; keeping the last one");
-                return;
+            Ok(Ok(client)) => {
+                if self.lookup_failing.swap(false, Ordering::AcqRel) {
+                    tracing::info!("the sentinels name a reachable Redis primary again");
+                }
+                client
             }
-            Err(_) => {
-                tracing::warn!(
-                    "the sentinels did not answer in time; keeping the last Redis primary"
-                );
+            failed => {
+                let error = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "the sentinels did not answer in time".to_owned(),
+                };
+                // Once per episode (a fail-over takes seconds; passes run twice a second).
+                if self.lookup_failing.swap(true, Ordering::AcqRel) {
+                    tracing::debug!(%error, "no sentinel names a reachable Redis primary yet");
+                } else {
+                    tracing::warn!(%error, "no sentinel names a reachable Redis primary; keeping the last one");
+                }
                 return;
             }
         };

@@ -15,6 +15,10 @@
 
 #[path = "../tests/support/private_postgres.rs"]
 mod private_postgres;
+#[path = "../tests/support/sentinel_group.rs"]
+mod sentinel_group;
+
+use sentinel_group::{MASTER, SentinelGroup};
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -82,6 +86,8 @@ struct Counters {
     unavailable: AtomicU64,
     other: AtomicU64,
     leaks: AtomicU64,
+    /// 403 for a line no cancel was ever sent for.
+    false_refusals: AtomicU64,
     cancels_201: AtomicU64,
     cancels_503: AtomicU64,
     cancels_other: AtomicU64,
@@ -207,244 +213,20 @@ impl Drop for Redis {
     }
 }
 
-const MASTER: &str = "soak";
-
-/// A primary, two replicas and three sentinels, all children of the soak.
-struct SentinelGroup {
-    dir: tempfile::TempDir,
-    servers: Vec<Redis>,
-    sentinels: Vec<(u16, Child)>,
-}
-
-async fn query(port: u16, args: &[&str]) -> Option<redis::Value> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).ok()?;
-    let mut c = tokio::time::timeout(
-        Duration::from_millis(500),
-        client.get_multiplexed_async_connection(),
-    )
-    .await
-    .ok()?
-    .ok()?;
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    tokio::time::timeout(Duration::from_millis(500), cmd.query_async(&mut c))
-        .await
-        .ok()?
-        .ok()
-}
-
-async fn info_replication(port: u16) -> String {
-    match query(port, &["INFO", "replication"]).await {
-        Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(&b).into_owned(),
-        Some(redis::Value::VerbatimString { text, .. }) => text,
-        _ => String::new(),
-    }
-}
-
-fn fields(v: &redis::Value) -> HashMap<String, String> {
-    let redis::Value::Array(items) = v else {
-        return HashMap::new();
-    };
-    items
-        .chunks(2)
-        .filter_map(|kv| match kv {
-            [redis::Value::BulkString(k), redis::Value::BulkString(v)] => Some((
-                String::from_utf8_lossy(k).into_owned(),
-                String::from_utf8_lossy(v).into_owned(),
-            )),
-            _ => None,
-        })
-        .collect()
-}
-
-impl SentinelGroup {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let primary = free_port();
-        let mut servers = vec![Redis::start(primary)];
-        for _ in 0..2 {
-            let mut r = Redis {
-                port: free_port(),
-                child: None,
-                replica_of: Some(primary),
-            };
-            r.spawn();
-            servers.push(r);
-        }
-        let mut group = Self {
-            dir,
-            servers,
-            sentinels: Vec::new(),
-        };
-        for _ in 0..400 {
-            if info_replication(primary)
-                .await
-                .matches("state=online")
-                .count()
-                == 2
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        for _ in 0..3 {
-            let port = free_port();
-            let conf = group.dir.path().join(format!("sentinel-{port}.conf"));
-            std::fs::write(
-                &conf,
-                format!(
-                    "port {port}\nbind 127.0.0.1\ndir {dir}\n\
-                     sentinel monitor {MASTER} 127.0.0.1 {primary} 2\n\
-                     sentinel down-after-milliseconds {MASTER} 1000\n\
-                     sentinel failover-timeout {MASTER} 5000\n\
-                     sentinel parallel-syncs {MASTER} 2\n",
-                    dir = group.dir.path().display()
-                ),
-            )
-            .unwrap();
-            let child = Command::new("redis-server")
-                .arg(&conf)
-                .arg("--sentinel")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server (with --sentinel) must be installed");
-            group.sentinels.push((port, child));
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while group.at_rest().await.is_none() {
-            assert!(Instant::now() < deadline, "the Sentinel group did not form");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        group
-    }
-
-    fn addresses(&self) -> String {
-        self.sentinels
-            .iter()
-            .map(|(port, _)| format!("127.0.0.1:{port}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    /// The primary, when every sentinel names it with no fail-over in
-    /// progress and both replicas healthy, and it has both replicas online.
-    async fn at_rest(&self) -> Option<u16> {
-        let mut primary = None;
-        for (port, _) in &self.sentinels {
-            let master = fields(&query(*port, &["SENTINEL", "MASTER", MASTER]).await?);
-            if master.get("flags").map(String::as_str) != Some("master") {
-                return None;
-            }
-            let p: u16 = master.get("port")?.parse().ok()?;
-            if primary.is_some_and(|q| q != p) {
-                return None;
-            }
-            primary = Some(p);
-            let redis::Value::Array(replicas) =
-                query(*port, &["SENTINEL", "REPLICAS", MASTER]).await?
-            else {
-                return None;
-            };
-            let healthy = replicas
-                .iter()
-                .map(fields)
-                .filter(|r| r.get("flags").map(String::as_str) == Some("slave"))
-                .count();
-            if healthy != 2 {
-                return None;
-            }
-        }
-        let primary = primary?;
-        let info = info_replication(primary).await;
-        (info.contains("role:master") && info.matches("state=online").count() == 2)
-            .then_some(primary)
-    }
-
-    /// Waits for the group to be at rest, cuts the replicas off (so none
-    /// receives what is written next), waits `after_cut`, kills the primary,
-    /// waits for Sentinel to promote a replica and brings the old primary
-    /// back as its replica. `false` if the group never came to rest.
-    async fn fail_over(&mut self, after_cut: Duration, killed: &Recovery) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let primary = loop {
-            if let Some(p) = self.at_rest().await {
-                break p;
-            }
-            if Instant::now() > deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        if let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{primary}"))
-            && let Ok(mut c) = client.get_multiplexed_async_connection().await
-        {
-            let _: Result<(), _> = redis::pipe()
-                .cmd("CONFIG")
-                .arg(&["SET", "requirepass", "cut-off"])
-                .ignore()
-                .cmd("CLIENT")
-                .arg(&["KILL", "TYPE", "replica"])
-                .ignore()
-                .query_async(&mut c)
-                .await;
-        }
-        tokio::time::sleep(after_cut).await;
-        let Some(server) = self.servers.iter_mut().find(|s| s.port == primary) else {
-            return false;
-        };
-        server.kill();
-        killed.fault_ended();
-        // A majority of the sentinels names a new primary that says so.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let promoted = loop {
-            let mut named = Vec::new();
-            for (port, _) in &self.sentinels {
-                if let Some(redis::Value::Array(addr)) =
-                    query(*port, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER]).await
-                    && let Some(redis::Value::BulkString(p)) = addr.get(1)
-                    && let Some(p) = std::str::from_utf8(p)
-                        .ok()
-                        .and_then(|p| p.parse::<u16>().ok())
-                {
-                    named.push(p);
-                }
-            }
-            let mut found = None;
-            for &p in &named {
-                if p != primary
-                    && named.iter().filter(|&&q| q == p).count() >= 2
-                    && info_replication(p).await.contains("role:master")
-                {
-                    found = Some(p);
-                }
-            }
-            if let Some(p) = found {
-                break p;
-            }
-            if Instant::now() > deadline {
-                eprintln!("no fail-over within 30 s of killing {primary}");
-                break primary;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        if let Some(server) = self.servers.iter_mut().find(|s| s.port == primary) {
-            server.replica_of = Some(promoted);
-            server.spawn();
-        }
-        true
-    }
-}
-
-impl Drop for SentinelGroup {
-    fn drop(&mut self) {
-        for (_, child) in &mut self.sentinels {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+/// One fail-over: once the group is at rest, cut the replicas off (so none
+/// receives what is written next), let cancels land on the primary alone for
+/// `gap`, kill it, and bring it back as a replica of the one Sentinel promotes.
+async fn fail_over(group: &mut SentinelGroup, gap: Duration, killed: &Recovery) {
+    let primary = group.settled().await;
+    group.cut_off_replicas(primary).await;
+    tokio::time::sleep(gap).await;
+    group.server(primary).kill();
+    killed.fault_ended();
+    eprintln!(
+        "FAILOVER killed {primary} ({})",
+        chrono::Utc::now().format("%H:%M:%S%.3f")
+    );
+    group.replace(primary).await;
 }
 
 fn free_port() -> u16 {
@@ -473,11 +255,27 @@ async fn start_instance(
     bin: &PathBuf,
     env: &[(String, String)],
 ) -> (tokio::process::Child, String) {
+    // SOAK_GATEWAY_LOG=prefix: each instance logs at warn to prefix-<n>.log.
+    let stderr = match std::env::var("SOAK_GATEWAY_LOG") {
+        Ok(prefix) => {
+            static N: AtomicU64 = AtomicU64::new(0);
+            let n = N.fetch_add(1, Ordering::Relaxed);
+            Stdio::from(std::fs::File::create(format!("{prefix}-{n}.log")).expect("log file"))
+        }
+        Err(_) => Stdio::null(),
+    };
+    let level = if std::env::var("SOAK_GATEWAY_LOG").is_ok() {
+        "warn"
+    } else {
+        "error"
+    };
     let mut child = tokio::process::Command::new(bin)
         .envs(env.iter().cloned())
         .env("ASSETGATE__SERVER__PORT", "0")
+        .env("ASSETGATE__LOG__LEVEL", level)
+        .env("ASSETGATE__LOG__FORMAT", "json")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .expect("start assetgate");
@@ -642,6 +440,8 @@ async fn main() {
     let after_pg = Arc::new(Recovery::default());
     let after_failover = Arc::new(Recovery::default());
     let canceled: Arc<Mutex<HashSet<usize>>> = Arc::default();
+    // Lines a cancel was sent for (whatever it answered): only these may be refused.
+    let attempted: Arc<Mutex<HashSet<usize>>> = Arc::default();
     let deadline = Instant::now() + Duration::from_secs(args.duration);
 
     // Download clients.
@@ -654,6 +454,7 @@ async fn main() {
             canceled.clone(),
             instances.clone(),
         );
+        let attempted = attempted.clone();
         let (after_restart, after_flush, after_failover) = (
             after_restart.clone(),
             after_flush.clone(),
@@ -687,12 +488,17 @@ async fn main() {
                         if was_canceled && !body.is_empty() {
                             counters.leaks.fetch_add(1, Ordering::Relaxed);
                             eprintln!(
-                                "LEAK: line {line} served {status} after its cancel answered 201"
+                                "LEAK: line {line} served {status} by {target} after its cancel answered 201 ({})",
+                                chrono::Utc::now().format("%H:%M:%S%.3f")
                             );
                         }
                     }
                     403 => {
                         counters.refused_revoked.fetch_add(1, Ordering::Relaxed);
+                        // Checked once the answer is in: no cancel was sent for it even by then.
+                        if !attempted.lock().unwrap().contains(&line) {
+                            counters.false_refusals.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                     503 => {
                         counters.unavailable.fetch_add(1, Ordering::Relaxed);
@@ -714,7 +520,7 @@ async fn main() {
             instances.clone(),
             token.clone(),
         );
-        let after_pg = after_pg.clone();
+        let (after_pg, attempted) = (after_pg.clone(), attempted.clone());
         let mut queue: Vec<usize> = (1..=args.lines).collect();
         queue.shuffle(&mut rand::rng());
         let every = Duration::from_secs_f64(1.0 / args.cancel_rate);
@@ -723,6 +529,7 @@ async fn main() {
             while Instant::now() < deadline {
                 tick.tick().await;
                 let Some(line) = queue.pop() else { break };
+                attempted.lock().unwrap().insert(line);
                 let target = instances[rand::rng().random_range(0..2)].clone();
                 let res = http
                     .delete(format!(
@@ -734,6 +541,12 @@ async fn main() {
                     .await;
                 match res.map(|r| r.status().as_u16()) {
                     Ok(201) => {
+                        if std::env::var("SOAK_GATEWAY_LOG").is_ok() {
+                            eprintln!(
+                                "CANCEL {line} 201 via {target} ({})",
+                                chrono::Utc::now().format("%H:%M:%S%.3f")
+                            );
+                        }
                         canceled.lock().unwrap().insert(line);
                         counters.cancels_201.fetch_add(1, Ordering::Relaxed);
                         after_pg.served();
@@ -801,9 +614,8 @@ async fn main() {
             tokio::time::sleep(Duration::from_secs_f64(args.failover_every)).await;
             // Writes after the cut reach the primary alone (random gap, 0–300 ms).
             let gap = Duration::from_millis(rand::rng().random_range(0..300));
-            if group.fail_over(gap, &after_failover).await {
-                counters.faults.fetch_add(1, Ordering::Relaxed);
-            }
+            fail_over(group, gap, &after_failover).await;
+            counters.faults.fetch_add(1, Ordering::Relaxed);
         }
     }
     while let Some(redis) = redis.as_mut()
@@ -918,12 +730,16 @@ async fn main() {
     );
     println!("| download answers / access events recorded | {answered} / {recorded} |");
     println!("| **history events lost** | **{history_lost}** |");
+    println!(
+        "| refused 403 for a line never canceled | {} |",
+        g(&c.false_refusals)
+    );
     println!("| **leaks** | **{}** |", g(&c.leaks));
 
     drop(redis);
     drop(group);
     drop(db);
-    if g(&c.leaks) > 0 {
+    if g(&c.leaks) > 0 || g(&c.false_refusals) > 0 {
         std::process::exit(1);
     }
 }

@@ -27,6 +27,8 @@ mod races;
 mod receiver;
 mod reconcile;
 mod sentinel;
+#[path = "../support/sentinel_group.rs"]
+mod sentinel_group;
 mod shutdown;
 mod storage;
 mod webhooks;

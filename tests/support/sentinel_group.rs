@@ -1,0 +1,363 @@
+//! A Redis Sentinel group of real processes on free local ports — a primary,
+//! two replicas, three sentinels — for the Sentinel test and the soak tool.
+//! Panics (with what every server and sentinel says) when the group does not
+//! behave within generous bounds.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const MASTER: &str = "agmaster";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One `redis-server` (or sentinel) child, killed on drop.
+pub struct Process {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Process {
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub struct SentinelGroup {
+    dir: tempfile::TempDir,
+    pub servers: Vec<Process>,
+    sentinels: Vec<Process>,
+}
+
+pub fn spawn_server(dir: &Path, port: u16, replica_of: Option<u16>) -> Process {
+    // Each server its own directory: a replica writes the RDB of a full sync
+    // there, and a server loads any RDB it finds at start — shared, one
+    // server would start from another's (or an earlier run's) data.
+    let dir = dir.join(format!("redis-{port}"));
+    std::fs::create_dir_all(&dir).expect("server dir");
+    let dir = dir.display().to_string();
+    let port_arg = port.to_string();
+    let mut args = vec![
+        "--port",
+        &port_arg,
+        "--dir",
+        &dir,
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--repl-diskless-sync",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    ];
+    let primary;
+    if let Some(p) = replica_of {
+        primary = p.to_string();
+        args.extend(["--replicaof", "127.0.0.1", &primary]);
+    }
+    let child = Command::new("redis-server")
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server must be installed (scripts/test.sh installs it)");
+    Process {
+        port,
+        child: Some(child),
+    }
+}
+
+fn spawn_sentinel(dir: &Path, port: u16, primary: u16) -> Process {
+    // Sentinel rewrites its configuration file: each gets its own.
+    let conf = dir.join(format!("sentinel-{port}.conf"));
+    std::fs::write(
+        &conf,
+        format!(
+            "port {port}\nbind 127.0.0.1\ndir {dir}\nlogfile {dir}/sentinel-{port}.log\n\
+             sentinel monitor {MASTER} 127.0.0.1 {primary} 2\n\
+             sentinel down-after-milliseconds {MASTER} 1000\n\
+             sentinel failover-timeout {MASTER} 5000\n\
+             sentinel parallel-syncs {MASTER} 2\n",
+            dir = dir.display()
+        ),
+    )
+    .expect("sentinel config");
+    let child = Command::new("redis-server")
+        .arg(&conf)
+        .arg("--sentinel")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server (with --sentinel) must be installed");
+    Process {
+        port,
+        child: Some(child),
+    }
+}
+
+pub async fn query(port: u16, args: &[&str]) -> redis::RedisResult<redis::Value> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
+    let mut c = tokio::time::timeout(
+        Duration::from_millis(500),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "connect timed out")))??;
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    tokio::time::timeout(Duration::from_millis(500), cmd.query_async(&mut c))
+        .await
+        .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "timed out")))?
+}
+
+pub async fn info_replication(port: u16) -> Option<String> {
+    match query(port, &["INFO", "replication"]).await.ok()? {
+        redis::Value::BulkString(b) => String::from_utf8(b).ok(),
+        redis::Value::VerbatimString { text, .. } => Some(text),
+        _ => None,
+    }
+}
+
+async fn wait_until<F, Fut>(what: &str, within: Duration, mut probe: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !probe().await {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl SentinelGroup {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let mut servers = vec![spawn_server(dir.path(), ports[0], None)];
+        servers.extend(
+            ports[1..]
+                .iter()
+                .map(|&p| spawn_server(dir.path(), p, Some(ports[0]))),
+        );
+        let mut group = Self {
+            dir,
+            servers,
+            sentinels: Vec::new(),
+        };
+        wait_until("both replicas online", Duration::from_secs(20), || async {
+            info_replication(ports[0])
+                .await
+                .is_some_and(|i| i.matches("state=online").count() == 2)
+        })
+        .await;
+        group.sentinels = (0..3)
+            .map(|_| spawn_sentinel(group.dir.path(), free_port(), ports[0]))
+            .collect();
+        // Sentinels find the replicas and each other through the primary.
+        for s in group.sentinels.iter().map(|s| s.port).collect::<Vec<_>>() {
+            wait_until(
+                "sentinels to know the whole group",
+                Duration::from_secs(20),
+                || async move {
+                    let count = |v: redis::RedisResult<redis::Value>| match v {
+                        Ok(redis::Value::Array(items)) => items.len(),
+                        _ => 0,
+                    };
+                    count(query(s, &["SENTINEL", "REPLICAS", MASTER]).await) == 2
+                        && count(query(s, &["SENTINEL", "SENTINELS", MASTER]).await) == 2
+                },
+            )
+            .await;
+        }
+        group
+    }
+
+    pub fn addresses(&self) -> String {
+        self.sentinels
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The primary's port, once a majority of the sentinels names the same
+    /// server and it says it is a primary.
+    pub async fn primary(&self) -> u16 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut named = Vec::new();
+            for s in &self.sentinels {
+                if let Ok(redis::Value::Array(addr)) =
+                    query(s.port, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER]).await
+                    && let Some(redis::Value::BulkString(port)) = addr.get(1)
+                    && let Some(port) = std::str::from_utf8(port).ok().and_then(|p| p.parse().ok())
+                {
+                    named.push(port);
+                }
+            }
+            // A majority names it and it says it is a primary (a sentinel that
+            // missed a fail-over can lag behind for a while).
+            for &candidate in &named {
+                if named.iter().filter(|&&p| p == candidate).count() * 2 > self.sentinels.len()
+                    && info_replication(candidate)
+                        .await
+                        .is_some_and(|i| i.contains("role:master"))
+                {
+                    return candidate;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "no majority of the sentinels names a primary: {named:?}\n{}",
+                    self.dump().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the group is at rest — every sentinel names the same
+    /// primary, sees no fail-over in progress and both replicas healthy, and
+    /// the primary has both replicas online — and returns the primary. A kill
+    /// during a fail-over would only test Sentinel.
+    pub async fn settled(&self) -> u16 {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            if let Some(primary) = self.at_rest().await {
+                return primary;
+            }
+            if Instant::now() > deadline {
+                let state = self.dump().await;
+                panic!("the Sentinel group did not come to rest\n{state}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn at_rest(&self) -> Option<u16> {
+        fn fields(v: &redis::Value) -> std::collections::HashMap<String, String> {
+            let redis::Value::Array(items) = v else {
+                return Default::default();
+            };
+            items
+                .chunks(2)
+                .filter_map(|kv| match kv {
+                    [redis::Value::BulkString(k), redis::Value::BulkString(v)] => Some((
+                        String::from_utf8_lossy(k).into_owned(),
+                        String::from_utf8_lossy(v).into_owned(),
+                    )),
+                    _ => None,
+                })
+                .collect()
+        }
+        let mut primary = None;
+        for s in &self.sentinels {
+            let master = fields(&query(s.port, &["SENTINEL", "MASTER", MASTER]).await.ok()?);
+            if master.get("flags").map(String::as_str) != Some("master") {
+                return None;
+            }
+            let port: u16 = master.get("port")?.parse().ok()?;
+            if primary.is_some_and(|p| p != port) {
+                return None;
+            }
+            primary = Some(port);
+            let redis::Value::Array(replicas) = query(s.port, &["SENTINEL", "REPLICAS", MASTER])
+                .await
+                .ok()?
+            else {
+                return None;
+            };
+            let healthy = replicas
+                .iter()
+                .map(fields)
+                .filter(|r| r.get("flags").map(String::as_str) == Some("slave"))
+                .count();
+            if healthy != 2 {
+                return None;
+            }
+        }
+        let primary = primary?;
+        let info = info_replication(primary).await?;
+        (info.contains("role:master") && info.matches("state=online").count() == 2)
+            .then_some(primary)
+    }
+
+    /// What every server and sentinel says, for a failure message.
+    pub async fn dump(&self) -> String {
+        let mut state = String::new();
+        for s in &self.servers {
+            let info = info_replication(s.port).await.unwrap_or_default();
+            state.push_str(&format!("--- {}\n{info}\n", s.port));
+        }
+        for s in &self.sentinels {
+            let log =
+                std::fs::read_to_string(self.dir.path().join(format!("sentinel-{}.log", s.port)))
+                    .unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            state.push_str(&format!("=== sentinel {}\n", s.port));
+            for l in tail.iter().rev() {
+                state.push_str(l);
+                state.push('\n');
+            }
+        }
+        state
+    }
+
+    pub fn server(&mut self, port: u16) -> &mut Process {
+        self.servers
+            .iter_mut()
+            .find(|s| s.port == port)
+            .expect("a server of the group")
+    }
+}
+
+impl SentinelGroup {
+    /// Cuts the replicas off: the primary now wants a password they do not
+    /// have, and drops their links. Connections already open (gateways',
+    /// sentinels') stay; what is written next reaches the primary alone.
+    pub async fn cut_off_replicas(&self, primary: u16) {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{primary}")).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let () = redis::pipe()
+            .cmd("CONFIG")
+            .arg(&["SET", "requirepass", "cut-off"])
+            .ignore()
+            .cmd("CLIENT")
+            .arg(&["KILL", "TYPE", "replica"])
+            .ignore()
+            .query_async(&mut c)
+            .await
+            .expect("cutting the replicas off");
+    }
+
+    /// After `old` was killed: waits for a new primary, brings `old` back as
+    /// its replica, and returns the new primary.
+    pub async fn replace(&mut self, old: u16) -> u16 {
+        let new = self.primary().await;
+        assert_ne!(new, old, "Sentinel promoted a replica");
+        let dir = self.dir.path().to_path_buf();
+        *self.server(old) = spawn_server(&dir, old, Some(new));
+        new
+    }
+}

@@ -371,3 +371,45 @@ pub struct ApiDoc;
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
+
+/// Each variant's response (documentation only, in `responses(...)`).
+type ErrorBody = crate::http::error::ErrorResponse;
+
+/// What any route behind a vendor token can answer besides its own errors.
+#[derive(utoipa::IntoResponses)]
+pub enum VendorAuthErrors {
+    #[response(
+        status = 401,
+        description = "`unauthorized`: no token, a malformed one or an unknown one"
+    )]
+    Unauthorized(ErrorBody),
+    #[response(status = 403, description = "`vendor_suspended`")]
+    Suspended(ErrorBody),
+    #[response(
+        status = 429,
+        description = "`rate_limited`: over the token's rate limit",
+        headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
+    )]
+    RateLimited(ErrorBody),
+}
+
+/// What any route behind an admin token can answer besides its own errors.
+#[derive(utoipa::IntoResponses)]
+pub enum AdminAuthErrors {
+    #[response(
+        status = 401,
+        description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one"
+    )]
+    Unauthorized(ErrorBody),
+}
+
+/// The database could not be reached in time.
+#[derive(utoipa::IntoResponses)]
+pub enum DatabaseUnavailable {
+    #[response(
+        status = 503,
+        description = "`database_unavailable`",
+        headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
+    )]
+    Unavailable(ErrorBody),
+}

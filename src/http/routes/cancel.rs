@@ -79,9 +79,7 @@ impl CancelQuery {
         (status = 413, description = "`payload_too_large`: the body exceeds `server.max_body_bytes`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_cancelable`, `idempotency_key_reused`", body = crate::http::error::ErrorResponse),
         (status = 503, description = "`revocation_unavailable` (committed, not yet in force: retry with the same Idempotency-Key) or `database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
-        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::VendorAuthErrors
     ),
     security(("vendor_token" = []))
 )]

@@ -25,10 +25,8 @@ pub struct LineQuery {
         (status = 200, description = "A fresh link", body = crate::http::wire::LinkItem),
         (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_accessible` (the line is not COMPLETED)", body = crate::http::error::ErrorResponse),
-        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
-        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::VendorAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("vendor_token" = []))
 )]
@@ -51,10 +49,8 @@ pub async fn download_url(
         (status = 200, description = "A fresh inline link", body = crate::http::wire::LinkItem),
         (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_accessible`, `asset_not_viewable`", body = crate::http::error::ErrorResponse),
-        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
-        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::VendorAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("vendor_token" = []))
 )]

@@ -38,10 +38,8 @@ struct LinePage {
     responses(
         (status = 200, description = "The caller's lines, newest first", body = LinePage),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
-        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::VendorAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("vendor_token" = []))
 )]

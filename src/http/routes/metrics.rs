@@ -13,7 +13,7 @@ use crate::state::AppState;
     tag = "operations",
     responses(
         (status = 200, description = "Prometheus text format", body = String),
-        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
+        crate::http::openapi::AdminAuthErrors,
         (status = 404, description = "`not_found`: `metrics.enabled` is false", body = crate::http::error::ErrorResponse)
     ),
     security(("admin_token" = []))

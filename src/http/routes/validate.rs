@@ -30,10 +30,8 @@ pub struct ValidateBody {
         (status = 408, description = "`request_timeout`: the body did not arrive in time", body = crate::http::error::ErrorResponse),
         (status = 413, description = "`payload_too_large`: the body exceeds `server.max_body_bytes`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
-        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::VendorAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("vendor_token" = []))
 )]

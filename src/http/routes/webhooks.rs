@@ -33,10 +33,8 @@ pub struct CreateBody {
         (status = 408, description = "`request_timeout`: the body did not arrive in time", body = crate::http::error::ErrorResponse),
         (status = 413, description = "`payload_too_large`: the body exceeds `server.max_body_bytes`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field; `webhook_url_not_allowed`", body = crate::http::error::ErrorResponse),
-        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
-        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::VendorAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("vendor_token" = []))
 )]
@@ -95,10 +93,8 @@ pub async fn create(
     operation_id = "webhooks_list",
     responses(
         (status = 200, description = "The tenant's endpoints, without secrets", body = crate::http::openapi::WebhookList),
-        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
-        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::VendorAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("vendor_token" = []))
 )]
@@ -129,10 +125,8 @@ fn webhook_id(req: &HttpRequest) -> Result<WebhookId, ApiError> {
         (status = 204, description = "Deleted; its pending deliveries stop"),
         (status = 404, description = "`webhook_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
-        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::VendorAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("vendor_token" = []))
 )]
@@ -200,10 +194,8 @@ pub async fn deliveries_page(
         (status = 200, description = "Deliveries, newest first", body = crate::http::openapi::DeliveryPage),
         (status = 404, description = "`webhook_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
-        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::VendorAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("vendor_token" = []))
 )]
@@ -228,10 +220,8 @@ pub async fn deliveries(
         (status = 202, description = "A `webhook.test` event is queued", body = crate::http::openapi::Queued),
         (status = 404, description = "`webhook_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        (status = 401, description = "`unauthorized`: no token, a malformed one or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 403, description = "`vendor_suspended`", body = crate::http::error::ErrorResponse),
-        (status = 429, description = "`rate_limited`: over the token's rate limit", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::VendorAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("vendor_token" = []))
 )]

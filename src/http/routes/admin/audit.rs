@@ -30,8 +30,8 @@ struct AuditPage {
     responses(
         (status = 200, description = "Every operator change, newest first", body = AuditPage),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::AdminAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("admin_token" = []))
 )]

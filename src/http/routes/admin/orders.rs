@@ -123,8 +123,8 @@ impl SearchQuery {
     responses(
         (status = 200, description = "Orders, newest first", body = OrderPageItem),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::AdminAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("admin_token" = []))
 )]
@@ -193,8 +193,8 @@ impl DetailQuery {
         (status = 200, description = "The order, its lines' revocation state and its history", body = crate::http::wire::OrderDetailItem),
         (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::AdminAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("admin_token" = []))
 )]
@@ -252,7 +252,7 @@ impl CancelBody {
         (status = 413, description = "`payload_too_large`: the body exceeds `server.max_body_bytes`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_cancelable`", body = crate::http::error::ErrorResponse),
         (status = 503, description = "`revocation_unavailable` or `database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse)
+        crate::http::openapi::AdminAuthErrors
     ),
     security(("admin_token" = []))
 )]
@@ -301,8 +301,8 @@ pub struct LinkBody {
         (status = 408, description = "`request_timeout`: the body did not arrive in time", body = crate::http::error::ErrorResponse),
         (status = 413, description = "`payload_too_large`: the body exceeds `server.max_body_bytes`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_accessible`, `asset_not_viewable`", body = crate::http::error::ErrorResponse),
-        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::AdminAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("admin_token" = []))
 )]

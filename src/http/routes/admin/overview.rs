@@ -13,8 +13,8 @@ use crate::state::AppState;
     operation_id = "admin_overview",
     responses(
         (status = 200, description = "Right now, across every vendor", body = crate::http::wire::OverviewItem),
-        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::AdminAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("admin_token" = []))
 )]

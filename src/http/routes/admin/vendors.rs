@@ -16,8 +16,8 @@ use crate::state::AppState;
     operation_id = "admin_vendors",
     responses(
         (status = 200, description = "Every vendor", body = crate::http::openapi::VendorList),
-        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::AdminAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("admin_token" = []))
 )]
@@ -55,8 +55,8 @@ async fn set_status(
         (status = 200, description = "Suspended", body = crate::http::wire::VendorItem),
         (status = 404, description = "`vendor_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::AdminAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("admin_token" = []))
 )]
@@ -80,8 +80,8 @@ pub async fn suspend(
         (status = 200, description = "Active", body = crate::http::wire::VendorItem),
         (status = 404, description = "`vendor_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::AdminAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("admin_token" = []))
 )]
@@ -105,8 +105,8 @@ pub async fn activate(
         (status = 200, description = "The vendor's tokens, never their secrets", body = crate::http::openapi::TokenList),
         (status = 404, description = "`vendor_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::AdminAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("admin_token" = []))
 )]
@@ -138,8 +138,8 @@ pub async fn tokens(
         (status = 200, description = "Revoked: calls with it get 401", body = crate::http::wire::TokenItem),
         (status = 404, description = "`token_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::AdminAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("admin_token" = []))
 )]
@@ -165,8 +165,8 @@ pub async fn revoke_token(
         (status = 200, description = "The vendor's endpoints, both environments", body = crate::http::openapi::WebhookList),
         (status = 404, description = "`vendor_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::AdminAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("admin_token" = []))
 )]
@@ -198,8 +198,8 @@ pub async fn webhooks(
         (status = 200, description = "Deliveries, newest first", body = crate::http::openapi::DeliveryPage),
         (status = 404, description = "`webhook_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::AdminAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("admin_token" = []))
 )]
@@ -225,8 +225,8 @@ pub async fn deliveries(
         (status = 202, description = "Queued again, due now (a DISABLED endpoint is enabled again)", body = crate::http::openapi::Redelivered),
         (status = 404, description = "`delivery_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        (status = 401, description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one", body = crate::http::error::ErrorResponse),
-        (status = 503, description = "`database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))
+        crate::http::openapi::AdminAuthErrors,
+        crate::http::openapi::DatabaseUnavailable
     ),
     security(("admin_token" = []))
 )]

@@ -13,11 +13,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a tool: a failed step should stop it loudly
 
+#[path = "../tests/support/cluster_group.rs"]
+#[allow(dead_code)] // shared with the tests, which use more of it
+mod cluster_group;
 #[path = "../tests/support/private_postgres.rs"]
 mod private_postgres;
 #[path = "../tests/support/sentinel_group.rs"]
 mod sentinel_group;
 
+use cluster_group::ClusterGroup;
 use sentinel_group::{MASTER, SentinelGroup};
 
 use std::collections::{HashMap, HashSet};
@@ -65,9 +69,11 @@ struct Args {
     /// `single`: one private redis-server, with flushes, restarts and pauses.
     /// `sentinel`: a primary, two replicas and three sentinels; the faults are
     /// fail-overs (the primary killed right after its replicas were cut off).
+    /// `cluster`: three primaries with a replica each; the faults are one
+    /// shard's fail-over at a time (likewise).
     #[arg(long, value_enum, default_value_t = RedisMode::Single)]
     redis: RedisMode,
-    /// Seconds between fail-overs (`--redis sentinel`).
+    /// Seconds between fail-overs (`--redis sentinel` or `cluster`).
     #[arg(long, default_value_t = 8.0)]
     failover_every: f64,
 }
@@ -76,6 +82,7 @@ struct Args {
 enum RedisMode {
     Single,
     Sentinel,
+    Cluster,
 }
 
 #[derive(Default)]
@@ -95,6 +102,76 @@ struct Counters {
     cancels_other_kinds: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
     faults: AtomicU64,
     pg_outages: AtomicU64,
+    /// Cluster: 503s on lines of a live shard while another shard fails over.
+    unavailable_elsewhere: AtomicU64,
+}
+
+/// Cluster: the lines on the shard being failed over, from its kill until one
+/// of them is served again.
+type DeadShard = Arc<Mutex<Option<HashSet<usize>>>>;
+
+/// The hash slot of each soak line's revocation bucket (default prefix and
+/// bucket count), from the line id its link names.
+fn line_slots(links: &HashMap<usize, String>) -> HashMap<usize, u16> {
+    links
+        .iter()
+        .map(|(&line, url)| {
+            let token = url.rsplit('/').next().unwrap();
+            let claims: Value = serde_json::from_slice(
+                &base64::Engine::decode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    token.split('.').nth(1).unwrap(),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+            let id: i64 = claims["sub"].as_str().unwrap().parse().unwrap();
+            let tag = format!("{{assetgate:{}}}", id.rem_euclid(64));
+            (line, assetgate::revocation::key_slot(&tag))
+        })
+        .collect()
+}
+
+/// One shard's fail-over: once the cluster is at rest, cut a random
+/// primary's replica off, let cancels land on the primary alone for `gap`,
+/// kill it, wait for its replica to take over, and bring it back (empty) as
+/// the new primary's replica.
+async fn fail_over_shard(
+    group: &mut ClusterGroup,
+    gap: Duration,
+    killed: &Recovery,
+    slots: &HashMap<usize, u16>,
+    dead: &DeadShard,
+) {
+    let primaries = group.settled().await;
+    let primary = primaries[rand::rng().random_range(0..primaries.len())];
+    let ranges = group.slot_ranges().await;
+    let owned = |slot: u16| {
+        ranges
+            .iter()
+            .any(|&(a, b, p)| p == primary && (a..=b).contains(&slot))
+    };
+    let lines: HashSet<usize> = slots
+        .iter()
+        .filter(|(_, slot)| owned(**slot))
+        .map(|(&line, _)| line)
+        .collect();
+    let slot = ranges
+        .iter()
+        .find(|r| r.2 == primary)
+        .expect("the primary serves slots")
+        .0;
+    group.cut_off_replicas(primary).await;
+    tokio::time::sleep(gap).await;
+    *dead.lock().unwrap() = Some(lines);
+    group.kill(primary);
+    killed.fault_ended();
+    eprintln!(
+        "FAILOVER killed {primary} ({})",
+        chrono::Utc::now().format("%H:%M:%S%.3f")
+    );
+    group.taken_over(slot, primary).await;
+    group.restart(primary);
 }
 
 /// When the last fault of a kind ended, and how long until service came back.
@@ -298,22 +375,26 @@ async fn main() {
     let args = Args::parse();
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let (mut redis, mut group) = match args.redis {
-        RedisMode::Single => (Some(Redis::start(free_port())), None),
-        RedisMode::Sentinel => (None, Some(SentinelGroup::start().await)),
+    let (mut redis, mut group, mut cluster) = match args.redis {
+        RedisMode::Single => (Some(Redis::start(free_port())), None, None),
+        RedisMode::Sentinel => (None, Some(SentinelGroup::start().await), None),
+        RedisMode::Cluster => (None, None, Some(ClusterGroup::start().await)),
     };
     let pg = Arc::new(private_postgres::PrivatePostgres::start());
     let key = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
         rand::random::<[u8; 32]>(),
     );
-    let redis_env: Vec<(String, String)> = match (&redis, &group) {
-        (Some(redis), _) => vec![("REDIS_URL".into(), redis.url())],
-        (None, Some(group)) => vec![
+    let redis_env: Vec<(String, String)> = match (&redis, &group, &cluster) {
+        (Some(redis), _, _) => vec![("REDIS_URL".into(), redis.url())],
+        (None, Some(group), _) => vec![
             ("ASSETGATE__REDIS__SENTINELS".into(), group.addresses()),
             ("ASSETGATE__REDIS__MASTER_NAME".into(), MASTER.into()),
         ],
-        (None, None) => unreachable!("one Redis mode is chosen"),
+        (None, None, Some(cluster)) => {
+            vec![("ASSETGATE__REDIS__CLUSTER_NODES".into(), cluster.seeds())]
+        }
+        (None, None, None) => unreachable!("one Redis mode is chosen"),
     };
     let mut env: Vec<(String, String)> = vec![
         ("DATABASE_URL".into(), pg.url()),
@@ -426,7 +507,9 @@ async fn main() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+    let slots = line_slots(&links);
     let links = Arc::new(links);
+    let dead: DeadShard = Arc::default();
     eprintln!(
         "setup done in {:.1}s; loading for {}s with {} clients on 2 instances…",
         started.elapsed().as_secs_f64(),
@@ -454,7 +537,7 @@ async fn main() {
             canceled.clone(),
             instances.clone(),
         );
-        let attempted = attempted.clone();
+        let (attempted, dead) = (attempted.clone(), dead.clone());
         let (after_restart, after_flush, after_failover) = (
             after_restart.clone(),
             after_flush.clone(),
@@ -484,7 +567,17 @@ async fn main() {
                         counters.served.fetch_add(1, Ordering::Relaxed);
                         after_restart.served();
                         after_flush.served();
-                        after_failover.served();
+                        // Cluster: back when a line of the dead shard serves.
+                        let mut dead = dead.lock().unwrap();
+                        match dead.as_ref() {
+                            Some(lines) if lines.contains(&line) => {
+                                *dead = None;
+                                after_failover.served();
+                            }
+                            Some(_) => {}
+                            None => after_failover.served(),
+                        }
+                        drop(dead);
                         if was_canceled && !body.is_empty() {
                             counters.leaks.fetch_add(1, Ordering::Relaxed);
                             eprintln!(
@@ -502,6 +595,14 @@ async fn main() {
                     }
                     503 => {
                         counters.unavailable.fetch_add(1, Ordering::Relaxed);
+                        if dead
+                            .lock()
+                            .unwrap()
+                            .as_ref()
+                            .is_some_and(|lines| !lines.contains(&line))
+                        {
+                            counters.unavailable_elsewhere.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                     _ => {
                         counters.other.fetch_add(1, Ordering::Relaxed);
@@ -618,6 +719,14 @@ async fn main() {
             counters.faults.fetch_add(1, Ordering::Relaxed);
         }
     }
+    if let Some(cluster) = cluster.as_mut() {
+        while Instant::now() + Duration::from_secs_f64(args.failover_every) < deadline {
+            tokio::time::sleep(Duration::from_secs_f64(args.failover_every)).await;
+            let gap = Duration::from_millis(rand::rng().random_range(0..300));
+            fail_over_shard(cluster, gap, &after_failover, &slots, &dead).await;
+            counters.faults.fetch_add(1, Ordering::Relaxed);
+        }
+    }
     while let Some(redis) = redis.as_mut()
         && Instant::now() + Duration::from_secs_f64(args.fault_every) < deadline
     {
@@ -702,6 +811,19 @@ async fn main() {
         println!(
             "| serving again after the primary was killed | {} |",
             after_failover.summary()
+        );
+    } else if args.redis == RedisMode::Cluster {
+        println!(
+            "| Redis Cluster fail-overs (one shard's primary killed after its replica was cut off) | {} |",
+            g(&c.faults)
+        );
+        println!(
+            "| the dead shard's lines serving again after its primary was killed | {} |",
+            after_failover.summary()
+        );
+        println!(
+            "| 503s on the live shards' lines during fail-overs | {} |",
+            g(&c.unavailable_elsewhere)
         );
     } else {
         println!(

@@ -118,29 +118,43 @@ pub struct RedisSettings {
     pub master_name: String,
     pub sentinel_redis_password: SecretString,
     pub sentinel_redis_db: i64,
+    /// Redis Cluster seed nodes (`host:port`, comma-separated); empty = not a cluster.
+    pub cluster_nodes: String,
+    /// How many buckets (hash tags) the revocation keys spread over.
+    pub cluster_buckets: usize,
+    pub cluster_password: SecretString,
 }
 
 impl RedisSettings {
     /// The sentinels' addresses, parsed.
     pub fn sentinel_addrs(&self) -> Result<Vec<(String, u16)>, String> {
-        self.sentinels
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                let (host, port) = s
-                    .rsplit_once(':')
-                    .ok_or_else(|| format!("`{s}` is not host:port"))?;
-                let port = port
-                    .parse::<u16>()
-                    .map_err(|_| format!("`{s}` has no valid port"))?;
-                if host.is_empty() {
-                    return Err(format!("`{s}` has no host"));
-                }
-                Ok((host.trim_matches(['[', ']']).to_owned(), port))
-            })
-            .collect()
+        host_ports(&self.sentinels)
     }
+
+    /// The cluster's seed nodes, parsed.
+    pub fn cluster_addrs(&self) -> Result<Vec<(String, u16)>, String> {
+        host_ports(&self.cluster_nodes)
+    }
+}
+
+/// `host:port, host:port, …` (IPv6 hosts in brackets).
+fn host_ports(list: &str) -> Result<Vec<(String, u16)>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let (host, port) = s
+                .rsplit_once(':')
+                .ok_or_else(|| format!("`{s}` is not host:port"))?;
+            let port = port
+                .parse::<u16>()
+                .map_err(|_| format!("`{s}` has no valid port"))?;
+            if host.is_empty() {
+                return Err(format!("`{s}` has no host"));
+            }
+            Ok((host.trim_matches(['[', ']']).to_owned(), port))
+        })
+        .collect()
 }
 
 impl std::fmt::Debug for RedisSettings {
@@ -152,6 +166,8 @@ impl std::fmt::Debug for RedisSettings {
             .field("sentinels", &self.sentinels)
             .field("master_name", &self.master_name)
             .field("sentinel_redis_db", &self.sentinel_redis_db)
+            .field("cluster_nodes", &self.cluster_nodes)
+            .field("cluster_buckets", &self.cluster_buckets)
             .finish_non_exhaustive()
     }
 }
@@ -449,6 +465,24 @@ impl Settings {
             }
             Ok(_) => {}
         }
+        match self.redis.cluster_addrs() {
+            Err(why) => return Err(invalid("redis.cluster_nodes", why)),
+            Ok(addrs) if !addrs.is_empty() => {
+                if !redis.is_empty() || !self.redis.sentinels.trim().is_empty() {
+                    return Err(invalid(
+                        "redis.cluster_nodes",
+                        "is set together with redis.url or redis.sentinels: use one",
+                    ));
+                }
+            }
+            Ok(_) => {}
+        }
+        if !(1..=16384).contains(&self.redis.cluster_buckets) {
+            return Err(invalid(
+                "redis.cluster_buckets",
+                "must be from 1 to 16384 (a bucket is one hash slot)",
+            ));
+        }
         if self.redis.key_prefix.is_empty()
             || !self
                 .redis
@@ -515,7 +549,9 @@ impl Settings {
     }
 
     pub fn uses_redis(&self) -> bool {
-        !self.redis.url.expose_secret().is_empty() || !self.redis.sentinels.trim().is_empty()
+        !self.redis.url.expose_secret().is_empty()
+            || !self.redis.sentinels.trim().is_empty()
+            || !self.redis.cluster_nodes.trim().is_empty()
     }
 }
 

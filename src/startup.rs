@@ -20,7 +20,9 @@ use crate::app::{App, Fulfilment, Maintainer, Policy, Retry};
 use crate::config::Settings;
 use crate::http::{self, middleware};
 use crate::links::{LinkSigner, load_or_create_signing_key};
-use crate::revocation::{MemoryRevocations, RedisRevocations, SetState, SharedRevocations};
+use crate::revocation::{
+    ClusterRevocations, MemoryRevocations, RedisRevocations, SetState, SharedRevocations,
+};
 use crate::state::{AppState, PublicUrl};
 use crate::storage::Storage;
 use crate::store::Store;
@@ -66,7 +68,22 @@ pub fn revocation_store(settings: &Settings, instance: &str) -> anyhow::Result<S
         .redis
         .sentinel_addrs()
         .map_err(|why| anyhow::anyhow!("redis.sentinels: {why}"))?;
-    if !sentinels.is_empty() {
+    let cluster = settings
+        .redis
+        .cluster_addrs()
+        .map_err(|why| anyhow::anyhow!("redis.cluster_nodes: {why}"))?;
+    if !cluster.is_empty() {
+        let password = settings.redis.cluster_password.expose_secret();
+        let redis = ClusterRevocations::new(
+            &cluster,
+            Some(password),
+            &settings.redis.key_prefix,
+            settings.redis.cluster_buckets,
+            Duration::from_millis(settings.redis.timeout_ms),
+            instance,
+        )?;
+        Ok(Arc::new(redis))
+    } else if !sentinels.is_empty() {
         let mut server =
             redis::RedisConnectionInfo::default().set_db(settings.redis.sentinel_redis_db);
         let password = settings.redis.sentinel_redis_password.expose_secret();

@@ -20,17 +20,18 @@ impl App {
         // First: which server, and is it a primary (a move counts as a failure).
         self.revocations.refresh().await;
         let seen = self.revocations.suspicion();
-        let pushed = self.push_pending().await;
-        if let Err(e) = &pushed {
-            tracing::debug!(error = %e, "pushing pending revocations failed; will retry");
-        }
+        let outbox_read = self.push_pending().await;
         let mut state = self.revocations.state().await;
         if state == SetState::Incomplete {
             self.rebuild().await;
             state = self.revocations.state().await;
         }
-        if pushed.is_ok() && state == SetState::Complete {
-            self.revocations.clear_suspicion(seen);
+        // A push that failed in the store counted that failure (the store's
+        // counters are then ahead of `seen`, so clearing lifts nothing it
+        // covers); one that failed to *read* the outbox says nothing of what
+        // the store may be missing.
+        if outbox_read {
+            self.revocations.clear_suspicion(&seen, state);
         }
         self.revocations.sweep(now_ms()).await;
         state
@@ -71,17 +72,26 @@ impl App {
         }
     }
 
-    async fn push_pending(&self) -> anyhow::Result<()> {
-        let pending = self.store.pending_revocations().await?;
+    /// Pushes the outbox; `false` only when the database could not be read.
+    async fn push_pending(&self) -> bool {
+        let pending = match self.store.pending_revocations().await {
+            Ok(pending) => pending,
+            Err(e) => {
+                tracing::debug!(error = %e, "reading pending revocations failed; will retry");
+                return false;
+            }
+        };
         if pending.is_empty() {
-            return Ok(());
+            return true;
         }
-        self.put_in_force(&pending).await?;
-        tracing::info!(
-            count = pending.len(),
-            "pending revocations pushed to the store"
-        );
-        Ok(())
+        match self.put_in_force(&pending).await {
+            Ok(()) => tracing::info!(
+                count = pending.len(),
+                "pending revocations pushed to the store"
+            ),
+            Err(e) => tracing::debug!(error = %e, "pushing pending revocations failed; will retry"),
+        }
+        true
     }
 }
 

@@ -54,7 +54,7 @@ impl RevocationStore for MemoryRevocations {
 
     async fn begin_rebuild(&self) -> Result<Option<RebuildTicket>, RevocationError> {
         // This process's memory cannot be lost without the process itself.
-        Ok(Some(RebuildTicket(String::new())))
+        Ok(Some(RebuildTicket(String::new(), Vec::new())))
     }
 
     async fn finish_rebuild(

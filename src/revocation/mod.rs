@@ -2,15 +2,17 @@
 //!
 //! The database is the source of truth; this set is the hot-path copy checked
 //! on every `/access` request. Two implementations sit behind one trait:
-//! Redis — one server or a Sentinel-managed primary — shared by a fleet, and
-//! in-process (the single-instance embedded default).
+//! Redis — one server, a Sentinel-managed primary, or a Redis Cluster —
+//! shared by a fleet, and in-process (the single-instance embedded default).
 //! Keeping the set complete is the application's job (`app::maintain`).
 
+mod cluster_store;
 mod memory;
 mod redis_store;
 
 use std::sync::Arc;
 
+pub use cluster_store::{ClusterRevocations, key_slot};
 pub use memory::MemoryRevocations;
 pub use redis_store::RedisRevocations;
 
@@ -75,22 +77,32 @@ pub trait RevocationStore: Send + Sync + 'static {
     /// Human label for logs and health: `redis` or `in-process`.
     fn kind(&self) -> &'static str;
 
-    /// A counter that grows with every failed exchange with the store. While it
-    /// is ahead of what [`clear_suspicion`](Self::clear_suspicion) confirmed,
-    /// this instance fails closed: the store may have missed a revocation
-    /// (a cancel that answered 503 sits in the database outbox).
-    fn suspicion(&self) -> u64 {
-        0
+    /// Counters that grow with every failed exchange with the store (one, or
+    /// one per bucket of a cluster). While one is ahead of what
+    /// [`clear_suspicion`](Self::clear_suspicion) confirmed, this instance
+    /// fails closed for the lines it covers: the store may have missed a
+    /// revocation (a cancel that answered 503 sits in the database outbox).
+    /// Every failed exchange — including a write that could not be sent —
+    /// must count, so that clearing to an older snapshot lifts nothing.
+    fn suspicion(&self) -> Suspicion {
+        Suspicion::default()
     }
 
-    /// Called by the maintainer once the outbox was pushed and the set found
-    /// complete, with the counter it read *before* pushing.
-    fn clear_suspicion(&self, _seen: u64) {}
+    /// Called by the maintainer after it read the outbox (and pushed it, or
+    /// counted the failure) and then asked [`state`](Self::state), with the
+    /// counters it read *before* reading the outbox. A store lifts what it
+    /// found complete.
+    fn clear_suspicion(&self, _seen: &Suspicion, _state: SetState) {}
 }
 
+/// A snapshot of a store's failure counters (see [`RevocationStore::suspicion`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Suspicion(pub(crate) Vec<u64>);
+
 /// Proof that this instance claimed a rebuild: the generation it will mark
-/// complete if nothing was lost in between.
+/// complete if nothing was lost in between, and the buckets it claimed (a
+/// cluster rebuilds only the buckets that need it; others: empty).
 #[derive(Debug, PartialEq, Eq)]
-pub struct RebuildTicket(pub(crate) String);
+pub struct RebuildTicket(pub(crate) String, pub(crate) Vec<usize>);
 
 pub type SharedRevocations = Arc<dyn RevocationStore>;

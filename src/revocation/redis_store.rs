@@ -1,7 +1,7 @@
 //! Redis revocation set, shared by every instance of a fleet.
 //!
-//! Layout (all keys share the hash tag `{prefix}` so a future Redis Cluster
-//! keeps them in one slot):
+//! Layout (all keys share the hash tag `{prefix}`; a Redis Cluster uses
+//! `cluster_store`, which spreads them over buckets):
 //!
 //! * `{prefix}:rev:l:{line_id}` = `1`, expiring (`PXAT`) when no link can need it
 //!   any more (cancel time + link TTL + margin): the set bounds itself.
@@ -33,16 +33,16 @@ use redis::AsyncCommands as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 
-use super::{RebuildTicket, Revocation, RevocationError, RevocationStore, SetState};
+use super::{RebuildTicket, Revocation, RevocationError, RevocationStore, SetState, Suspicion};
 use crate::domain::{LineId, now_ms};
 
-const REBUILD_LOCK_MS: u64 = 10_000;
+pub(super) const REBUILD_LOCK_MS: u64 = 10_000;
 
 /// Marks the set complete only if the rebuild claim (`KEYS[1]`) still holds
 /// this rebuild's generation (`ARGV[1]`). A FLUSHALL, a restart or a fail-over
 /// after the claim was taken removes it, and with it any entry written since
 /// the database was read, so the set must not be declared complete.
-const COMPLETE_IF_CLAIMED: &str = r"
+pub(super) const COMPLETE_IF_CLAIMED: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[2], ARGV[2])
   redis.call('DEL', KEYS[1])
@@ -71,7 +71,7 @@ enum Source {
 
 /// A replication id as a number that fits an atomic: its first 64 bits, odd,
 /// so that 0 ("no primary confirmed") matches nothing.
-fn replid_tag(replid: &str) -> u64 {
+pub(super) fn replid_tag(replid: &str) -> u64 {
     replid
         .get(..16)
         .and_then(|h| u64::from_str_radix(h, 16).ok())
@@ -338,7 +338,11 @@ impl RedisRevocations {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        let conn = self.shared_conn().ok_or(RevocationError::Unreachable)?;
+        let Some(conn) = self.shared_conn() else {
+            // Counted like any failed exchange (see `RevocationStore::suspicion`).
+            self.failures.fetch_add(1, Ordering::AcqRel);
+            return Err(RevocationError::Unreachable);
+        };
         self.run(f(conn)).await
     }
 
@@ -405,7 +409,7 @@ impl RedisRevocations {
 impl RevocationStore for RedisRevocations {
     async fn is_revoked(&self, line: LineId) -> Result<bool, RevocationError> {
         // Fail fast while suspect: no request waits on a store that just failed.
-        if self.suspicion() != self.confirmed.load(Ordering::Acquire) {
+        if self.failures.load(Ordering::Acquire) != self.confirmed.load(Ordering::Acquire) {
             return Err(RevocationError::Unreachable);
         }
         let mut conn = self.local_conn().ok_or(RevocationError::Unreachable)?;
@@ -466,7 +470,7 @@ impl RevocationStore for RedisRevocations {
                     .await
             })
             .await?;
-        Ok(acquired.map(|_| RebuildTicket(generation)))
+        Ok(acquired.map(|_| RebuildTicket(generation, Vec::new())))
     }
 
     async fn finish_rebuild(
@@ -522,13 +526,16 @@ impl RevocationStore for RedisRevocations {
         }
     }
 
-    fn suspicion(&self) -> u64 {
-        self.failures.load(Ordering::Acquire)
+    fn suspicion(&self) -> Suspicion {
+        Suspicion(vec![self.failures.load(Ordering::Acquire)])
     }
 
-    fn clear_suspicion(&self, seen: u64) {
+    fn clear_suspicion(&self, seen: &Suspicion, state: SetState) {
+        let (Some(&seen), SetState::Complete) = (seen.0.first(), state) else {
+            return;
+        };
         let before = self.confirmed.swap(seen, Ordering::AcqRel);
-        if before != seen && seen == self.suspicion() {
+        if before != seen && seen == self.failures.load(Ordering::Acquire) {
             tracing::info!("redis revocation store reconciled; /access serves again");
         }
     }

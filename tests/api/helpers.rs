@@ -71,6 +71,8 @@ pub struct Options {
     pub redis_url: Option<String>,
     /// Redis through Sentinel: (`host:port,…` of the sentinels, master name).
     pub redis_sentinels: Option<(String, String)>,
+    /// Redis Cluster seed nodes (`host:port,…`).
+    pub redis_cluster: Option<String>,
     /// A PostgreSQL database to use instead of a fresh one (e.g. on a private server).
     pub database_url: Option<String>,
     /// Short link lifetimes (margin 0) for expiry tests.
@@ -86,6 +88,7 @@ impl Default for Options {
             fulfilment: true,
             redis_url: None,
             redis_sentinels: None,
+            redis_cluster: None,
             database_url: None,
             link_ttl_seconds: None,
             record_access: true,
@@ -146,6 +149,10 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         settings.redis.url = SecretString::from("");
         settings.redis.sentinels = sentinels;
         settings.redis.master_name = master;
+    }
+    if let Some(nodes) = options.redis_cluster {
+        settings.redis.url = SecretString::from("");
+        settings.redis.cluster_nodes = nodes;
     }
     settings.redis.key_prefix = format!("agtest-{}", uuid::Uuid::new_v4().simple());
     (options.tweak)(&mut settings);

@@ -10,6 +10,9 @@ mod admin;
 mod assets;
 mod auth;
 mod cli;
+mod cluster;
+#[path = "../support/cluster_group.rs"]
+mod cluster_group;
 mod console;
 mod errors;
 mod faults;
@@ -31,4 +34,5 @@ mod sentinel;
 mod sentinel_group;
 mod shutdown;
 mod storage;
+mod store_contract;
 mod webhooks;

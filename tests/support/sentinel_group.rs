@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 pub const MASTER: &str = "agmaster";
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -24,6 +24,18 @@ pub struct Process {
 }
 
 impl Process {
+    pub fn new(port: u16, child: Child) -> Self {
+        Self {
+            port,
+            child: Some(child),
+        }
+    }
+
+    /// Not killed by this harness (it may still have died by itself).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -138,7 +150,7 @@ pub async fn info_replication(port: u16) -> Option<String> {
     }
 }
 
-async fn wait_until<F, Fut>(what: &str, within: Duration, mut probe: F)
+pub async fn wait_until<F, Fut>(what: &str, within: Duration, mut probe: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

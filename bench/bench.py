@@ -5,7 +5,7 @@ import base64, hashlib, json, os, re, shutil, signal, socket, statistics, subpro
 
 QUICK = "--quick" in sys.argv
 # BENCH_ONLY=a,d runs only those scenarios (for iterating on one number).
-ONLY = set(os.environ.get("BENCH_ONLY", "a,b,c,d,e,f").split(","))
+ONLY = set(os.environ.get("BENCH_ONLY", "a,b,c,d,e,f,g").split(","))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target/release/assetgate")
 PG = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
@@ -93,6 +93,31 @@ def big_download(url, clients=BIG_CLIENTS):
         total += int(size)
     secs = time.time() - start
     return dict(rps=clients / secs, mib=total / 2**20 / secs, p50=None, p99=None, errors=errors)
+
+def redis_servers(tmp, n, cluster):
+    """n private redis-servers (no persistence); with cluster, made into a
+    cluster of n primaries by redis-cli. Returns (processes, ports)."""
+    ports = [free_port() for _ in range(n)]
+    procs = []
+    for p in ports:
+        d = os.path.join(tmp, f"redis-{p}"); os.makedirs(d)
+        args = ["redis-server", "--port", str(p), "--bind", "127.0.0.1", "--dir", d, "--save", "", "--appendonly", "no"]
+        if cluster:
+            args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                     "--cluster-require-full-coverage", "no"]
+        procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    for p in ports:
+        for _ in range(200):
+            if run(["redis-cli", "-p", str(p), "ping"], check=False).strip() == "PONG": break
+            time.sleep(0.05)
+    if cluster:
+        run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in ports],
+             "--cluster-replicas", "0", "--cluster-yes"])
+        for p in ports:
+            for _ in range(200):
+                if "cluster_state:ok" in run(["redis-cli", "-p", str(p), "cluster", "info"], check=False): break
+                time.sleep(0.05)
+    return procs, ports
 
 class Gateway:
     def __init__(self, name, tmp, database_url, redis_url, **extra_env):
@@ -227,6 +252,17 @@ def main():
                        ASSETGATE__RATE_LIMIT__ACCESS_PER_IP_PER_SECOND="100000000"),
                Gateway("limits+metrics off", tmp, f"{PG}/{db}", REDIS,
                        ASSETGATE__METRICS__ENABLED="false")] if "f" in ONLY else []
+    # (g): scenario (a) against a 3-primary Redis Cluster vs one Redis server,
+    # both private to this run, same PostgreSQL, interleaved rounds.
+    redis_procs, shards = [], []
+    if "g" in ONLY:
+        procs, cluster_ports = redis_servers(tmp, 3, cluster=True)
+        redis_procs += procs
+        procs, single_port = redis_servers(tmp, 1, cluster=False)
+        redis_procs += procs
+        shards = [Gateway("one Redis server", tmp, f"{PG}/{db}", f"redis://127.0.0.1:{single_port[0]}"),
+                  Gateway("Redis Cluster, 3 primaries", tmp, f"{PG}/{db}", "",
+                          ASSETGATE__REDIS__CLUSTER_NODES=",".join(f"127.0.0.1:{p}" for p in cluster_ports))]
     rows, extra, ngx = [], {}, None
     try:
         log("setting up gateways and nginx…")
@@ -240,7 +276,7 @@ def main():
             code, body, _ = http("DELETE", f"{gw.base}/purchase/cancel?order_id={order}", gw.token)
             assert code == 201, body
             links[gw.name]["revoked"] = revoked
-        for gw in toggles:
+        for gw in toggles + shards:
             gw.start()
             asset = gw.add(files["1k.bin"])
             links[gw.name] = {"1k.bin": gw.order(asset["asset_id"])[1]}
@@ -288,6 +324,11 @@ def main():
             for gw in toggles if round_ % 2 == 0 else toggles[::-1]:
                 log(f"(f) {gw.name}, round {round_ + 1}/3…")
                 toggle_rps[gw.name].append(wrk(links[gw.name]["1k.bin"], 64)["rps"])
+        shard_runs = {gw.name: [] for gw in shards}
+        for round_ in range(3 if shards else 0):
+            for gw in shards if round_ % 2 == 0 else shards[::-1]:
+                log(f"(g) {gw.name}, round {round_ + 1}/3…")
+                shard_runs[gw.name].append(wrk(links[gw.name]["1k.bin"], 64))
         for gw in gws[:1] if "e" in ONLY else []:
             log(f"{gw.name}: cancel latency and register throughput…")
             extra[gw.name] = cancel_and_register_numbers(gw, gw.assets["1k.bin"]["asset_id"])
@@ -319,12 +360,25 @@ def main():
                 rounds = ", ".join(f"{r:.0f}" for r in toggle_rps[gw.name])
                 med = statistics.median(toggle_rps[gw.name])
                 print(f"| {gw.name} | {rounds} | {med:.0f} | {med / off:.3f}× |")
+        if shards:
+            ref = statistics.median(r["rps"] for r in shard_runs[shards[0].name])
+            print("\n(g) scenario (a) on PostgreSQL + a private Redis: one server vs a 3-primary cluster "
+                  "(revocation keys over 64 buckets); 3 interleaved rounds each, median\n")
+            print("| revocation store | req/s per round | median req/s | median p99 ms | errors | ratio |\n|---|---|---:|---:|---:|---:|")
+            for gw in shards:
+                runs = shard_runs[gw.name]
+                med = statistics.median(r["rps"] for r in runs)
+                p99 = statistics.median(r["p99"] for r in runs)
+                errs = sum(r["errors"] for r in runs)
+                rounds = ", ".join(f"{r['rps']:.0f}" for r in runs)
+                print(f"| {gw.name} | {rounds} | {med:.0f} | {p99:.2f} | {errs} | {med / ref:.3f}× |")
         for name, (cancel, reg) in extra.items():
             print(f"\n{name}: cancel latency p50 {cancel['p50']:.1f} ms, p99 {cancel['p99']:.1f} ms (100 sequential cancels, curl);"
                   f" register throughput {reg['rps']:.0f} req/s (wrk, 8 conns, p99 {reg['p99']:.1f} ms, {reg['errors']} errors)")
     finally:
-        for gw in gws + toggles:
+        for gw in gws + toggles + shards:
             if hasattr(gw, "proc"): gw.stop()
+        for p in redis_procs: p.kill()
         if ngx: ngx.terminate()
         subprocess.run(["pkill", "-f", f"nginx -c {tmp}/nginx.conf"], check=False)
         run(["psql", f"{PG}/postgres", "-qc", f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'], check=False)

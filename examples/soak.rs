@@ -188,9 +188,17 @@ impl Recovery {
         *self.pending_since.lock().unwrap() = Some(Instant::now());
     }
 
-    fn served(&self) {
-        if let Some(at) = self.pending_since.lock().unwrap().take() {
-            self.times_ms.lock().unwrap().push(at.elapsed().as_millis());
+    /// A success for a request *sent* at `sent`; counts only if it was sent
+    /// after the fault ended (one in flight across the fault says nothing).
+    fn served(&self, sent: Instant) -> bool {
+        let mut pending = self.pending_since.lock().unwrap();
+        match *pending {
+            Some(at) if sent >= at => {
+                *pending = None;
+                self.times_ms.lock().unwrap().push(at.elapsed().as_millis());
+                true
+            }
+            _ => false,
         }
     }
 
@@ -556,6 +564,7 @@ async fn main() {
                 let url = links[&line].replacen(&url_a, &target, 1);
                 let was_canceled = canceled.lock().unwrap().contains(&line);
                 counters.requests.fetch_add(1, Ordering::Relaxed);
+                let sent = Instant::now();
                 let Ok(res) = http.get(&url).header("Range", "bytes=0-99").send().await else {
                     counters.other.fetch_add(1, Ordering::Relaxed);
                     continue;
@@ -565,17 +574,20 @@ async fn main() {
                 match status {
                     200 | 206 => {
                         counters.served.fetch_add(1, Ordering::Relaxed);
-                        after_restart.served();
-                        after_flush.served();
+                        after_restart.served(sent);
+                        after_flush.served(sent);
                         // Cluster: back when a line of the dead shard serves.
                         let mut dead = dead.lock().unwrap();
                         match dead.as_ref() {
                             Some(lines) if lines.contains(&line) => {
-                                *dead = None;
-                                after_failover.served();
+                                if after_failover.served(sent) {
+                                    *dead = None;
+                                }
                             }
                             Some(_) => {}
-                            None => after_failover.served(),
+                            None => {
+                                after_failover.served(sent);
+                            }
                         }
                         drop(dead);
                         if was_canceled && !body.is_empty() {
@@ -632,6 +644,7 @@ async fn main() {
                 let Some(line) = queue.pop() else { break };
                 attempted.lock().unwrap().insert(line);
                 let target = instances[rand::rng().random_range(0..2)].clone();
+                let sent = Instant::now();
                 let res = http
                     .delete(format!(
                         "{target}/purchase/cancel?order_id={line}&order_line_id=1"
@@ -650,7 +663,7 @@ async fn main() {
                         }
                         canceled.lock().unwrap().insert(line);
                         counters.cancels_201.fetch_add(1, Ordering::Relaxed);
-                        after_pg.served();
+                        after_pg.served(sent);
                     }
                     Ok(503) => {
                         // Not confirmed (Redis) or not reached (PostgreSQL):

@@ -5,7 +5,7 @@ import base64, hashlib, json, os, re, shutil, signal, socket, statistics, subpro
 
 QUICK = "--quick" in sys.argv
 # BENCH_ONLY=a,d runs only those scenarios (for iterating on one number).
-ONLY = set(os.environ.get("BENCH_ONLY", "a,b,c,d,e,f,g").split(","))
+ONLY = set(os.environ.get("BENCH_ONLY", "a,b,c,d,e,f,g,h").split(","))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target/release/assetgate")
 PG = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
@@ -263,6 +263,11 @@ def main():
         shards = [Gateway("one Redis server", tmp, f"{PG}/{db}", f"redis://127.0.0.1:{single_port[0]}"),
                   Gateway("Redis Cluster, 3 primaries", tmp, f"{PG}/{db}", "",
                           ASSETGATE__REDIS__CLUSTER_NODES=",".join(f"127.0.0.1:{p}" for p in cluster_ports))]
+    # (h): scenario (a) with checks coalesced (the default) vs one Redis read
+    # per check, same binary, interleaved rounds.
+    coalescing = [Gateway("checks coalesced", tmp, f"{PG}/{db}", REDIS),
+                  Gateway("one read per check", tmp, f"{PG}/{db}", REDIS,
+                          ASSETGATE__REDIS__COALESCE_CHECKS="false")] if "h" in ONLY else []
     rows, extra, ngx = [], {}, None
     try:
         log("setting up gateways and nginx…")
@@ -276,7 +281,7 @@ def main():
             code, body, _ = http("DELETE", f"{gw.base}/purchase/cancel?order_id={order}", gw.token)
             assert code == 201, body
             links[gw.name]["revoked"] = revoked
-        for gw in toggles + shards:
+        for gw in toggles + shards + coalescing:
             gw.start()
             asset = gw.add(files["1k.bin"])
             links[gw.name] = {"1k.bin": gw.order(asset["asset_id"])[1]}
@@ -324,11 +329,15 @@ def main():
             for gw in toggles if round_ % 2 == 0 else toggles[::-1]:
                 log(f"(f) {gw.name}, round {round_ + 1}/3…")
                 toggle_rps[gw.name].append(wrk(links[gw.name]["1k.bin"], 64)["rps"])
-        shard_runs = {gw.name: [] for gw in shards}
-        for round_ in range(3 if shards else 0):
-            for gw in shards if round_ % 2 == 0 else shards[::-1]:
-                log(f"(g) {gw.name}, round {round_ + 1}/3…")
-                shard_runs[gw.name].append(wrk(links[gw.name]["1k.bin"], 64))
+        def interleaved(tag, pair):
+            runs = {gw.name: [] for gw in pair}
+            for round_ in range(3 if pair else 0):
+                for gw in pair if round_ % 2 == 0 else pair[::-1]:
+                    log(f"({tag}) {gw.name}, round {round_ + 1}/3…")
+                    runs[gw.name].append(wrk(links[gw.name]["1k.bin"], 64))
+            return runs
+        shard_runs = interleaved("g", shards)
+        coalesce_runs = interleaved("h", coalescing)
         for gw in gws[:1] if "e" in ONLY else []:
             log(f"{gw.name}: cancel latency and register throughput…")
             extra[gw.name] = cancel_and_register_numbers(gw, gw.assets["1k.bin"]["asset_id"])
@@ -360,23 +369,28 @@ def main():
                 rounds = ", ".join(f"{r:.0f}" for r in toggle_rps[gw.name])
                 med = statistics.median(toggle_rps[gw.name])
                 print(f"| {gw.name} | {rounds} | {med:.0f} | {med / off:.3f}× |")
-        if shards:
-            ref = statistics.median(r["rps"] for r in shard_runs[shards[0].name])
-            print("\n(g) scenario (a) on PostgreSQL + a private Redis: one server vs a 3-primary cluster "
-                  "(revocation keys over 64 buckets); 3 interleaved rounds each, median\n")
-            print("| revocation store | req/s per round | median req/s | median p99 ms | errors | ratio |\n|---|---|---:|---:|---:|---:|")
-            for gw in shards:
-                runs = shard_runs[gw.name]
+        def ab_table(title, first_column, pair, all_runs, reference):
+            ref = statistics.median(r["rps"] for r in all_runs[reference.name])
+            print(f"\n{title}; 3 interleaved rounds each, median\n")
+            print(f"| {first_column} | req/s per round | median req/s | median p99 ms | errors | ratio |\n|---|---|---:|---:|---:|---:|")
+            for gw in pair:
+                runs = all_runs[gw.name]
                 med = statistics.median(r["rps"] for r in runs)
                 p99 = statistics.median(r["p99"] for r in runs)
                 errs = sum(r["errors"] for r in runs)
                 rounds = ", ".join(f"{r['rps']:.0f}" for r in runs)
                 print(f"| {gw.name} | {rounds} | {med:.0f} | {p99:.2f} | {errs} | {med / ref:.3f}× |")
+        if shards:
+            ab_table("(g) scenario (a) on PostgreSQL + a private Redis: one server vs a 3-primary cluster "
+                     "(revocation keys over 64 buckets)", "revocation store", shards, shard_runs, shards[0])
+        if coalescing:
+            ab_table("(h) scenario (a) on PostgreSQL + Redis: concurrent checks coalesced into one MGET "
+                     "(the default) vs one read per check", "checks", coalescing, coalesce_runs, coalescing[1])
         for name, (cancel, reg) in extra.items():
             print(f"\n{name}: cancel latency p50 {cancel['p50']:.1f} ms, p99 {cancel['p99']:.1f} ms (100 sequential cancels, curl);"
                   f" register throughput {reg['rps']:.0f} req/s (wrk, 8 conns, p99 {reg['p99']:.1f} ms, {reg['errors']} errors)")
     finally:
-        for gw in gws + toggles + shards:
+        for gw in gws + toggles + shards + coalescing:
             if hasattr(gw, "proc"): gw.stop()
         for p in redis_procs: p.kill()
         if ngx: ngx.terminate()

@@ -123,6 +123,8 @@ pub struct RedisSettings {
     /// How many buckets (hash tags) the revocation keys spread over.
     pub cluster_buckets: usize,
     pub cluster_password: SecretString,
+    /// Concurrent `/access` checks on one worker thread share one round trip.
+    pub coalesce_checks: bool,
 }
 
 impl RedisSettings {
@@ -168,6 +170,7 @@ impl std::fmt::Debug for RedisSettings {
             .field("sentinel_redis_db", &self.sentinel_redis_db)
             .field("cluster_nodes", &self.cluster_nodes)
             .field("cluster_buckets", &self.cluster_buckets)
+            .field("coalesce_checks", &self.coalesce_checks)
             .finish_non_exhaustive()
     }
 }

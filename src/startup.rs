@@ -97,7 +97,8 @@ pub fn revocation_store(settings: &Settings, instance: &str) -> anyhow::Result<S
             &settings.redis.key_prefix,
             Duration::from_millis(settings.redis.timeout_ms),
             instance,
-        )?;
+        )?
+        .coalescing(settings.redis.coalesce_checks);
         Ok(Arc::new(redis))
     } else if settings.uses_redis() {
         let redis = RedisRevocations::new(
@@ -105,7 +106,8 @@ pub fn revocation_store(settings: &Settings, instance: &str) -> anyhow::Result<S
             &settings.redis.key_prefix,
             Duration::from_millis(settings.redis.timeout_ms),
             instance,
-        )?;
+        )?
+        .coalescing(settings.redis.coalesce_checks);
         Ok(Arc::new(redis))
     } else {
         tracing::warn!(

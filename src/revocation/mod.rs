@@ -7,6 +7,7 @@
 //! Keeping the set complete is the application's job (`app::maintain`).
 
 mod cluster_store;
+mod coalesce;
 mod memory;
 mod redis_store;
 

@@ -26,6 +26,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -33,6 +34,7 @@ use redis::AsyncCommands as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 
+use super::coalesce::{Failed, Queue};
 use super::{RebuildTicket, Revocation, RevocationError, RevocationStore, SetState, Suspicion};
 use crate::domain::{LineId, now_ms};
 
@@ -58,6 +60,8 @@ thread_local! {
     /// the thread that uses it, so an access check does not hop threads. Each
     /// remembers the failure count it was made at (see `local_conn`).
     static LOCAL_CONNECTIONS: RefCell<HashMap<u64, (u64, ConnectionManager)>> = RefCell::new(HashMap::new());
+    /// One batch queue per (thread, store): see `coalesce`.
+    static LOCAL_QUEUES: RefCell<HashMap<u64, Arc<Queue>>> = RefCell::new(HashMap::new());
 }
 const WRITE_CHUNK: usize = 1000;
 
@@ -98,6 +102,8 @@ pub struct RedisRevocations {
     lock_key: String,
     line_prefix: String,
     instance: String,
+    /// Coalesce concurrent checks on a thread into one round trip (`coalesce`).
+    coalesce: bool,
     /// Failed exchanges so far; starts at 1 so nothing is served before the
     /// maintainer's first successful pass.
     failures: AtomicU64,
@@ -185,9 +191,17 @@ impl RedisRevocations {
             lock_key: format!("{tag}:rev:lock"),
             line_prefix: format!("{tag}:rev:l:"),
             instance: instance.to_owned(),
+            coalesce: true,
             failures: AtomicU64::new(1),
             confirmed: AtomicU64::new(0),
         }
+    }
+
+    /// Whether concurrent checks share round trips (default: yes).
+    #[must_use]
+    pub fn coalescing(mut self, on: bool) -> Self {
+        self.coalesce = on;
+        self
     }
 
     fn client(&self) -> Option<redis::Client> {
@@ -360,13 +374,18 @@ impl RedisRevocations {
             Ok(Err(e)) => e.to_string(),
             Err(_) => "timed out".to_owned(),
         };
+        self.failed(&outcome);
+        Err(RevocationError::Unreachable)
+    }
+
+    /// Counts a failed exchange: this instance fails closed until reconciled.
+    fn failed(&self, outcome: &str) {
         let n = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
         tracing::debug!(error = %outcome, failures = n, "redis revocation store exchange failed");
         if self.confirmed.load(Ordering::Acquire) + 1 == n {
             // Log the first failure of an outage, not every request during it.
             tracing::warn!(error = %outcome, "redis revocation store failed; /access fails closed until reconciled");
         }
-        Err(RevocationError::Unreachable)
     }
 
     async fn write(&self, entries: &[Revocation]) -> Result<(), RevocationError> {
@@ -413,16 +432,55 @@ impl RevocationStore for RedisRevocations {
             return Err(RevocationError::Unreachable);
         }
         let mut conn = self.local_conn().ok_or(RevocationError::Unreachable)?;
-        let keys = [self.ready_key.as_str(), &self.line_key(line)];
-        let (ready, entry): (Option<String>, Option<String>) = self
-            .run(async move { redis::cmd("MGET").arg(&keys).query_async(&mut conn).await })
-            .await?;
+        if !self.coalesce {
+            let keys = [self.ready_key.as_str(), &self.line_key(line)];
+            let (ready, entry): (Option<String>, Option<String>) = self
+                .run(async move { redis::cmd("MGET").arg(&keys).query_async(&mut conn).await })
+                .await?;
+            return match ready {
+                Some(ready) if replid_tag(&ready) == self.expected.load(Ordering::Acquire) => {
+                    Ok(entry.is_some())
+                }
+                _ => Err(RevocationError::Incomplete),
+            };
+        }
+        let queue = LOCAL_QUEUES.with(|q| q.borrow_mut().entry(self.id).or_default().clone());
+        // Joins this thread's next batch: one `MGET ready l1 l2 …` for every
+        // check waiting here now, each issued after its request arrived.
+        let answer = queue
+            .check(line, |lines| async move {
+                let mut keys = Vec::with_capacity(lines.len() + 1);
+                keys.push(self.ready_key.clone());
+                keys.extend(lines.iter().map(|l| self.line_key(*l)));
+                let outcome = tokio::time::timeout(
+                    self.timeout,
+                    redis::cmd("MGET")
+                        .arg(&keys)
+                        .query_async::<Vec<Option<String>>>(&mut conn),
+                )
+                .await;
+                match outcome {
+                    Ok(Ok(mut values)) if values.len() == keys.len() => {
+                        let ready = values.remove(0);
+                        Ok((ready, values.into_iter().map(|v| v.is_some()).collect()))
+                    }
+                    Ok(Ok(_)) => Err(Failed("MGET answered the wrong number of values".into())),
+                    Ok(Err(e)) => Err(Failed(e.to_string())),
+                    Err(_) => Err(Failed("timed out".into())),
+                }
+            })
+            .await;
+        let (ready, entry) = match answer {
+            Ok(found) => found,
+            Err(Failed(why)) => {
+                self.failed(&why);
+                return Err(RevocationError::Unreachable);
+            }
+        };
         // The set is trusted only as rebuilt on the primary this instance
         // confirmed: a promoted replica carries the old primary's marker.
         match ready {
-            Some(ready) if replid_tag(&ready) == self.expected.load(Ordering::Acquire) => {
-                Ok(entry.is_some())
-            }
+            Some(ready) if replid_tag(&ready) == self.expected.load(Ordering::Acquire) => Ok(entry),
             _ => Err(RevocationError::Incomplete),
         }
     }

@@ -117,3 +117,78 @@ async fn two_instances_canceling_the_same_line_agree_on_one_outcome() {
         assert_eq!(history.iter().filter(|e| e.kind == "canceled").count(), 1);
     }
 }
+
+/// Coalesced checks: while reads are continuously in flight on instance A
+/// (clients hammering it), a line is canceled through instance B. Every
+/// request sent to A after the 201 must be refused — a check that joined a
+/// read sent before the cancel would serve it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_load_the_first_request_after_a_201_is_refused_with_checks_coalesced() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    let app = spawn_app(Backend::Postgres).await;
+    assert!(app.settings.redis.coalesce_checks, "the default is tested");
+    let b = start_instance(&app.settings).await;
+    let asset = app.add_asset(AssetSpec::default()).await;
+    let vt = app.vendor(Environment::Live).await;
+    const LINES: i64 = 12;
+    let lines: Vec<(i64, &_)> = (1..=LINES).map(|i| (i, &asset)).collect();
+    app.completed_order(&vt.token, 1, &lines).await;
+    let mut links = Vec::new();
+    for line in 1..=LINES {
+        links.push(app.link(&vt.token, 1, line).await);
+    }
+    let links = Arc::new(links);
+    let stop = Arc::new(AtomicBool::new(false));
+    let hammered = Arc::new(AtomicU64::new(0));
+    // Load on A: every line, all the time (canceled ones answer 403).
+    let load: Vec<_> = (0..24)
+        .map(|i| {
+            let (client, links, stop, hammered) = (
+                app.client.clone(),
+                links.clone(),
+                stop.clone(),
+                hammered.clone(),
+            );
+            tokio::spawn(async move {
+                let mut n = i;
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = client.get(&links[n % links.len()]).send().await;
+                    hammered.fetch_add(1, Ordering::Relaxed);
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for line in 1..=LINES {
+        let res = app
+            .client
+            .delete(format!(
+                "{b}/purchase/cancel?order_id=1&order_line_id={line}"
+            ))
+            .bearer_auth(&vt.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED, "line {line}");
+        // At once, several at a time, on the loaded instance.
+        let link = &links[usize::try_from(line - 1).unwrap()];
+        let answers = join_all((0..8).map(|_| app.client.get(link).send())).await;
+        for res in answers {
+            assert_eq!(
+                res.unwrap().status(),
+                StatusCode::FORBIDDEN,
+                "line {line}: served after its cancel answered 201"
+            );
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    join_all(load).await;
+    assert!(
+        hammered.load(Ordering::Relaxed) > 500,
+        "the instance was under load: {} requests",
+        hammered.load(Ordering::Relaxed)
+    );
+}

@@ -81,7 +81,8 @@ pub fn revocation_store(settings: &Settings, instance: &str) -> anyhow::Result<S
             settings.redis.cluster_buckets,
             Duration::from_millis(settings.redis.timeout_ms),
             instance,
-        )?;
+        )?
+        .coalescing(settings.redis.coalesce_checks);
         Ok(Arc::new(redis))
     } else if !sentinels.is_empty() {
         let mut server =

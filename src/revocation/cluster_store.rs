@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use super::coalesce::{Failed, Queue};
 use super::redis_store::{COMPLETE_IF_CLAIMED, REBUILD_LOCK_MS, replid_tag};
 use super::{RebuildTicket, Revocation, RevocationError, RevocationStore, SetState, Suspicion};
 use crate::domain::{LineId, now_ms};
@@ -50,9 +51,14 @@ static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 /// node failure count). One made before either changed is replaced.
 type Local = (u64, u64, ConnectionManager);
 
+/// A batch queue of one (store, topology generation, node) on one thread.
+type Queues = HashMap<(u64, u64, usize), Arc<Queue<Option<bool>>>>;
+
 thread_local! {
     /// Hot-path connections by (store, node index), on the thread that uses them.
     static LOCAL: RefCell<HashMap<(u64, usize), Local>> = RefCell::new(HashMap::new());
+    /// Coalesced checks (see `coalesce`), per primary of one layout.
+    static QUEUES: RefCell<Queues> = RefCell::new(HashMap::new());
 }
 
 struct Bucket {
@@ -113,6 +119,8 @@ pub struct ClusterRevocations {
     shared: std::sync::Mutex<HashMap<String, ConnectionManager>>,
     /// The last topology lookup failed (to log an episode once).
     lookup_failing: AtomicBool,
+    /// Coalesce concurrent checks per primary into one pipeline (`coalesce`).
+    coalesce: bool,
 }
 
 impl std::fmt::Debug for ClusterRevocations {
@@ -176,6 +184,30 @@ impl ClusterRevocations {
             topology: RwLock::new(Arc::new(topology)),
             shared: std::sync::Mutex::new(HashMap::new()),
             lookup_failing: AtomicBool::new(false),
+            coalesce: true,
+        })
+    }
+
+    /// Whether concurrent checks share round trips (default: yes).
+    #[must_use]
+    pub fn coalescing(mut self, on: bool) -> Self {
+        self.coalesce = on;
+        self
+    }
+
+    /// This thread's batch queue for a primary of the given layout.
+    fn queue(&self, topology: &Topology, node: usize) -> Arc<Queue<Option<bool>>> {
+        QUEUES.with(|queues| {
+            let mut queues = queues.borrow_mut();
+            let key = (self.id, topology.generation, node);
+            if let Some(queue) = queues.get(&key) {
+                return queue.clone();
+            }
+            // Queues of older layouts are never used again.
+            queues.retain(|(id, generation, _), _| {
+                *id != self.id || *generation >= topology.generation
+            });
+            queues.entry(key).or_default().clone()
         })
     }
 
@@ -501,23 +533,63 @@ impl RevocationStore for ClusterRevocations {
         let mut conn = self
             .local_conn(&topology, route.node)
             .ok_or(RevocationError::Unreachable)?;
-        let keys = [
-            bucket.ready_key.as_str(),
-            &format!("{}{}", bucket.line_prefix, line),
-        ];
+        if !self.coalesce {
+            let keys = [
+                bucket.ready_key.as_str(),
+                &format!("{}{}", bucket.line_prefix, line),
+            ];
+            let answer = self
+                .run(async move {
+                    redis::cmd("MGET")
+                        .arg(&keys)
+                        .query_async::<(Option<String>, Option<String>)>(&mut conn)
+                        .await
+                })
+                .await;
+            return match answer {
+                // Trusted only as rebuilt on the very primary this check asked.
+                Ok((Some(ready), entry)) if replid_tag(&ready) == route.tag => Ok(entry.is_some()),
+                Ok(_) => Err(RevocationError::Incomplete),
+                Err(e) => {
+                    self.node_failed(&topology, route.node, &e);
+                    Err(RevocationError::Unreachable)
+                }
+            };
+        }
+        // One pipeline of `MGET ready_b line` per waiting check, to this
+        // primary (the keys of different buckets live in different slots).
         let answer = self
-            .run(async move {
-                redis::cmd("MGET")
-                    .arg(&keys)
-                    .query_async::<(Option<String>, Option<String>)>(&mut conn)
+            .queue(&topology, route.node)
+            .check(line, |lines| async move {
+                let mut pipe = redis::pipe();
+                for l in &lines {
+                    let b = &self.buckets[self.bucket_of(*l)];
+                    pipe.cmd("MGET")
+                        .arg(&b.ready_key)
+                        .arg(format!("{}{l}", b.line_prefix));
+                }
+                let replies = self
+                    .run(async move {
+                        pipe.query_async::<Vec<(Option<String>, Option<String>)>>(&mut conn)
+                            .await
+                    })
                     .await
+                    .map_err(Failed)?;
+                // Trusted only as rebuilt on the very primary this check asked.
+                Ok(replies
+                    .into_iter()
+                    .map(|(ready, entry)| {
+                        ready
+                            .is_some_and(|r| replid_tag(&r) == route.tag)
+                            .then_some(entry.is_some())
+                    })
+                    .collect())
             })
             .await;
         match answer {
-            // Trusted only as rebuilt on the very primary this check asked.
-            Ok((Some(ready), entry)) if replid_tag(&ready) == route.tag => Ok(entry.is_some()),
-            Ok(_) => Err(RevocationError::Incomplete),
-            Err(e) => {
+            Ok(Some(revoked)) => Ok(revoked),
+            Ok(None) => Err(RevocationError::Incomplete),
+            Err(Failed(e)) => {
                 self.node_failed(&topology, route.node, &e);
                 Err(RevocationError::Unreachable)
             }

@@ -1,7 +1,8 @@
 //! Coalesced checks: the `/access` checks of one worker thread share round
-//! trips. At most one read per thread and store is in flight; the checks that
-//! arrive meanwhile wait for it to come back and then go out together, as one
-//! `MGET ready l1 l2 …`. Idle, a check is sent at once (no added latency);
+//! trips. At most one read per thread and store (per cluster primary) is in
+//! flight; the checks that arrive meanwhile wait for it to come back and then
+//! go out together — one `MGET ready l1 l2 …` on one server, one pipeline of
+//! `MGET`s on a cluster primary. Idle, a check is sent at once (no added latency);
 //! under load, the number of Redis commands per request falls (one per
 //! round trip instead of one per request).
 //!
@@ -27,17 +28,15 @@ use tokio::sync::{Notify, oneshot};
 
 use crate::domain::LineId;
 
-/// What one read says about one line: the completeness marker (as read in
-/// that round trip) and whether the line's entry exists. `Err`: the exchange
-/// failed (or its leader was dropped); the caller fails closed.
-pub(super) type Answer = Result<(Option<String>, bool), Failed>;
+/// What one read says about one line (the store decides what `T` is). `Err`:
+/// the exchange failed (or its leader was dropped); the caller fails closed.
+pub(super) type Answer<T> = Result<T, Failed>;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Failed(pub String);
 
-#[derive(Default)]
-struct State {
-    pending: Vec<(LineId, oneshot::Sender<Answer>)>,
+struct State<T> {
+    pending: Vec<(LineId, oneshot::Sender<Answer<T>>)>,
     /// A leader will send `pending`.
     led: bool,
     /// A read is out.
@@ -47,22 +46,34 @@ struct State {
 /// One thread's queue for one store. (Thread-safe only because the checks'
 /// futures must be `Send`; a queue is used by the thread that made it, so
 /// its lock is never contended.)
-#[derive(Default)]
-pub(super) struct Queue {
-    state: Mutex<State>,
+pub(super) struct Queue<T> {
+    state: Mutex<State<T>>,
     /// Signalled when the read in flight came back.
     returned: Notify,
 }
 
+impl<T> Default for Queue<T> {
+    fn default() -> Self {
+        Self {
+            state: Mutex::new(State {
+                pending: Vec::new(),
+                led: false,
+                in_flight: false,
+            }),
+            returned: Notify::new(),
+        }
+    }
+}
+
 /// Undoes a leader's claims if it is dropped: the batch it leads (failing
 /// its checks) and the read it has in flight.
-struct Lead<'a> {
-    queue: &'a Queue,
+struct Lead<'a, T> {
+    queue: &'a Queue<T>,
     sent: bool,
     done: bool,
 }
 
-impl Drop for Lead<'_> {
+impl<T> Drop for Lead<'_, T> {
     fn drop(&mut self) {
         if self.done {
             return;
@@ -85,18 +96,20 @@ impl Drop for Lead<'_> {
     }
 }
 
-impl Queue {
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+impl<T> Queue<T> {
+    fn state(&self) -> std::sync::MutexGuard<'_, State<T>> {
         // Nothing done under this lock can leave it inconsistent.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
 
+impl<T: Send> Queue<T> {
     /// Checks `line` in the next read; `read` sends one read (the lines in
-    /// order) and returns the marker and one flag per line.
-    pub(super) async fn check<F, Fut>(self: Arc<Self>, line: LineId, read: F) -> Answer
+    /// order) and returns one answer per line.
+    pub(super) async fn check<F, Fut>(self: Arc<Self>, line: LineId, read: F) -> Answer<T>
     where
         F: FnOnce(Vec<LineId>) -> Fut,
-        Fut: Future<Output = Result<(Option<String>, Vec<bool>), Failed>>,
+        Fut: Future<Output = Result<Vec<T>, Failed>>,
     {
         let (tx, rx) = oneshot::channel();
         let lead = {
@@ -135,9 +148,9 @@ impl Queue {
         drop(guard);
         self.returned.notify_one();
         match answer {
-            Ok((ready, entries)) if entries.len() == batch.len() => {
-                for ((_, tx), entry) in batch.into_iter().zip(entries) {
-                    let _ = tx.send(Ok((ready.clone(), entry)));
+            Ok(answers) if answers.len() == batch.len() => {
+                for ((_, tx), answer) in batch.into_iter().zip(answers) {
+                    let _ = tx.send(Ok(answer));
                 }
             }
             Ok(_) => {
@@ -182,13 +195,15 @@ mod tests {
 
     /// Spawns a check whose read records its lines, waits for `gate` (if
     /// any), and answers `entry` for every line with marker `marker`.
+    type Tagged = (&'static str, bool);
+
     fn spawn_check(
-        queue: &Arc<Queue>,
+        queue: &Arc<Queue<Tagged>>,
         reads: &Reads,
         n: i64,
         gate: Option<oneshot::Receiver<()>>,
         marker: &'static str,
-    ) -> tokio::task::JoinHandle<Answer> {
+    ) -> tokio::task::JoinHandle<Answer<Tagged>> {
         let (queue, reads) = (queue.clone(), reads.clone());
         tokio::spawn(async move {
             queue
@@ -197,8 +212,7 @@ mod tests {
                     if let Some(gate) = gate {
                         gate.await.ok();
                     }
-                    let odd = lines.iter().map(|l| l.get() % 2 == 1).collect();
-                    Ok((Some(marker.into()), odd))
+                    Ok(lines.iter().map(|l| (marker, l.get() % 2 == 1)).collect())
                 })
                 .await
         })
@@ -208,7 +222,7 @@ mod tests {
     /// a read is in flight is answered by a read sent after it arrived.
     #[tokio::test(flavor = "current_thread")]
     async fn a_check_arriving_during_a_read_in_flight_is_answered_by_a_later_read() {
-        let queue = Arc::new(Queue::default());
+        let queue = Arc::new(Queue::<Tagged>::default());
         let reads: Reads = Arc::default();
         let (open, gate) = oneshot::channel();
         let first = spawn_check(&queue, &reads, 7, Some(gate), "read 1");
@@ -219,18 +233,18 @@ mod tests {
         settle().await;
         assert!(!second.is_finished(), "answered by the read in flight");
         open.send(()).unwrap();
-        assert_eq!(first.await.unwrap(), Ok((Some("read 1".into()), true)));
+        assert_eq!(first.await.unwrap(), Ok(("read 1", true)));
         let answer = tokio::time::timeout(Duration::from_secs(5), second)
             .await
             .expect("the later check was never sent")
             .unwrap();
-        assert_eq!(answer, Ok((Some("read 2".into()), false)));
+        assert_eq!(answer, Ok(("read 2", false)));
         assert_eq!(*reads.lock().unwrap(), vec![vec![7], vec![8]]);
     }
 
     #[tokio::test(flavor = "current_thread")]
     async fn checks_arriving_during_a_read_share_the_next_one_and_each_gets_its_own_answer() {
-        let queue = Arc::new(Queue::default());
+        let queue = Arc::new(Queue::<Tagged>::default());
         let reads: Reads = Arc::default();
         let (open, gate) = oneshot::channel();
         let first = spawn_check(&queue, &reads, 1, Some(gate), "r1");
@@ -240,27 +254,27 @@ mod tests {
             .collect();
         settle().await;
         open.send(()).unwrap();
-        assert_eq!(first.await.unwrap(), Ok((Some("r1".into()), true)));
+        assert_eq!(first.await.unwrap(), Ok(("r1", true)));
         for (n, check) in (2..=5).zip(waiting) {
-            assert_eq!(check.await.unwrap(), Ok((Some("r2".into()), n % 2 == 1)));
+            assert_eq!(check.await.unwrap(), Ok(("r2", n % 2 == 1)));
         }
         assert_eq!(*reads.lock().unwrap(), vec![vec![1], vec![2, 3, 4, 5]]);
     }
 
     #[tokio::test(flavor = "current_thread")]
     async fn an_idle_check_is_sent_at_once() {
-        let queue = Arc::new(Queue::default());
+        let queue = Arc::new(Queue::<Tagged>::default());
         let reads: Reads = Arc::default();
         for n in 1..=3 {
             let answer = spawn_check(&queue, &reads, n, None, "r").await.unwrap();
-            assert_eq!(answer, Ok((Some("r".into()), n % 2 == 1)));
+            assert_eq!(answer, Ok(("r", n % 2 == 1)));
         }
         assert_eq!(*reads.lock().unwrap(), vec![vec![1], vec![2], vec![3]]);
     }
 
     #[tokio::test(flavor = "current_thread")]
     async fn dropped_leaders_fail_their_checks_and_free_the_queue() {
-        let queue = Arc::new(Queue::default());
+        let queue = Arc::new(Queue::<Tagged>::default());
         let reads: Reads = Arc::default();
         // A read in flight whose leader goes away…
         let (_open, gate) = oneshot::channel();
@@ -282,7 +296,7 @@ mod tests {
         settle().await;
         // The queue is free: the next check is sent at once.
         let next = spawn_check(&queue, &reads, 5, None, "r3").await.unwrap();
-        assert_eq!(next, Ok((Some("r3".into()), true)));
+        assert_eq!(next, Ok(("r3", true)));
         assert_eq!(*reads.lock().unwrap(), vec![vec![1], vec![5]]);
     }
 }

@@ -61,7 +61,7 @@ thread_local! {
     /// remembers the failure count it was made at (see `local_conn`).
     static LOCAL_CONNECTIONS: RefCell<HashMap<u64, (u64, ConnectionManager)>> = RefCell::new(HashMap::new());
     /// One batch queue per (thread, store): see `coalesce`.
-    static LOCAL_QUEUES: RefCell<HashMap<u64, Arc<Queue>>> = RefCell::new(HashMap::new());
+    static LOCAL_QUEUES: RefCell<HashMap<u64, Arc<Queue<Option<bool>>>>> = RefCell::new(HashMap::new());
 }
 const WRITE_CHUNK: usize = 1000;
 
@@ -446,7 +446,8 @@ impl RevocationStore for RedisRevocations {
         }
         let queue = LOCAL_QUEUES.with(|q| q.borrow_mut().entry(self.id).or_default().clone());
         // Joins this thread's next batch: one `MGET ready l1 l2 …` for every
-        // check waiting here now, each issued after its request arrived.
+        // check waiting here, each sent after its request arrived. Per line:
+        // `None` when the marker does not name the confirmed primary.
         let answer = queue
             .check(line, |lines| async move {
                 let mut keys = Vec::with_capacity(lines.len() + 1);
@@ -460,9 +461,17 @@ impl RevocationStore for RedisRevocations {
                 )
                 .await;
                 match outcome {
-                    Ok(Ok(mut values)) if values.len() == keys.len() => {
-                        let ready = values.remove(0);
-                        Ok((ready, values.into_iter().map(|v| v.is_some()).collect()))
+                    Ok(Ok(values)) if values.len() == keys.len() => {
+                        // The set is trusted only as rebuilt on the primary this
+                        // instance confirmed: a promoted replica carries the old
+                        // primary's marker.
+                        let trusted = values[0].as_deref().is_some_and(|ready| {
+                            replid_tag(ready) == self.expected.load(Ordering::Acquire)
+                        });
+                        Ok(values[1..]
+                            .iter()
+                            .map(|entry| trusted.then_some(entry.is_some()))
+                            .collect())
                     }
                     Ok(Ok(_)) => Err(Failed("MGET answered the wrong number of values".into())),
                     Ok(Err(e)) => Err(Failed(e.to_string())),
@@ -470,18 +479,13 @@ impl RevocationStore for RedisRevocations {
                 }
             })
             .await;
-        let (ready, entry) = match answer {
-            Ok(found) => found,
+        match answer {
+            Ok(Some(revoked)) => Ok(revoked),
+            Ok(None) => Err(RevocationError::Incomplete),
             Err(Failed(why)) => {
                 self.failed(&why);
-                return Err(RevocationError::Unreachable);
+                Err(RevocationError::Unreachable)
             }
-        };
-        // The set is trusted only as rebuilt on the primary this instance
-        // confirmed: a promoted replica carries the old primary's marker.
-        match ready {
-            Some(ready) if replid_tag(&ready) == self.expected.load(Ordering::Acquire) => Ok(entry),
-            _ => Err(RevocationError::Incomplete),
         }
     }
 

@@ -20,7 +20,10 @@ impl App {
         // First: which server, and is it a primary (a move counts as a failure).
         self.revocations.refresh().await;
         let seen = self.revocations.suspicion();
-        let outbox_read = self.push_pending().await;
+        let mut outbox_read = self.push_pending().await;
+        if self.revocations.needs_repush() {
+            outbox_read &= self.repush().await;
+        }
         let mut state = self.revocations.state().await;
         if state == SetState::Incomplete {
             self.rebuild().await;
@@ -70,6 +73,32 @@ impl App {
             Ok(false) => self.maintainer.wake(),
             Err(e) => tracing::debug!(error = %e, "rebuilding the revocation set failed"),
         }
+    }
+
+    /// After the primary moved: writes every active revocation to the new
+    /// one, marked complete or not (see `RevocationStore::needs_repush`).
+    /// `false` unless it was read and written.
+    async fn repush(&self) -> bool {
+        let all = match self.store.active_revocations(now_ms()).await {
+            Ok(all) => all,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading revocations from the database failed; will retry");
+                return false;
+            }
+        };
+        if let Err(e) = self.revocations.revoke(&all).await {
+            // Asked again next pass; the failure keeps access closed meanwhile.
+            tracing::debug!(error = %e, "writing revocations to the new primary failed; will retry");
+            return false;
+        }
+        // Only the maintainer moves the store (in `refresh`), so no move
+        // happened since this pass began.
+        self.revocations.repushed();
+        tracing::info!(
+            count = all.len(),
+            "every active revocation written again to the new Redis primary"
+        );
+        true
     }
 
     /// Pushes the outbox; `false` only when the database could not be read.

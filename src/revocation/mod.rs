@@ -89,6 +89,20 @@ pub trait RevocationStore: Send + Sync + 'static {
         Suspicion::default()
     }
 
+    /// Whether the server this instance writes to changed since the last
+    /// [`repushed`](Self::repushed) (a fail-over, a restart): revocations this
+    /// instance wrote to the old one and answered 201 for may be lost with it
+    /// even though the new one was already marked complete (Sentinel can
+    /// promote twice in a row; the other instance may have rebuilt the new
+    /// primary before those cancels committed). The maintainer then writes
+    /// every active revocation again.
+    fn needs_repush(&self) -> bool {
+        false
+    }
+
+    /// The maintainer wrote every active revocation to the current server.
+    fn repushed(&self) {}
+
     /// Called by the maintainer after it read the outbox (and pushed it, or
     /// counted the failure) and then asked [`state`](Self::state), with the
     /// counters it read *before* reading the outbox. A store lifts what it

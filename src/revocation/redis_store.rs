@@ -104,6 +104,9 @@ pub struct RedisRevocations {
     instance: String,
     /// Coalesce concurrent checks on a thread into one round trip (`coalesce`).
     coalesce: bool,
+    /// The primary moved or changed its replication id; every active
+    /// revocation is to be written again (`RevocationStore::needs_repush`).
+    repush: std::sync::atomic::AtomicBool,
     /// Failed exchanges so far; starts at 1 so nothing is served before the
     /// maintainer's first successful pass.
     failures: AtomicU64,
@@ -192,6 +195,7 @@ impl RedisRevocations {
             line_prefix: format!("{tag}:rev:l:"),
             instance: instance.to_owned(),
             coalesce: true,
+            repush: std::sync::atomic::AtomicBool::new(false),
             failures: AtomicU64::new(1),
             confirmed: AtomicU64::new(0),
         }
@@ -293,6 +297,7 @@ impl RedisRevocations {
         }
         *current = Some(client);
         drop(current);
+        self.repush.store(true, Ordering::Release);
         // Every connection to the old primary is replaced; nothing is served
         // until this pass has reconciled the set on the new one.
         self.failures.fetch_add(1, Ordering::AcqRel);
@@ -322,6 +327,7 @@ impl RedisRevocations {
                 let tag = replid_tag(replid);
                 let before = self.expected.swap(tag, Ordering::AcqRel);
                 if before != 0 && before != tag {
+                    self.repush.store(true, Ordering::Release);
                     tracing::warn!(
                         "the Redis primary's replication id changed (fail-over or restart): \
                          the revocation set is rebuilt from the database before it is trusted"
@@ -590,6 +596,14 @@ impl RevocationStore for RedisRevocations {
 
     fn suspicion(&self) -> Suspicion {
         Suspicion(vec![self.failures.load(Ordering::Acquire)])
+    }
+
+    fn needs_repush(&self) -> bool {
+        self.repush.load(Ordering::Acquire)
+    }
+
+    fn repushed(&self) {
+        self.repush.store(false, Ordering::Release);
     }
 
     fn clear_suspicion(&self, seen: &Suspicion, state: SetState) {

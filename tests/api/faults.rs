@@ -335,3 +335,31 @@ async fn a_rebuild_straddling_a_second_flush_does_not_declare_the_set_complete()
     assert_eq!(set.state().await, SetState::Complete);
     assert_eq!(set.entry_count().await, Ok(1));
 }
+
+/// A primary whose replication id changed (a promotion or restart in place)
+/// may have lost what this instance wrote to it, even if it is marked
+/// complete: the store asks the maintainer to write every active revocation
+/// again, and only once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_replication_id_asks_for_every_revocation_to_be_written_again() {
+    let redis = PrivateRedis::start().await;
+    let set = RedisRevocations::new(
+        &redis.url(),
+        &format!("agtest-{}", uuid::Uuid::new_v4().simple()),
+        std::time::Duration::from_secs(1),
+        "test",
+    )
+    .unwrap();
+    set.refresh().await;
+    assert!(!set.needs_repush(), "the first primary seen is not a move");
+    set.refresh().await;
+    assert!(!set.needs_repush(), "the same primary again is not a move");
+    redis.cmd(&["DEBUG", "CHANGE-REPL-ID"]).await;
+    set.refresh().await;
+    assert!(set.needs_repush(), "a new replication id is a move");
+    set.refresh().await;
+    assert!(set.needs_repush(), "asked until the maintainer wrote them");
+    set.repushed();
+    set.refresh().await;
+    assert!(!set.needs_repush());
+}

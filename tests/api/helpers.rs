@@ -677,6 +677,9 @@ impl PrivateRedis {
                 "",
                 "--appendonly",
                 "no",
+                // `DEBUG CHANGE-REPL-ID` (a promotion in place, for the fault tests).
+                "--enable-debug-command",
+                "local",
             ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

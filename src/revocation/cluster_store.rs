@@ -383,6 +383,25 @@ impl ClusterRevocations {
         (groups, all_routed)
     }
 
+    /// `SET … PXAT` of every entry of these buckets, into one pipeline.
+    fn add_entries(
+        &self,
+        pipe: &mut redis::Pipeline,
+        buckets: &[usize],
+        per_bucket: &HashMap<usize, Vec<&Revocation>>,
+    ) {
+        for &b in buckets {
+            for r in &per_bucket[&b] {
+                pipe.cmd("SET")
+                    .arg(format!("{}{}", self.buckets[b].line_prefix, r.line))
+                    .arg(1)
+                    .arg("PXAT")
+                    .arg(u64::try_from(r.until_ms).unwrap_or(u64::MAX))
+                    .ignore();
+            }
+        }
+    }
+
     /// Writes entries, grouped by shard, every shard at once.
     async fn write(&self, topology: &Topology, entries: &[&Revocation]) -> Outcome<()> {
         let mut per_bucket: HashMap<usize, Vec<&Revocation>> = HashMap::new();
@@ -395,16 +414,7 @@ impl ClusterRevocations {
         let (groups, all_routed) = self.by_node(topology, per_bucket.keys().copied());
         let writes = groups.into_iter().map(|(node, buckets)| {
             let mut pipe = redis::pipe();
-            for b in buckets {
-                for r in &per_bucket[&b] {
-                    pipe.cmd("SET")
-                        .arg(format!("{}{}", self.buckets[b].line_prefix, r.line))
-                        .arg(1)
-                        .arg("PXAT")
-                        .arg(u64::try_from(r.until_ms).unwrap_or(u64::MAX))
-                        .ignore();
-                }
-            }
+            self.add_entries(&mut pipe, &buckets, &per_bucket);
             self.on_node::<()>(topology, node, pipe)
         });
         let results = futures_util::future::join_all(writes).await;
@@ -797,16 +807,7 @@ impl RevocationStore for ClusterRevocations {
             // holds: one pipeline, in order, on the bucket's primary.
             let replid = topology.nodes[node].replid.clone();
             let mut pipe = redis::pipe();
-            for &b in &buckets {
-                for r in &per_bucket[&b] {
-                    pipe.cmd("SET")
-                        .arg(format!("{}{}", self.buckets[b].line_prefix, r.line))
-                        .arg(1)
-                        .arg("PXAT")
-                        .arg(u64::try_from(r.until_ms).unwrap_or(u64::MAX))
-                        .ignore();
-                }
-            }
+            self.add_entries(&mut pipe, &buckets, &per_bucket);
             for &b in &buckets {
                 pipe.cmd("EVAL")
                     .arg(COMPLETE_IF_CLAIMED)

@@ -246,21 +246,9 @@ impl ClusterGroup {
         }
     }
 
-    /// Cuts a primary's replica off (as `SentinelGroup::cut_off_replicas`):
-    /// what is written next reaches the primary alone.
+    /// Cuts a primary's replica off: what is written next reaches the primary alone.
     pub async fn cut_off_replicas(&self, primary: u16) {
-        let client = redis::Client::open(format!("redis://127.0.0.1:{primary}")).unwrap();
-        let mut c = client.get_multiplexed_async_connection().await.unwrap();
-        let () = redis::pipe()
-            .cmd("CONFIG")
-            .arg(&["SET", "requirepass", "cut-off"])
-            .ignore()
-            .cmd("CLIENT")
-            .arg(&["KILL", "TYPE", "replica"])
-            .ignore()
-            .query_async(&mut c)
-            .await
-            .expect("cutting the replica off");
+        crate::sentinel_group::cut_off_replicas(primary).await;
     }
 
     /// The port of a primary's (first) replica, from its `INFO replication`.

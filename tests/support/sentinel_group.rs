@@ -142,6 +142,24 @@ pub async fn query(port: u16, args: &[&str]) -> redis::RedisResult<redis::Value>
         .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "timed out")))?
 }
 
+/// Cuts a primary's replicas off: it now wants a password they do not have,
+/// and drops their links. Connections already open (gateways', sentinels')
+/// stay; what is written next reaches the primary alone.
+pub async fn cut_off_replicas(primary: u16) {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{primary}")).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let () = redis::pipe()
+        .cmd("CONFIG")
+        .arg(&["SET", "requirepass", "cut-off"])
+        .ignore()
+        .cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "replica"])
+        .ignore()
+        .query_async(&mut c)
+        .await
+        .expect("cutting the replicas off");
+}
+
 pub async fn info_replication(port: u16) -> Option<String> {
     match query(port, &["INFO", "replication"]).await.ok()? {
         redis::Value::BulkString(b) => String::from_utf8(b).ok(),
@@ -345,22 +363,9 @@ impl SentinelGroup {
 }
 
 impl SentinelGroup {
-    /// Cuts the replicas off: the primary now wants a password they do not
-    /// have, and drops their links. Connections already open (gateways',
-    /// sentinels') stay; what is written next reaches the primary alone.
+    /// Cuts the replicas off (see [`cut_off_replicas`]).
     pub async fn cut_off_replicas(&self, primary: u16) {
-        let client = redis::Client::open(format!("redis://127.0.0.1:{primary}")).unwrap();
-        let mut c = client.get_multiplexed_async_connection().await.unwrap();
-        let () = redis::pipe()
-            .cmd("CONFIG")
-            .arg(&["SET", "requirepass", "cut-off"])
-            .ignore()
-            .cmd("CLIENT")
-            .arg(&["KILL", "TYPE", "replica"])
-            .ignore()
-            .query_async(&mut c)
-            .await
-            .expect("cutting the replicas off");
+        cut_off_replicas(primary).await;
     }
 
     /// After `old` was killed: waits for a new primary, brings `old` back as

@@ -369,18 +369,11 @@ impl ClusterRevocations {
         topology: &Topology,
         buckets: impl IntoIterator<Item = usize>,
     ) -> (HashMap<usize, Vec<usize>>, bool) {
-        let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
-        let mut all_routed = true;
-        for b in buckets {
-            match topology.routes[b] {
-                Some(route) => groups.entry(route.node).or_default().push(b),
-                None => {
-                    let _ = self.bucket_failed(b);
-                    all_routed = false;
-                }
-            }
+        let (groups, unrouted) = group_by_node(topology, buckets);
+        for &b in &unrouted {
+            let _ = self.bucket_failed(b);
         }
-        (groups, all_routed)
+        (groups, unrouted.is_empty())
     }
 
     /// `SET … PXAT` of every entry of these buckets, into one pipeline.
@@ -696,7 +689,10 @@ impl RevocationStore for ClusterRevocations {
         if topology.generation == 0 {
             return SetState::Unreachable;
         }
-        let (groups, all_routed) = self.by_node_quiet(&topology);
+        // Unrouted buckets are not counted as failures here: a read for
+        // health must not push buckets back under suspicion.
+        let (groups, unrouted) = group_by_node(&topology, 0..self.buckets.len());
+        let all_routed = unrouted.is_empty();
         let reads = groups.into_iter().map(|(node, buckets)| {
             let topology = &topology;
             async move {
@@ -896,20 +892,20 @@ impl RevocationStore for ClusterRevocations {
     }
 }
 
-impl ClusterRevocations {
-    /// Like `by_node`, without counting unrouted buckets as failures (a read
-    /// for health must not push buckets back under suspicion).
-    fn by_node_quiet(&self, topology: &Topology) -> (HashMap<usize, Vec<usize>>, bool) {
-        let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
-        let mut all_routed = true;
-        for (b, route) in topology.routes.iter().enumerate() {
-            match route {
-                Some(route) => groups.entry(route.node).or_default().push(b),
-                None => all_routed = false,
-            }
+/// Buckets grouped by the node that serves them, and those no node serves.
+fn group_by_node(
+    topology: &Topology,
+    buckets: impl IntoIterator<Item = usize>,
+) -> (HashMap<usize, Vec<usize>>, Vec<usize>) {
+    let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut unrouted = Vec::new();
+    for b in buckets {
+        match topology.routes[b] {
+            Some(route) => groups.entry(route.node).or_default().push(b),
+            None => unrouted.push(b),
         }
-        (groups, all_routed)
     }
+    (groups, unrouted)
 }
 
 #[cfg(test)]

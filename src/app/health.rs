@@ -26,6 +26,12 @@ impl App {
         if revocation == SetState::Incomplete {
             self.maintainer.wake();
         }
+        let fulfilment = self.fulfilment_health.healthy();
+        if !fulfilment {
+            // Its last passes failed (e.g. the database was down): try again now
+            // rather than a polling interval later, so recovery shows at once.
+            self.fulfilment.wake();
+        }
         vec![
             Check {
                 name: "database",
@@ -41,7 +47,7 @@ impl App {
             },
             Check {
                 name: "fulfilment",
-                health: self.fulfilment_health.healthy(),
+                health: fulfilment,
             },
         ]
     }

@@ -125,6 +125,17 @@ pub struct RedisSettings {
     pub cluster_password: SecretString,
     /// Concurrent `/access` checks on one worker thread share one round trip.
     pub coalesce_checks: bool,
+    /// `all` or a number: replicas that must hold a revocation before a 201.
+    pub min_replica_acks: String,
+}
+
+/// How many replicas must acknowledge a revocation (`redis.min_replica_acks`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplicaAcks {
+    /// Every replica the sentinels know of (or, with `redis.url`, the primary reports).
+    All,
+    /// Exactly this many (0: do not wait).
+    Count(u32),
 }
 
 impl RedisSettings {
@@ -136,6 +147,17 @@ impl RedisSettings {
     /// The cluster's seed nodes, parsed.
     pub fn cluster_addrs(&self) -> Result<Vec<(String, u16)>, String> {
         host_ports(&self.cluster_nodes)
+    }
+
+    /// `redis.min_replica_acks`, parsed.
+    pub fn replica_acks(&self) -> Result<ReplicaAcks, String> {
+        let v = self.min_replica_acks.trim();
+        if v.eq_ignore_ascii_case("all") {
+            return Ok(ReplicaAcks::All);
+        }
+        v.parse::<u32>().map(ReplicaAcks::Count).map_err(|_| {
+            format!("`{v}` is neither `all` nor a number of replicas (0 = do not wait)")
+        })
     }
 }
 
@@ -171,6 +193,7 @@ impl std::fmt::Debug for RedisSettings {
             .field("cluster_nodes", &self.cluster_nodes)
             .field("cluster_buckets", &self.cluster_buckets)
             .field("coalesce_checks", &self.coalesce_checks)
+            .field("min_replica_acks", &self.min_replica_acks)
             .finish_non_exhaustive()
     }
 }
@@ -498,6 +521,9 @@ impl Settings {
                 "must be non-empty and use only letters, digits, '-', '_', ':' and '.'",
             ));
         }
+        if let Err(why) = self.redis.replica_acks() {
+            return Err(invalid("redis.min_replica_acks", why));
+        }
         if self.redis.timeout_ms == 0 {
             return Err(invalid("redis.timeout_ms", "must be at least 1"));
         }
@@ -681,5 +707,32 @@ mod tests {
         assert!(settings.validate().is_ok());
         assert_eq!(settings.server.port, 8080);
         assert!(!settings.uses_redis());
+        assert_eq!(settings.redis.replica_acks(), Ok(ReplicaAcks::All));
+    }
+
+    #[test]
+    fn min_replica_acks_is_all_or_a_number_and_names_the_key_when_wrong() {
+        let mut settings: Settings = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .unwrap_or_else(|e| panic!("defaults must parse: {e}"));
+        for (given, parsed) in [
+            ("ALL", ReplicaAcks::All),
+            ("0", ReplicaAcks::Count(0)),
+            (" 2 ", ReplicaAcks::Count(2)),
+        ] {
+            given.clone_into(&mut settings.redis.min_replica_acks);
+            assert_eq!(settings.redis.replica_acks(), Ok(parsed), "{given}");
+        }
+        for bad in ["", "-1", "most", "2.5"] {
+            bad.clone_into(&mut settings.redis.min_replica_acks);
+            let err = settings
+                .validate()
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains("redis.min_replica_acks"), "{bad}: {err}");
+        }
     }
 }

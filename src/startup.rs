@@ -72,6 +72,10 @@ pub fn revocation_store(settings: &Settings, instance: &str) -> anyhow::Result<S
         .redis
         .cluster_addrs()
         .map_err(|why| anyhow::anyhow!("redis.cluster_nodes: {why}"))?;
+    let acks = settings
+        .redis
+        .replica_acks()
+        .map_err(|why| anyhow::anyhow!("redis.min_replica_acks: {why}"))?;
     if !cluster.is_empty() {
         let password = settings.redis.cluster_password.expose_secret();
         let redis = ClusterRevocations::new(
@@ -99,7 +103,8 @@ pub fn revocation_store(settings: &Settings, instance: &str) -> anyhow::Result<S
             Duration::from_millis(settings.redis.timeout_ms),
             instance,
         )?
-        .coalescing(settings.redis.coalesce_checks);
+        .coalescing(settings.redis.coalesce_checks)
+        .replica_acks(acks);
         Ok(Arc::new(redis))
     } else if settings.uses_redis() {
         let redis = RedisRevocations::new(
@@ -108,7 +113,8 @@ pub fn revocation_store(settings: &Settings, instance: &str) -> anyhow::Result<S
             Duration::from_millis(settings.redis.timeout_ms),
             instance,
         )?
-        .coalescing(settings.redis.coalesce_checks);
+        .coalescing(settings.redis.coalesce_checks)
+        .replica_acks(acks);
         Ok(Arc::new(redis))
     } else {
         tracing::warn!(

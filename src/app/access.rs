@@ -41,7 +41,11 @@ impl App {
             // Either way the maintainer reconciles (rebuilds, pushes the
             // outbox) and lifts the suspicion: ask for that pass now, so
             // access resumes as soon as the store answers again.
-            Err(RevocationError::Incomplete | RevocationError::Unreachable) => {
+            Err(
+                RevocationError::Incomplete
+                | RevocationError::Unreachable
+                | RevocationError::NotReplicated { .. },
+            ) => {
                 self.maintainer.wake();
                 (who, Err(AppError::RevocationUnavailable))
             }

@@ -9,7 +9,7 @@
 use super::App;
 use super::worker::{Job, Pass};
 use crate::domain::now_ms;
-use crate::revocation::SetState;
+use crate::revocation::{RevocationError, SetState};
 
 impl App {
     /// One pass; returns the set's state after it.
@@ -86,10 +86,15 @@ impl App {
                 return false;
             }
         };
-        if let Err(e) = self.revocations.revoke(&all).await {
-            // Asked again next pass; the failure keeps access closed meanwhile.
-            tracing::debug!(error = %e, "writing revocations to the new primary failed; will retry");
-            return false;
+        match self.revocations.revoke(&all).await {
+            // On the primary this instance reads: that is what a re-push is
+            // for. (Cancels wait for the replicas themselves.)
+            Ok(()) | Err(RevocationError::NotReplicated { .. }) => {}
+            Err(e) => {
+                // Asked again next pass; the failure keeps access closed meanwhile.
+                tracing::debug!(error = %e, "writing revocations to the new primary failed; will retry");
+                return false;
+            }
         }
         // Only the maintainer moves the store (in `refresh`), so no move
         // happened since this pass began.

@@ -29,6 +29,13 @@ pub enum RevocationError {
     /// its memory); it is being rebuilt from the database.
     #[error("the revocation set is being rebuilt")]
     Incomplete,
+    /// Written to the primary, but fewer replicas than `redis.min_replica_acks`
+    /// confirmed it in time: not answered as in force (a fail-over could lose it).
+    /// Not a failure of the store: checks go on being answered.
+    #[error(
+        "the revocation reached the Redis primary, but not yet enough replicas ({acked} of {wanted} confirmed it in time)"
+    )]
+    NotReplicated { acked: u32, wanted: u32 },
 }
 
 /// Where the set stands, for `/health` and the maintainer.

@@ -27,7 +27,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::AsyncCommands as _;
@@ -36,6 +36,7 @@ use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServer
 
 use super::coalesce::{Failed, Queue};
 use super::{RebuildTicket, Revocation, RevocationError, RevocationStore, SetState, Suspicion};
+use crate::config::ReplicaAcks;
 use crate::domain::{LineId, now_ms};
 
 pub(super) const REBUILD_LOCK_MS: u64 = 10_000;
@@ -70,8 +71,16 @@ enum Source {
     /// `redis.url`.
     Fixed,
     /// `redis.sentinels`: asked on every maintainer pass.
-    Sentinel(Box<tokio::sync::Mutex<SentinelClient>>),
+    Sentinel {
+        client: Box<tokio::sync::Mutex<SentinelClient>>,
+        /// Asked directly how many replicas they know of (`min_replica_acks = all`).
+        sentinels: Vec<redis::ConnectionAddr>,
+        master: String,
+    },
 }
+
+/// `replicas` before anyone counted them: a cancel cannot be confirmed yet.
+const REPLICAS_UNKNOWN: i64 = -1;
 
 /// A replication id as a number that fits an atomic: its first 64 bits, odd,
 /// so that 0 ("no primary confirmed") matches nothing.
@@ -107,6 +116,11 @@ pub struct RedisRevocations {
     /// The primary moved or changed its replication id; every active
     /// revocation is to be written again (`RevocationStore::needs_repush`).
     repush: std::sync::atomic::AtomicBool,
+    /// `redis.min_replica_acks`.
+    acks: ReplicaAcks,
+    /// With `ReplicaAcks::All`: how many replicas there are, as last counted
+    /// by the maintainer (the sentinels' list, or the primary's report).
+    replicas: AtomicI64,
     /// Failed exchanges so far; starts at 1 so nothing is served before the
     /// maintainer's first successful pass.
     failures: AtomicU64,
@@ -152,7 +166,7 @@ impl RedisRevocations {
             .map(|(host, port)| redis::ConnectionAddr::Tcp(host.clone(), *port))
             .collect();
         let sentinel = SentinelClient::build(
-            addrs,
+            addrs.clone(),
             master_name.to_owned(),
             Some(SentinelNodeConnectionInfo::default().set_redis_connection_info(server)),
             SentinelServerType::Master,
@@ -160,7 +174,11 @@ impl RedisRevocations {
         .map_err(|e| anyhow::anyhow!("redis.sentinels: {e}"))?;
         Ok(Self::build(
             None,
-            Source::Sentinel(Box::new(tokio::sync::Mutex::new(sentinel))),
+            Source::Sentinel {
+                client: Box::new(tokio::sync::Mutex::new(sentinel)),
+                sentinels: addrs,
+                master: master_name.to_owned(),
+            },
             prefix,
             timeout,
             instance,
@@ -196,6 +214,8 @@ impl RedisRevocations {
             instance: instance.to_owned(),
             coalesce: true,
             repush: std::sync::atomic::AtomicBool::new(false),
+            acks: ReplicaAcks::All,
+            replicas: AtomicI64::new(REPLICAS_UNKNOWN),
             failures: AtomicU64::new(1),
             confirmed: AtomicU64::new(0),
         }
@@ -206,6 +226,55 @@ impl RedisRevocations {
     pub fn coalescing(mut self, on: bool) -> Self {
         self.coalesce = on;
         self
+    }
+
+    /// How many replicas must confirm a revocation before it counts as in
+    /// force (`redis.min_replica_acks`; default `all`).
+    #[must_use]
+    pub fn replica_acks(mut self, acks: ReplicaAcks) -> Self {
+        self.acks = acks;
+        self
+    }
+
+    /// How many acknowledgements a revocation needs now; `None` while the
+    /// replicas have not been counted yet.
+    fn wanted_acks(&self) -> Option<u32> {
+        match self.acks {
+            ReplicaAcks::Count(n) => Some(n),
+            ReplicaAcks::All => u32::try_from(self.replicas.load(Ordering::Acquire)).ok(),
+        }
+    }
+
+    /// Asks the sentinels (the first that answers) how many replicas of the
+    /// primary they know of, down or not: every server of the group that
+    /// could be, or become, the one some instance reads.
+    async fn count_known_replicas(&self, sentinels: &[redis::ConnectionAddr], master: &str) {
+        for addr in sentinels {
+            let Ok(client) = redis::Client::open(addr.clone()) else {
+                continue;
+            };
+            let asked = tokio::time::timeout(self.timeout, async {
+                let mut conn = client.get_multiplexed_async_connection().await?;
+                redis::cmd("SENTINEL")
+                    .arg("REPLICAS")
+                    .arg(master)
+                    .query_async::<Vec<redis::Value>>(&mut conn)
+                    .await
+            })
+            .await;
+            if let Ok(Ok(replicas)) = asked {
+                let n = i64::try_from(replicas.len()).unwrap_or(i64::MAX);
+                let before = self.replicas.swap(n, Ordering::AcqRel);
+                if before != n {
+                    tracing::info!(
+                        replicas = n,
+                        "cancels now wait for this many Redis replicas to hold each revocation"
+                    );
+                }
+                return;
+            }
+        }
+        tracing::debug!("no sentinel said how many replicas there are; keeping the last count");
     }
 
     fn client(&self) -> Option<redis::Client> {
@@ -324,6 +393,12 @@ impl RedisRevocations {
         };
         match (field("role:"), field("master_replid:")) {
             (Some("master"), Some(replid)) if replid_tag(replid) != 0 => {
+                if matches!(self.source, Source::Fixed)
+                    && let Some(n) = field("connected_slaves:").and_then(|n| n.parse::<i64>().ok())
+                {
+                    // With one URL, "all" can only mean what the primary reports.
+                    self.replicas.store(n, Ordering::Release);
+                }
                 let tag = replid_tag(replid);
                 let before = self.expected.swap(tag, Ordering::AcqRel);
                 if before != 0 && before != tag {
@@ -394,9 +469,18 @@ impl RedisRevocations {
         }
     }
 
-    async fn write(&self, entries: &[Revocation]) -> Result<(), RevocationError> {
+    /// Writes the entries; with `wait_for` > 0, each chunk's pipeline ends
+    /// with `WAIT wait_for`, on the same connection in the same round trip
+    /// (WAIT counts the replicas that hold *this connection's* last write: a
+    /// WAIT sent on a fresh connection would confirm nothing).
+    async fn write(&self, entries: &[Revocation], wait_for: u32) -> Result<(), RevocationError> {
         let now = now_ms();
         let live: Vec<&Revocation> = entries.iter().filter(|r| r.until_ms > now).collect();
+        // Bounded well inside the exchange's own timeout, so a missing replica
+        // is an answer (too few acknowledgements), not a failed exchange.
+        let wait_ms = u64::try_from(self.timeout.as_millis() / 2)
+            .unwrap_or(u64::MAX)
+            .max(1);
         for chunk in live.chunks(WRITE_CHUNK) {
             let mut pipe = redis::pipe();
             for r in chunk {
@@ -408,8 +492,21 @@ impl RedisRevocations {
                     .arg(until)
                     .ignore();
             }
-            self.exchange(|mut conn| async move { pipe.query_async::<()>(&mut conn).await })
+            if wait_for == 0 {
+                self.exchange(|mut conn| async move { pipe.query_async::<()>(&mut conn).await })
+                    .await?;
+                continue;
+            }
+            pipe.cmd("WAIT").arg(wait_for).arg(wait_ms);
+            let (acked,): (u32,) = self
+                .exchange(|mut conn| async move { pipe.query_async(&mut conn).await })
                 .await?;
+            if acked < wait_for {
+                return Err(RevocationError::NotReplicated {
+                    acked,
+                    wanted: wait_for,
+                });
+            }
         }
         Ok(())
     }
@@ -499,12 +596,30 @@ impl RevocationStore for RedisRevocations {
         // If Redis lost its memory, the entry still lands and the missing ready
         // marker keeps every instance failing closed until a rebuild from the
         // database (which already holds this cancel) completes the set.
-        self.write(entries).await
+        // Then every replica (`min_replica_acks`) must hold it too: a server
+        // that some instance reads, or will read after a fail-over, cannot
+        // be missing a revocation answered 201 (DESIGN, "Replica
+        // acknowledgements").
+        let Some(wanted) = self.wanted_acks() else {
+            return Err(RevocationError::NotReplicated {
+                acked: 0,
+                wanted: 0,
+            });
+        };
+        self.write(entries, wanted).await
     }
 
     async fn refresh(&self) {
-        if let Source::Sentinel(sentinel) = &self.source {
-            self.follow_primary(sentinel).await;
+        if let Source::Sentinel {
+            client,
+            sentinels,
+            master,
+        } = &self.source
+        {
+            self.follow_primary(client).await;
+            if self.acks == ReplicaAcks::All {
+                self.count_known_replicas(sentinels, master).await;
+            }
         }
         self.confirm_primary().await;
     }
@@ -556,7 +671,8 @@ impl RevocationStore for RedisRevocations {
         if replid_tag(&replid) == 0 {
             return Err(RevocationError::Unreachable);
         }
-        self.write(entries).await?;
+        // The marker, not replication, guards a rebuild: no wait.
+        self.write(entries, 0).await?;
         let (lock, ready) = (self.lock_key.clone(), self.ready_key.clone());
         let completed: i64 = self
             .exchange(|mut conn| async move {
@@ -590,7 +706,7 @@ impl RevocationStore for RedisRevocations {
     fn kind(&self) -> &'static str {
         match self.source {
             Source::Fixed => "redis",
-            Source::Sentinel(_) => "redis-sentinel",
+            Source::Sentinel { .. } => "redis-sentinel",
         }
     }
 

@@ -1,8 +1,13 @@
 //! Redis Sentinel: a primary, two replicas and three sentinels, all real
-//! `redis-server` processes of this test on free ports. The primary is killed
-//! right after a cancel answered 201, at a moment when the replicas have not
-//! received the revocation; Sentinel promotes one of them. The revoked link
-//! must never serve again, on either of two gateway instances.
+//! `redis-server` processes of this test on free ports.
+//!
+//! * With the default `redis.min_replica_acks = all`, a cancel answers 201 only
+//!   once every replica holds the revocation: with the replicas cut off it
+//!   answers 503, and the line never serves, through the fail-over and after.
+//! * With `min_replica_acks = 0` (the second layer alone): the primary is
+//!   killed right after a cancel answered 201, at a moment when the replicas
+//!   have not received the revocation; Sentinel promotes one of them. The
+//!   revoked link must never serve again, on either of two gateway instances.
 
 use std::time::{Duration, Instant};
 
@@ -29,6 +34,9 @@ async fn a_revocation_answered_201_survives_killing_the_primary_before_it_replic
         Backend::Postgres,
         Options {
             redis_sentinels: Some((group.addresses(), MASTER.to_owned())),
+            // Without waiting for replicas: the replication-id marker alone
+            // must keep a promoted replica that missed the write from serving.
+            tweak: |s| "0".clone_into(&mut s.redis.min_replica_acks),
             ..Options::default()
         },
     )
@@ -145,4 +153,151 @@ async fn a_revocation_answered_201_survives_killing_the_primary_before_it_replic
         lagging_rounds >= ROUNDS / 2,
         "only {lagging_rounds} of {ROUNDS} rounds had lagging replicas"
     );
+}
+
+/// Polls until `link` on both instances answers `want`; every answer on the
+/// way must be one of `allowed`.
+async fn until_both(
+    app: &TestApp,
+    links: &[String],
+    want: StatusCode,
+    allowed: &[StatusCode],
+    what: &str,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut all = true;
+        for link in links {
+            let s = status(app, link).await;
+            assert!(allowed.contains(&s), "{what}: {link} answered {s}");
+            all &= s == want;
+        }
+        if all {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: not {want} within 30 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_a_cancel_answers_201_only_once_every_replica_holds_the_revocation() {
+    let mut group = SentinelGroup::start().await;
+    let app = spawn_app_with(
+        Backend::Postgres,
+        Options {
+            redis_sentinels: Some((group.addresses(), MASTER.to_owned())),
+            ..Options::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        app.settings.redis.min_replica_acks, "all",
+        "the default is tested"
+    );
+    let b = start_instance(&app.settings).await;
+    let asset = app.add_asset(AssetSpec::default()).await;
+    let vt = app.vendor(Environment::Live).await;
+    app.completed_order(&vt.token, 1, &[(1, &asset), (2, &asset), (3, &asset)])
+        .await;
+    let mut links = Vec::new();
+    for line in 1..=3 {
+        let a = app.link(&vt.token, 1, line).await;
+        let via_b = a.replace(&app.address, &b);
+        links.push(vec![a, via_b]);
+    }
+    let (ok, forbidden, unavailable) = (
+        StatusCode::OK,
+        StatusCode::FORBIDDEN,
+        StatusCode::SERVICE_UNAVAILABLE,
+    );
+    let primary = group.settled().await;
+    until_both(&app, &links[2], ok, &[ok, unavailable], "start-up").await;
+    let line_key = |line: i64| format!("{{{}}}:rev:l:{line}", app.settings.redis.key_prefix);
+    let replicas: Vec<u16> = group
+        .servers
+        .iter()
+        .map(|s| s.port)
+        .filter(|&p| p != primary)
+        .collect();
+
+    // Every replica attached: 201, and at that moment both replicas hold it.
+    let res = app.cancel(&vt.token, "order_id=1&order_line_id=1").await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    for &replica in &replicas {
+        assert_eq!(
+            query(replica, &["EXISTS", &line_key(1)]).await.ok(),
+            Some(redis::Value::Int(1)),
+            "replica {replica} holds the revocation when the 201 is answered"
+        );
+    }
+
+    // The replicas cut off: what the primary takes now, a fail-over would
+    // lose. The cancel is committed, but not answered as in force.
+    group.cut_off_replicas(primary).await;
+    let started = Instant::now();
+    let res = app.cancel(&vt.token, "order_id=1&order_line_id=2").await;
+    let took = started.elapsed();
+    let body = assert_error(
+        res,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "revocation_unavailable",
+    )
+    .await;
+    eprintln!("replicas cut off: cancel answered 503 in {took:?}: {body}");
+    assert!(
+        took < Duration::from_secs(3),
+        "bounded by the WAIT timeout: {took:?}"
+    );
+    // The primary has it: the instances reading it refuse the line at once.
+    until_both(
+        &app,
+        &links[1],
+        forbidden,
+        &[forbidden, unavailable],
+        "before the fail-over",
+    )
+    .await;
+
+    // Kill the primary: Sentinel promotes a replica that never got line 2.
+    group.server(primary).kill();
+    // Through the fail-over, neither canceled line serves on either instance,
+    // and afterwards both are refused (the maintainer pushes the outbox to
+    // the new primary) while the never-canceled one serves again.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        for link in links[..2].iter().flatten() {
+            let s = status(&app, link).await;
+            assert!(
+                s == forbidden || s == unavailable,
+                "a canceled line answered {s}"
+            );
+        }
+        if status(&app, &links[2][0]).await == ok && status(&app, &links[2][1]).await == ok {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no fail-over within 30 s\n{}",
+            group.dump().await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let new_primary = group.replace(primary).await;
+    for link in links[..2].iter().flatten() {
+        assert_error(
+            app.client.get(link).send().await.unwrap(),
+            StatusCode::FORBIDDEN,
+            "access_revoked",
+        )
+        .await;
+    }
+    // The new primary holds both revocations, line 2's from the outbox.
+    for line in [1, 2] {
+        assert_eq!(
+            query(new_primary, &["EXISTS", &line_key(line)]).await.ok(),
+            Some(redis::Value::Int(1)),
+            "line {line} on the new primary"
+        );
+    }
 }

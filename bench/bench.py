@@ -6,6 +6,8 @@ import base64, hashlib, json, os, re, shutil, signal, socket, statistics, subpro
 QUICK = "--quick" in sys.argv
 # BENCH_ONLY=a,d runs only those scenarios (for iterating on one number).
 ONLY = set(os.environ.get("BENCH_ONLY", "a,b,c,d,e,f,g,h").split(","))
+# Rounds of the interleaved A/B scenarios (f is fixed at 3), e.g. BENCH_AB_ROUNDS=7.
+AB_ROUNDS = int(os.environ.get("BENCH_AB_ROUNDS", "3"))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target/release/assetgate")
 PG = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
@@ -331,9 +333,9 @@ def main():
                 toggle_rps[gw.name].append(wrk(links[gw.name]["1k.bin"], 64)["rps"])
         def interleaved(tag, pair):
             runs = {gw.name: [] for gw in pair}
-            for round_ in range(3 if pair else 0):
+            for round_ in range(AB_ROUNDS if pair else 0):
                 for gw in pair if round_ % 2 == 0 else pair[::-1]:
-                    log(f"({tag}) {gw.name}, round {round_ + 1}/3…")
+                    log(f"({tag}) {gw.name}, round {round_ + 1}/{AB_ROUNDS}…")
                     runs[gw.name].append(wrk(links[gw.name]["1k.bin"], 64))
             return runs
         shard_runs = interleaved("g", shards)
@@ -371,7 +373,7 @@ def main():
                 print(f"| {gw.name} | {rounds} | {med:.0f} | {med / off:.3f}× |")
         def ab_table(title, first_column, pair, all_runs, reference):
             ref = statistics.median(r["rps"] for r in all_runs[reference.name])
-            print(f"\n{title}; 3 interleaved rounds each, median\n")
+            print(f"\n{title}; {AB_ROUNDS} interleaved rounds each, median\n")
             print(f"| {first_column} | req/s per round | median req/s | median p99 ms | errors | ratio |\n|---|---|---:|---:|---:|---:|")
             for gw in pair:
                 runs = all_runs[gw.name]
@@ -380,6 +382,13 @@ def main():
                 errs = sum(r["errors"] for r in runs)
                 rounds = ", ".join(f"{r['rps']:.0f}" for r in runs)
                 print(f"| {gw.name} | {rounds} | {med:.0f} | {p99:.2f} | {errs} | {med / ref:.3f}× |")
+            # Each round's two runs are back to back: their ratio drifts less
+            # with the machine's load than the medians do.
+            other = [gw for gw in pair if gw.name != reference.name][0]
+            paired = [o["rps"] / r["rps"] for o, r in zip(all_runs[other.name], all_runs[reference.name])]
+            print(f"\nper round, {other.name} / {reference.name}: "
+                  + ", ".join(f"{x:.3f}×" for x in paired)
+                  + f"; median {statistics.median(paired):.3f}×, min {min(paired):.3f}×, max {max(paired):.3f}×")
         if shards:
             ab_table("(g) scenario (a) on PostgreSQL + a private Redis: one server vs a 3-primary cluster "
                      "(revocation keys over 64 buckets)", "revocation store", shards, shard_runs, shards[0])

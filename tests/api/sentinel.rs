@@ -198,10 +198,14 @@ async fn by_default_a_cancel_answers_201_only_once_every_replica_holds_the_revoc
     let b = start_instance(&app.settings).await;
     let asset = app.add_asset(AssetSpec::default()).await;
     let vt = app.vendor(Environment::Live).await;
-    app.completed_order(&vt.token, 1, &[(1, &asset), (2, &asset), (3, &asset)])
-        .await;
+    app.completed_order(
+        &vt.token,
+        1,
+        &[(1, &asset), (2, &asset), (3, &asset), (4, &asset)],
+    )
+    .await;
     let mut links = Vec::new();
-    for line in 1..=3 {
+    for line in 1..=4 {
         let a = app.link(&vt.token, 1, line).await;
         let via_b = a.replace(&app.address, &b);
         links.push(vec![a, via_b]);
@@ -231,6 +235,52 @@ async fn by_default_a_cancel_answers_201_only_once_every_replica_holds_the_revoc
             "replica {replica} holds the revocation when the 201 is answered"
         );
     }
+
+    // Two primaries: a replica promoted behind the sentinels' back (what a
+    // double fail-over looks like for a moment). The instances read the old
+    // one; a cancel written there must not answer 201, since an instance that
+    // followed the other primary would not see it.
+    let _ = query(replicas[0], &["REPLICAOF", "NO", "ONE"])
+        .await
+        .expect("promoting a replica by hand");
+    let res = app.cancel(&vt.token, "order_id=1&order_line_id=4").await;
+    assert_error(
+        res,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "revocation_unavailable",
+    )
+    .await;
+    assert_eq!(
+        query(replicas[0], &["EXISTS", &line_key(4)]).await.ok(),
+        Some(redis::Value::Int(0)),
+        "the second primary never got it"
+    );
+    // Back to one primary with two replicas: line 4's revocation is pushed
+    // from the outbox, and cancels answer 201 again.
+    let _ = query(
+        replicas[0],
+        &["REPLICAOF", "127.0.0.1", &primary.to_string()],
+    )
+    .await
+    .expect("demoting it again");
+    until_both(
+        &app,
+        &links[3],
+        forbidden,
+        &[forbidden, unavailable],
+        "line 4",
+    )
+    .await;
+    crate::sentinel_group::wait_until(
+        "both replicas back online",
+        Duration::from_secs(20),
+        || async {
+            crate::sentinel_group::info_replication(primary)
+                .await
+                .is_some_and(|i| i.contains("connected_slaves:2"))
+        },
+    )
+    .await;
 
     // The replicas cut off: what the primary takes now, a fail-over would
     // lose. The cancel is committed, but not answered as in force.
@@ -266,7 +316,7 @@ async fn by_default_a_cancel_answers_201_only_once_every_replica_holds_the_revoc
     // the new primary) while the never-canceled one serves again.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        for link in links[..2].iter().flatten() {
+        for link in links.iter().filter(|l| **l != links[2]).flatten() {
             let s = status(&app, link).await;
             assert!(
                 s == forbidden || s == unavailable,
@@ -284,7 +334,7 @@ async fn by_default_a_cancel_answers_201_only_once_every_replica_holds_the_revoc
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let new_primary = group.replace(primary).await;
-    for link in links[..2].iter().flatten() {
+    for link in links.iter().filter(|l| **l != links[2]).flatten() {
         assert_error(
             app.client.get(link).send().await.unwrap(),
             StatusCode::FORBIDDEN,
@@ -293,7 +343,7 @@ async fn by_default_a_cancel_answers_201_only_once_every_replica_holds_the_revoc
         .await;
     }
     // The new primary holds both revocations, line 2's from the outbox.
-    for line in [1, 2] {
+    for line in [1, 2, 4] {
         assert_eq!(
             query(new_primary, &["EXISTS", &line_key(line)]).await.ok(),
             Some(redis::Value::Int(1)),

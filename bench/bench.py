@@ -9,7 +9,8 @@ ONLY = set(os.environ.get("BENCH_ONLY", "a,b,c,d,e,f,g,h").split(","))
 # Rounds of the interleaved A/B scenarios (f is fixed at 3), e.g. BENCH_AB_ROUNDS=7.
 AB_ROUNDS = int(os.environ.get("BENCH_AB_ROUNDS", "3"))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target/release/assetgate")
+# ASSETGATE_BIN: another build of the gateway (bench/run.sh builds and uses target/release).
+BIN = os.environ.get("ASSETGATE_BIN") or os.path.join(ROOT, "target/release/assetgate")
 PG = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 DUR = 5 if QUICK else 10           # seconds per wrk run

@@ -24,9 +24,13 @@ pub const CHUNK: usize = 256 * 1024;
 /// always go through the pool.
 pub const READ_INLINE_BELOW: u64 = 8 * 1024 * 1024;
 
-/// Reads at most `want` bytes at the file's current position.
-fn read_chunk(file: &mut std::fs::File, want: usize) -> std::io::Result<Bytes> {
-    let mut buf = Vec::with_capacity(want);
+/// Reads at most `want` bytes at the file's current position into `buf`
+/// (empty, with room for `want`). The buffer is allocated by the caller on the HTTP worker thread,
+/// which also frees it once written: with glibc, memory belongs to the arena of
+/// the thread that allocated it, and buffers allocated on Tokio's many blocking
+/// threads spread over up to 8 arenas per core, each keeping what was freed
+/// into it (bench/README.md, "Memory").
+fn read_chunk(file: &mut std::fs::File, mut buf: Vec<u8>, want: usize) -> std::io::Result<Bytes> {
     // `read_to_end` on a `Take<&File>` fills the spare capacity without zeroing it first.
     let n = file.take(want as u64).read_to_end(&mut buf)?;
     if n == 0 {
@@ -56,12 +60,13 @@ pub fn file_range(
                 file.seek(SeekFrom::Start(seek_to))?;
             }
             let want = usize::try_from(left).map_or(CHUNK, |l| l.min(CHUNK));
+            let buf = Vec::with_capacity(want);
             let (file, chunk) = if inline {
-                let chunk = read_chunk(&mut file, want)?;
+                let chunk = read_chunk(&mut file, buf, want)?;
                 (file, chunk)
             } else {
                 tokio::task::spawn_blocking(move || {
-                    read_chunk(&mut file, want).map(|chunk| (file, chunk))
+                    read_chunk(&mut file, buf, want).map(|chunk| (file, chunk))
                 })
                 .await
                 .map_err(std::io::Error::other)??

@@ -481,6 +481,18 @@ impl RedisRevocations {
         let wait_ms = u64::try_from(self.timeout.as_millis() / 2)
             .unwrap_or(u64::MAX)
             .max(1);
+        // A write that waits gets a connection of its own: WAIT blocks the
+        // connection it is sent on, and on the shared one every exchange
+        // queued behind it (the maintainer's, other cancels') would wait too,
+        // time out and count as failures while a replica is down.
+        let mut own = None;
+        if wait_for > 0 && !live.is_empty() {
+            let Some(client) = self.client() else {
+                self.failed("no Redis primary known yet");
+                return Err(RevocationError::Unreachable);
+            };
+            own = Some(self.run(client.get_multiplexed_async_connection()).await?);
+        }
         for chunk in live.chunks(WRITE_CHUNK) {
             let mut pipe = redis::pipe();
             for r in chunk {
@@ -492,15 +504,13 @@ impl RedisRevocations {
                     .arg(until)
                     .ignore();
             }
-            if wait_for == 0 {
+            let Some(conn) = own.as_mut() else {
                 self.exchange(|mut conn| async move { pipe.query_async::<()>(&mut conn).await })
                     .await?;
                 continue;
-            }
+            };
             pipe.cmd("WAIT").arg(wait_for).arg(wait_ms);
-            let (acked,): (u32,) = self
-                .exchange(|mut conn| async move { pipe.query_async(&mut conn).await })
-                .await?;
+            let (acked,): (u32,) = self.run(pipe.query_async(conn)).await?;
             if acked < wait_for {
                 return Err(RevocationError::NotReplicated {
                     acked,

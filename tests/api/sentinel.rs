@@ -198,12 +198,8 @@ async fn by_default_a_cancel_answers_201_only_once_every_replica_holds_the_revoc
     let b = start_instance(&app.settings).await;
     let asset = app.add_asset(AssetSpec::default()).await;
     let vt = app.vendor(Environment::Live).await;
-    app.completed_order(
-        &vt.token,
-        1,
-        &[(1, &asset), (2, &asset), (3, &asset), (4, &asset)],
-    )
-    .await;
+    let order: Vec<(i64, &_)> = (1..=8).map(|i| (i, &asset)).collect();
+    app.completed_order(&vt.token, 1, &order).await;
     let mut links = Vec::new();
     for line in 1..=4 {
         let a = app.link(&vt.token, 1, line).await;
@@ -299,6 +295,34 @@ async fn by_default_a_cancel_answers_201_only_once_every_replica_holds_the_revoc
         took < Duration::from_secs(3),
         "bounded by the WAIT timeout: {took:?}"
     );
+    // Several at once, as a refund run would send them: each waits on a
+    // connection of its own, so none holds up the others or the maintainer,
+    // and the lines never canceled keep serving on both instances.
+    let started = Instant::now();
+    let concurrent = futures_util::future::join_all((5..=8).map(|line| {
+        let (app, token) = (&app, &vt.token);
+        async move {
+            app.cancel(token, &format!("order_id=1&order_line_id={line}"))
+                .await
+                .status()
+        }
+    }))
+    .await;
+    let took = started.elapsed();
+    assert!(
+        concurrent
+            .iter()
+            .all(|s| *s == StatusCode::SERVICE_UNAVAILABLE),
+        "{concurrent:?}"
+    );
+    assert!(took < Duration::from_secs(3), "four cancels in {took:?}");
+    for link in &links[2] {
+        assert_eq!(
+            status(&app, link).await,
+            ok,
+            "a live line while cancels wait"
+        );
+    }
     // The primary has it: the instances reading it refuse the line at once.
     until_both(
         &app,

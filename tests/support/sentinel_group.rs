@@ -142,15 +142,16 @@ pub async fn query(port: u16, args: &[&str]) -> redis::RedisResult<redis::Value>
         .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "timed out")))?
 }
 
-/// Cuts a primary's replicas off: it now wants a password they do not have,
-/// and drops their links. Connections already open (gateways', sentinels')
-/// stay; what is written next reaches the primary alone.
+/// Cuts a primary's replicas off: its default user may no longer run the
+/// replication handshake (`SYNC`/`PSYNC`), and their links are dropped. Every
+/// other client — gateways, sentinels, new connections — is unaffected; what is
+/// written next reaches the primary alone.
 pub async fn cut_off_replicas(primary: u16) {
     let client = redis::Client::open(format!("redis://127.0.0.1:{primary}")).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
     let () = redis::pipe()
-        .cmd("CONFIG")
-        .arg(&["SET", "requirepass", "cut-off"])
+        .cmd("ACL")
+        .arg(&["SETUSER", "default", "-sync", "-psync"])
         .ignore()
         .cmd("CLIENT")
         .arg(&["KILL", "TYPE", "replica"])

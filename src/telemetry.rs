@@ -44,19 +44,11 @@ pub struct AssetgateRootSpan;
 
 impl RootSpanBuilder for AssetgateRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
-        let request_id = request
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default();
-        let route = request
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_owned());
-        tracing::info_span!(
+        let span = tracing::info_span!(
             "http_request",
             http.method = %request.method(),
-            http.route = %route,
-            request_id = %request_id,
+            http.route = tracing::field::Empty,
+            request_id = tracing::field::Empty,
             vendor_id = tracing::field::Empty,
             admin = tracing::field::Empty,
             order_id = tracing::field::Empty,
@@ -65,7 +57,17 @@ impl RootSpanBuilder for AssetgateRootSpan {
             otel.status_code = tracing::field::Empty,
             exception.message = tracing::field::Empty,
             exception.details = tracing::field::Empty,
-        )
+        );
+        // Matching the route pattern and copying the id cost time on every
+        // request: only when the span is recorded (not at `log.level = warn`).
+        if !span.is_disabled() {
+            if let Some(id) = request.extensions().get::<RequestId>() {
+                span.record("request_id", id.0.as_str());
+            }
+            let route = request.match_pattern();
+            span.record("http.route", route.as_deref().unwrap_or("unmatched"));
+        }
+        span
     }
 
     fn on_request_end<B: MessageBody>(

@@ -7,8 +7,9 @@ use crate::links::{Action, LinkClaims, LinkError};
 use crate::revocation::RevocationError;
 use crate::storage::VerifyError;
 
-/// A link that may be served: its claims name the file.
-pub type Grant = LinkClaims;
+/// A link that may be served: its claims name the file (shared with the
+/// verified-link cache, so a request copies no claim).
+pub type Grant = std::sync::Arc<LinkClaims>;
 
 /// Where the bytes of a response come from.
 pub use crate::storage::Opened as Source;

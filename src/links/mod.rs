@@ -6,8 +6,10 @@
 //! name and its ETag), content type and a safe file name. No personal data.
 
 mod key;
+mod recent;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
@@ -88,6 +90,8 @@ pub struct Minted {
 }
 
 pub struct LinkSigner {
+    /// Tells this signer's entries in the verified-link cache from others'.
+    id: u64,
     kid: String,
     encoding: EncodingKey,
     decoding: HashMap<String, DecodingKey>,
@@ -124,6 +128,7 @@ impl LinkSigner {
         validation.validate_exp = true;
         validation.set_required_spec_claims(&["exp", "iat", "sub", "jti"]);
         Self {
+            id: recent::signer_id(),
             kid,
             encoding: EncodingKey::from_secret(secret),
             decoding,
@@ -162,11 +167,27 @@ impl LinkSigner {
         })
     }
 
-    /// Signature first, then expiry: an expired link with a bad signature is invalid.
-    pub fn verify(&self, token: &str) -> Result<LinkClaims, LinkError> {
+    /// Signature first, then expiry: an expired link with a bad signature is
+    /// invalid. A token this thread verified before is not verified again
+    /// (see `recent`): only its expiry is checked, against the same clock
+    /// and rule as a full verification.
+    pub fn verify(&self, token: &str) -> Result<Arc<LinkClaims>, LinkError> {
         if token.len() > 4096 {
             return Err(LinkError::Invalid);
         }
+        if let Some(claims) = recent::get(self.id, token) {
+            return if expired(claims.exp) {
+                Err(LinkError::Expired)
+            } else {
+                Ok(claims)
+            };
+        }
+        let claims = Arc::new(self.verify_in_full(token)?);
+        recent::put(self.id, token, claims.clone());
+        Ok(claims)
+    }
+
+    fn verify_in_full(&self, token: &str) -> Result<LinkClaims, LinkError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| LinkError::Invalid)?;
         if header.alg != Algorithm::HS256 {
             return Err(LinkError::Invalid);
@@ -188,6 +209,11 @@ impl LinkSigner {
         }
         Ok(claims)
     }
+}
+
+/// jsonwebtoken's rule with no leeway: expired once `exp` is in the past.
+fn expired(exp: i64) -> bool {
+    u64::try_from(exp).map_or(true, |exp| exp < jsonwebtoken::get_current_timestamp())
 }
 
 #[cfg(test)]
@@ -225,7 +251,7 @@ mod tests {
         assert!(minted.starts_with("http://x:1/access/"));
         let claims = signer.verify(token_of(minted));
         assert_eq!(
-            claims.as_ref().ok().and_then(LinkClaims::line),
+            claims.as_deref().ok().and_then(LinkClaims::line),
             Some(line(42))
         );
         assert_eq!(claims.map(|c| c.act), Ok(Action::View));
@@ -264,5 +290,91 @@ mod tests {
             .unwrap_or_default();
         let new = LinkSigner::new(&[3u8; 32], &[vec![1u8; 32]], 60, "http://x");
         assert!(new.verify(token_of(&url)).is_ok());
+    }
+
+    fn forge_sub(token: &str, sub: &str) -> String {
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let payload = engine.decode(&parts[1]).unwrap_or_default();
+        let forged = String::from_utf8_lossy(&payload).replace("\"sub\":\"1\"", sub);
+        parts[1] = engine.encode(forged);
+        parts.join(".")
+    }
+
+    #[test]
+    fn a_verified_link_is_answered_again_only_for_the_very_same_token_and_signer() {
+        let signer = LinkSigner::new(&[1u8; 32], &[], 60, "http://x");
+        let url = signer
+            .mint(line(1), Action::Download, target(&digest()))
+            .map(|m| m.url)
+            .unwrap_or_default();
+        let token = token_of(&url);
+        let first = signer.verify(token).unwrap();
+        let again = signer.verify(token).unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the second use is the kept claims"
+        );
+
+        // Same signature segment, other payload: found by signature, refused.
+        let forged = forge_sub(token, "\"sub\":\"2\"");
+        assert_eq!(forged.rsplit('.').next(), token.rsplit('.').next());
+        assert_eq!(signer.verify(&forged), Err(LinkError::Invalid));
+        // Other header (a `kid` of nobody), same signature: refused.
+        let (_, rest) = token.split_once('.').unwrap();
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(r#"{"typ":"JWT","alg":"HS256","kid":"0000000000000000"}"#);
+        assert_eq!(
+            signer.verify(&format!("{header}.{rest}")),
+            Err(LinkError::Invalid)
+        );
+        // A signer with other keys, on the same thread, never gets the entry.
+        let other = LinkSigner::new(&[2u8; 32], &[], 60, "http://x");
+        assert_eq!(other.verify(token), Err(LinkError::Invalid));
+        // And the real token still verifies after all that.
+        assert!(Arc::ptr_eq(&signer.verify(token).unwrap(), &first));
+    }
+
+    #[test]
+    fn a_kept_link_is_still_refused_once_it_expires() {
+        let signer = LinkSigner::new(&[1u8; 32], &[], 60, "http://x");
+        let url = signer
+            .mint(line(1), Action::Download, target(&digest()))
+            .map(|m| m.url)
+            .unwrap_or_default();
+        let token = token_of(&url);
+        let claims = signer.verify(token).unwrap();
+        // The kept entry for this very token, now a second past its expiry.
+        let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap();
+        let mut past = (*claims).clone();
+        past.exp = now - 1;
+        recent::put(signer.id, token, Arc::new(past.clone()));
+        assert_eq!(signer.verify(token), Err(LinkError::Expired));
+        // Expiring this second is still valid, as with a full verification.
+        past.exp = now + 1;
+        recent::put(signer.id, token, Arc::new(past));
+        assert!(signer.verify(token).is_ok());
+    }
+
+    #[test]
+    fn the_cache_of_verified_links_is_bounded_per_thread() {
+        let signer = LinkSigner::new(&[1u8; 32], &[], 60, "http://x");
+        let token = |n: i64| {
+            let url = signer
+                .mint(line(n), Action::Download, target(&digest()))
+                .map(|m| m.url)
+                .unwrap_or_default();
+            token_of(&url).to_owned()
+        };
+        let one = token(1);
+        let room = recent::TEST_BUDGET / one.len();
+        for n in 1..=i64::try_from(room).unwrap() + 10 {
+            assert!(signer.verify(&token(n)).is_ok());
+            assert!(
+                recent::kept_tokens() <= room,
+                "more kept than the budget allows"
+            );
+        }
+        assert!(recent::kept_tokens() < room / 2, "a full cache starts over");
     }
 }

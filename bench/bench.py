@@ -100,7 +100,12 @@ def big_download(url, clients=BIG_CLIENTS):
 def redis_servers(tmp, n, cluster):
     """n private redis-servers (no persistence); with cluster, made into a
     cluster of n primaries by redis-cli. Returns (processes, ports)."""
-    ports = [free_port() for _ in range(n)]
+    # A cluster node also listens on its port + 10000 (the cluster bus): a
+    # port above 55535 leaves it no bus port and the server does not start.
+    ports = []
+    while len(ports) < n:
+        p = free_port()
+        if not cluster or p + 10000 <= 65535: ports.append(p)
     procs = []
     for p in ports:
         d = os.path.join(tmp, f"redis-{p}"); os.makedirs(d)

@@ -243,6 +243,15 @@ mod tests {
         url.rsplit('/').next().unwrap_or_default()
     }
 
+    /// The token of a download link `signer` mints for line `n`.
+    fn minted(signer: &LinkSigner, n: i64) -> String {
+        let url = signer
+            .mint(line(n), Action::Download, target(&digest()))
+            .map(|m| m.url)
+            .unwrap_or_default();
+        token_of(&url).to_owned()
+    }
+
     #[test]
     fn a_minted_link_verifies_and_names_its_line_and_action() {
         let signer = LinkSigner::new(&[1u8; 32], &[], 60, "http://x:1/");
@@ -267,17 +276,8 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(signer.verify(token_of(&url)), Err(LinkError::Invalid));
 
-        let url = signer
-            .mint(line(1), Action::Download, target(&digest()))
-            .map(|m| m.url)
-            .unwrap_or_default();
-        let token = token_of(&url);
-        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let payload = engine.decode(&parts[1]).unwrap_or_default();
-        let forged = String::from_utf8_lossy(&payload).replace("\"sub\":\"1\"", "\"sub\":\"2\"");
-        parts[1] = engine.encode(forged);
-        assert_eq!(signer.verify(&parts.join(".")), Err(LinkError::Invalid));
+        let forged = forge_sub(&minted(&signer, 1), "\"sub\":\"2\"");
+        assert_eq!(signer.verify(&forged), Err(LinkError::Invalid));
         assert_eq!(signer.verify("garbage"), Err(LinkError::Invalid));
     }
 
@@ -304,11 +304,7 @@ mod tests {
     #[test]
     fn a_verified_link_is_answered_again_only_for_the_very_same_token_and_signer() {
         let signer = LinkSigner::new(&[1u8; 32], &[], 60, "http://x");
-        let url = signer
-            .mint(line(1), Action::Download, target(&digest()))
-            .map(|m| m.url)
-            .unwrap_or_default();
-        let token = token_of(&url);
+        let token = &minted(&signer, 1);
         let first = signer.verify(token).unwrap();
         let again = signer.verify(token).unwrap();
         assert!(
@@ -338,11 +334,7 @@ mod tests {
     #[test]
     fn a_kept_link_is_still_refused_once_it_expires() {
         let signer = LinkSigner::new(&[1u8; 32], &[], 60, "http://x");
-        let url = signer
-            .mint(line(1), Action::Download, target(&digest()))
-            .map(|m| m.url)
-            .unwrap_or_default();
-        let token = token_of(&url);
+        let token = &minted(&signer, 1);
         let claims = signer.verify(token).unwrap();
         // The kept entry for this very token, now a second past its expiry.
         let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap();
@@ -359,17 +351,10 @@ mod tests {
     #[test]
     fn the_cache_of_verified_links_is_bounded_per_thread() {
         let signer = LinkSigner::new(&[1u8; 32], &[], 60, "http://x");
-        let token = |n: i64| {
-            let url = signer
-                .mint(line(n), Action::Download, target(&digest()))
-                .map(|m| m.url)
-                .unwrap_or_default();
-            token_of(&url).to_owned()
-        };
-        let one = token(1);
+        let one = minted(&signer, 1);
         let room = recent::TEST_BUDGET / one.len();
         for n in 1..=i64::try_from(room).unwrap() + 10 {
-            assert!(signer.verify(&token(n)).is_ok());
+            assert!(signer.verify(&minted(&signer, n)).is_ok());
             assert!(
                 recent::kept_tokens() <= room,
                 "more kept than the budget allows"

@@ -17,8 +17,10 @@ try:
     path = os.path.join(tmp, "1k.bin")
     open(path, "wb").write(os.urandom(1024))
     _, url = gw.order(gw.add(path)["asset_id"])
-    perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "2000", "-g", "-o", f"{tmp}/perf.data",
-                             "-p", str(gw.proc.pid)], stderr=subprocess.DEVNULL)
+    # DWARF unwinding: Rust release frames have no frame pointers, so `-g`
+    # sees only kernel and libc callers.
+    perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "999", "--call-graph", "dwarf,16384",
+                             "-o", f"{tmp}/perf.data", "-p", str(gw.proc.pid)], stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     r = bench.wrk(url, 64, duration=secs)
     perf.send_signal(2); perf.wait()
@@ -28,6 +30,7 @@ try:
     incl = bench.run(["perf", "report", "-i", f"{tmp}/perf.data", "--children", "--sort", "symbol",
                       "--stdio", "-g", "none"])
     keys = ["access::access", "jsonwebtoken::", "LinkSigner::verify", "is_revoked", "NamedFile", "chunked",
+            "TracingResponse", "PathAndQuery::from_shared", "requote", "finish_task_switch", "__libc_malloc",
             "tracing_actix_web", "middleware::request_id", "catch_panic", "environment_header", "record_access",
             "regex", "uuid", "h1::dispatcher", "ResourceDef", "sys_openat", "sendto", "writev", "epoll_wait"]
     print("inclusive:")

@@ -352,7 +352,7 @@ mod tests {
     fn the_cache_of_verified_links_is_bounded_per_thread() {
         let signer = LinkSigner::new(&[1u8; 32], &[], 60, "http://x");
         let one = minted(&signer, 1);
-        let room = recent::TEST_BUDGET / one.len();
+        let room = recent::BUDGET / one.len();
         for n in 1..=i64::try_from(room).unwrap() + 10 {
             assert!(signer.verify(&minted(&signer, n)).is_ok());
             assert!(

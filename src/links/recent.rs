@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::LinkClaims;
 
 /// Bytes of tokens one thread keeps.
-const BUDGET: usize = 2 << 20;
+pub(super) const BUDGET: usize = 2 << 20;
 
 struct Entry {
     signer: u64,
@@ -93,6 +93,3 @@ pub fn put(signer: u64, token: &str, claims: Arc<LinkClaims>) {
 pub fn kept_tokens() -> usize {
     RECENT.with_borrow(|r| r.by_signature.len())
 }
-
-#[cfg(test)]
-pub const TEST_BUDGET: usize = BUDGET;

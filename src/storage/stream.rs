@@ -25,11 +25,11 @@ pub const CHUNK: usize = 256 * 1024;
 pub const READ_INLINE_BELOW: u64 = 8 * 1024 * 1024;
 
 /// Reads at most `want` bytes at the file's current position into `buf`
-/// (empty, with room for `want`). The buffer is allocated by the caller on the HTTP worker thread,
-/// which also frees it once written: with glibc, memory belongs to the arena of
-/// the thread that allocated it, and buffers allocated on Tokio's many blocking
-/// threads spread over up to 8 arenas per core, each keeping what was freed
-/// into it (bench/README.md, "Memory").
+/// (empty, with room for `want`). The caller allocates the buffer on the HTTP
+/// worker thread, which also frees it once written: with glibc, memory belongs
+/// to the arena of the thread that allocated it, and buffers allocated on
+/// Tokio's many blocking threads spread over up to 8 arenas per core, each
+/// keeping what was freed into it (bench/README.md, "Memory").
 fn read_chunk(file: &mut std::fs::File, mut buf: Vec<u8>, want: usize) -> std::io::Result<Bytes> {
     // `read_to_end` on a `Take<&File>` fills the spare capacity without zeroing it first.
     let n = file.take(want as u64).read_to_end(&mut buf)?;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Samples the gateway (PostgreSQL + Redis) with `perf record -e cpu-clock` under
 scenario (a) load and prints the hottest symbols. Used to decide hot-path work:
-    python3 bench/profile.py [seconds]"""
+    python3 bench/profile.py [seconds]
+    PROFILE_STORE=embedded python3 bench/profile.py [seconds]   (SQLite, in-process set)"""
 import os, subprocess, sys, tempfile, time, uuid
 sys.argv = sys.argv[:1] + ["--quick"] + sys.argv[1:]
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -9,9 +10,13 @@ import bench
 
 secs = int(sys.argv[2]) if len(sys.argv) > 2 else 8
 tmp = tempfile.mkdtemp(prefix="assetgate-prof-")
+embedded = os.environ.get("PROFILE_STORE") == "embedded"
 db = f"assetgate_prof_{uuid.uuid4().hex}"
-bench.run(["psql", f"{bench.PG}/postgres", "-qc", f'CREATE DATABASE "{db}"'])
-gw = bench.Gateway("prof", tmp, f"{bench.PG}/{db}", bench.REDIS)
+if embedded:
+    gw = bench.Gateway("prof", tmp, f"sqlite://{tmp}/embedded.db?mode=rwc", "")
+else:
+    bench.run(["psql", f"{bench.PG}/postgres", "-qc", f'CREATE DATABASE "{db}"'])
+    gw = bench.Gateway("prof", tmp, f"{bench.PG}/{db}", bench.REDIS)
 try:
     gw.start()
     path = os.path.join(tmp, "1k.bin")
@@ -32,7 +37,7 @@ try:
     keys = ["access::access", "jsonwebtoken::", "LinkSigner::verify", "is_revoked", "NamedFile", "chunked",
             "TracingResponse", "PathAndQuery::from_shared", "requote", "finish_task_switch", "__libc_malloc",
             "tracing_actix_web", "middleware::request_id", "catch_panic", "environment_header", "record_access",
-            "regex", "uuid", "h1::dispatcher", "ResourceDef", "sys_openat", "sendto", "writev", "epoll_wait"]
+            "regex", "uuid", "history::", "sqlite3", "sea_query", "serde_json", "h1::dispatcher", "ResourceDef", "sys_openat", "sendto", "writev", "epoll_wait"]
     print("inclusive:")
     for l in incl.splitlines():
         if not l.startswith("#") and any(k in l for k in keys):
@@ -42,4 +47,5 @@ try:
     print("\n".join(l.rstrip(" -")[:110] for l in out.splitlines() if l.strip() and not l.startswith("#")))
 finally:
     gw.stop()
-    bench.run(["psql", f"{bench.PG}/postgres", "-qc", f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'], check=False)
+    if not embedded:
+        bench.run(["psql", f"{bench.PG}/postgres", "-qc", f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'], check=False)

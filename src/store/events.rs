@@ -1,10 +1,12 @@
 //! The per-line history operators read: registered, fulfilled, failed,
 //! link issued, each access, canceled — each with its actor.
 
+use std::fmt::Write as _;
+
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, QueryOrder as _,
-    QuerySelect as _,
+    ColumnTrait as _, ConnectionTrait, DbBackend, EntityTrait as _, QueryFilter as _,
+    QueryOrder as _, QuerySelect as _, Statement, TransactionTrait as _, Value,
 };
 
 use super::entities::line_events;
@@ -43,6 +45,20 @@ pub struct NewEvent {
     pub data: serde_json::Value,
 }
 
+/// One download for the history: an event of kind `access` by the
+/// gateway itself (`system`), its details already rendered as JSON.
+#[derive(Clone, Debug)]
+pub struct AccessRow {
+    pub line_id: LineId,
+    pub at_ms: i64,
+    pub data: String,
+}
+
+/// Rows per `INSERT` of [`Store::record_accesses`]: a run of rows is written
+/// in statements of this many, then of the powers of two below it, so a
+/// connection prepares at most nine statement texts (and keeps them).
+const ACCESS_ROWS_PER_INSERT: usize = 256;
+
 /// One recorded event.
 #[derive(Clone, Debug)]
 pub struct Event {
@@ -79,7 +95,62 @@ pub(super) async fn record<C: ConnectionTrait>(
         .map(|_| ())
 }
 
+/// `INSERT` of these accesses: three parameters a row, kind and actor fixed.
+fn insert_accesses(
+    backend: DbBackend,
+    rows: impl ExactSizeIterator<Item = AccessRow>,
+) -> Statement {
+    let (kind, actor) = (EventKind::Access.as_str(), Actor::System.to_string());
+    let mut sql = String::with_capacity(80 + rows.len() * 40);
+    sql.push_str("INSERT INTO line_events (line_id, kind, at_ms, actor, data) VALUES ");
+    let mut values: Vec<Value> = Vec::with_capacity(rows.len() * 3);
+    for (i, row) in rows.enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let _ = match backend {
+            DbBackend::Postgres => {
+                let n = 3 * i;
+                write!(
+                    sql,
+                    "(${}, '{kind}', ${}, '{actor}', ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3
+                )
+            }
+            _ => write!(sql, "(?, '{kind}', ?, '{actor}', ?)"),
+        };
+        values.extend([row.line_id.into(), row.at_ms.into(), row.data.into()]);
+    }
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
 impl Store {
+    /// Records downloads and adds them to the hourly access counts, in one
+    /// transaction: all of it is stored or none (the history writer then
+    /// retries the same batch, so nothing is counted twice).
+    pub async fn record_accesses(
+        &self,
+        rows: Vec<AccessRow>,
+        counts: &[(i64, &str, i64)],
+    ) -> Result<(), StoreError> {
+        let op = "recording access history";
+        let txn = self.conn().begin().await.op(op)?;
+        let backend = txn.get_database_backend();
+        let mut rows = rows.into_iter();
+        while rows.len() > 0 {
+            let n = rows.len().min(ACCESS_ROWS_PER_INSERT);
+            // The largest power of two not above `n`.
+            let n = 1 << n.ilog2();
+            txn.execute_raw(insert_accesses(backend, rows.by_ref().take(n)))
+                .await
+                .op(op)?;
+        }
+        super::search::add_access_counts(&txn, counts).await?;
+        txn.commit().await.op(op)
+    }
+
     pub async fn record_events(&self, events: Vec<NewEvent>) -> Result<(), StoreError> {
         record(self.conn(), events).await
     }

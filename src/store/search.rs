@@ -260,34 +260,6 @@ impl Store {
         Ok(n.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
     }
 
-    /// Adds to the hourly access counts: `(hour start in ms, result, how many)`,
-    /// each (hour, result) once.
-    pub async fn add_access_counts(&self, counts: &[(i64, &str, i64)]) -> Result<(), StoreError> {
-        if counts.is_empty() {
-            return Ok(());
-        }
-        let rows = counts
-            .iter()
-            .map(|(hour, result, n)| access_counts::ActiveModel {
-                hour_ms: sea_orm::ActiveValue::Set(*hour),
-                result: sea_orm::ActiveValue::Set((*result).to_owned()),
-                count: sea_orm::ActiveValue::Set(*n),
-            });
-        access_counts::Entity::insert_many(rows)
-            .on_conflict(
-                OnConflict::columns([access_counts::Column::HourMs, access_counts::Column::Result])
-                    .value(
-                        access_counts::Column::Count,
-                        Expr::cust("access_counts.count + excluded.count"),
-                    )
-                    .to_owned(),
-            )
-            .exec_without_returning(self.conn())
-            .await
-            .op("adding access counts")
-            .map(|_| ())
-    }
-
     /// Accesses by result since `since_ms` (hour buckets starting then or later).
     pub async fn accesses_since(&self, since_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
         let rows: Vec<(String, Option<i64>)> = access_counts::Entity::find()
@@ -327,4 +299,36 @@ impl Store {
             .op(op)?
             .rows_affected)
     }
+}
+
+/// Adds to the hourly access counts: `(hour start in ms, result, how many)`,
+/// each (hour, result) once. On any connection (the history writer's
+/// transaction).
+pub(super) async fn add_access_counts<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    counts: &[(i64, &str, i64)],
+) -> Result<(), StoreError> {
+    if counts.is_empty() {
+        return Ok(());
+    }
+    let rows = counts
+        .iter()
+        .map(|(hour, result, n)| access_counts::ActiveModel {
+            hour_ms: sea_orm::ActiveValue::Set(*hour),
+            result: sea_orm::ActiveValue::Set((*result).to_owned()),
+            count: sea_orm::ActiveValue::Set(*n),
+        });
+    access_counts::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([access_counts::Column::HourMs, access_counts::Column::Result])
+                .value(
+                    access_counts::Column::Count,
+                    Expr::cust("access_counts.count + excluded.count"),
+                )
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await
+        .op("adding access counts")
+        .map(|_| ())
 }

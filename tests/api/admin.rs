@@ -21,6 +21,7 @@ both_backends!(
     suspend_activate_and_token_revoke_take_effect_at_once_and_are_audited,
     bad_input_on_admin_routes_answers_error_response_json,
     ip_addresses_are_truncated_and_old_access_events_purged,
+    access_history_batches_are_stored_whole_or_not_at_all,
 );
 
 async fn json(res: reqwest::Response) -> Value {
@@ -726,4 +727,46 @@ async fn ip_addresses_are_truncated_and_old_access_events_purged(backend: Backen
     for kind in ["registered", "fulfilled", "link_issued"] {
         assert!(left.contains(&kind), "{kind} kept: {left:?}");
     }
+}
+
+/// The history writer's batches: every row of a run that takes statements
+/// of several sizes, in order, with its kind, actor and details; the hourly
+/// counts added; and a batch whose counts cannot be written leaves no event
+/// behind (the writer retries it whole, so nothing is counted twice).
+async fn access_history_batches_are_stored_whole_or_not_at_all(backend: Backend) {
+    use assetgate::domain::{Actor, LineId, now_ms};
+    use assetgate::store::events::AccessRow;
+    let app = spawn_app(backend).await;
+    let line = LineId::parse(987_654).unwrap();
+    let at = now_ms();
+    let hour = at - at.rem_euclid(3_600_000);
+    let row = |i: i64| AccessRow {
+        line_id: line,
+        at_ms: at + i,
+        data: json!({ "n": i, "note": "it's \"quoted\"" }).to_string(),
+    };
+    // 300 = 256 + 32 + 8 + 4 rows: four statements in one transaction.
+    app.store
+        .record_accesses((0..300).map(row).collect(), &[(hour, "served", 300)])
+        .await
+        .unwrap();
+    let history = app.store.history(&[line]).await.unwrap();
+    assert_eq!(history.len(), 300);
+    for (i, e) in (0..).zip(&history) {
+        assert_eq!(
+            (e.kind.as_str(), &e.actor, e.at_ms),
+            ("access", &Actor::System, at + i)
+        );
+        assert_eq!(e.data, json!({ "n": i, "note": "it's \"quoted\"" }));
+    }
+    let counts = app.store.accesses_since(hour).await.unwrap();
+    assert_eq!(counts, vec![("served".to_owned(), 300)]);
+
+    app.execute_sql("DROP TABLE access_counts").await;
+    let refused = app
+        .store
+        .record_accesses((300..310).map(row).collect(), &[(hour, "served", 10)])
+        .await;
+    assert!(refused.is_err(), "the counts' table is gone: {refused:?}");
+    assert_eq!(app.store.history(&[line]).await.unwrap().len(), 300);
 }

@@ -14,6 +14,10 @@ BIN = os.environ.get("ASSETGATE_BIN") or os.path.join(ROOT, "target/release/asse
 PG = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 DUR = 5 if QUICK else 10           # seconds per wrk run
+# (d): each connection waits this long after a response (wrk's delay(), whole ms),
+# so (d) opens rate × this many connections. Shorter means fewer connections, and
+# less of the load generator's own timer work in the measured latency.
+D_DELAY_MS = int(os.environ.get("BENCH_D_DELAY_MS", "10"))
 BIG = (256 if QUICK else 1024) << 20  # scenario (c) file size
 BIG_CLIENTS = 20
 WRK_THREADS = 2
@@ -322,11 +326,13 @@ def main():
             if "c" in ONLY:
                 log(f"{t}: (c) {BIG >> 20} MiB × {BIG_CLIENTS}…"); results[(t, "c")] = measure(t, lambda: big_download(links[t]["big.bin"]))
             if "d" not in ONLY: continue
-            # wrk paces per connection in whole milliseconds: 10 ms think time and
-            # as many connections as the rate needs (≈ rate × 10 ms).
+            # wrk paces per connection in whole milliseconds: D_DELAY_MS (10) ms
+            # think time, so each connection sends one request per (think time +
+            # latency); as many connections as the rate needs, counting the
+            # target's own (a) p50 as the latency (≈ rate × 10.5 ms).
             rate = results[(t, "a")]["rps"] / 2
-            delay = 10
-            conns = max(2, round(rate * delay / 1000))
+            delay = D_DELAY_MS
+            conns = max(2, round(rate * (delay + results[(t, "a")]["p50"]) / 1000))
             log(f"{t}: (d) paced at ~{rate:.0f} req/s ({conns} conns × 1 per {delay} ms)…")
             results[(t, "d")] = measure(t, lambda: wrk(links[t]["1k.bin"], conns, script=paced_script(tmp, delay)))
             results[(t, "d")]["target_rate"] = rate
@@ -344,6 +350,16 @@ def main():
                     log(f"({tag}) {gw.name}, round {round_ + 1}/{AB_ROUNDS}…")
                     runs[gw.name].append(wrk(links[gw.name]["1k.bin"], 64))
             return runs
+        # (e) as a ratio: the revoked link against the same gateway's hit, in
+        # interleaved rounds (one run each right after (d) swings with the machine).
+        revoked_runs = {}
+        for gw in gws if "e" in ONLY else []:
+            hits, refused = [], []
+            for round_ in range(AB_ROUNDS):
+                for kind in (("hit", "revoked") if round_ % 2 == 0 else ("revoked", "hit")):
+                    log(f"(e) {gw.name}, {kind}, round {round_ + 1}/{AB_ROUNDS}…")
+                    (hits if kind == "hit" else refused).append(wrk(links[gw.name]["1k.bin" if kind == "hit" else "revoked"], 64)["rps"])
+            revoked_runs[gw.name] = (hits, refused)
         shard_runs = interleaved("g", shards)
         coalesce_runs = interleaved("h", coalescing)
         for gw in gws[:1] if "e" in ONLY else []:
@@ -368,6 +384,13 @@ def main():
                 fmt = lambda v: "–" if v is None else f"{v:.2f}"
                 errors = f"{r['errors']} (403, expected)" if key == "e" else str(r["errors"])
                 print(f"| {t} | {scen[key]}{rate} | {r['rps']:.0f} | {r['mib']:.1f} | {fmt(r['p50'])} | {fmt(r['p99'])} | {errors} | {r['rss']:.1f} | {ratio} |")
+        if revoked_runs:
+            print(f"\n(e) revoked link vs a valid one (1 KiB), 64 conns, same gateway; {AB_ROUNDS} interleaved rounds each, median\n")
+            print("| gateway | hit req/s per round | revoked req/s per round | per-round ratio | median ratio |\n|---|---|---|---|---:|")
+            for name, (hits, refused) in revoked_runs.items():
+                paired = [r / h for h, r in zip(hits, refused)]
+                print(f"| {name} | {', '.join(f'{x:.0f}' for x in hits)} | {', '.join(f'{x:.0f}' for x in refused)} | "
+                      f"{', '.join(f'{x:.3f}×' for x in paired)} | {statistics.median(refused) / statistics.median(hits):.3f}× |")
         if toggles:
             on, off = (statistics.median(toggle_rps[gw.name]) for gw in toggles)
             print("\n(f) scenario (a) on PostgreSQL + Redis with metrics and rate limiting on (defaults, plus a "

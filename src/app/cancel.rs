@@ -49,6 +49,12 @@ fn not_cancelable(order: OrderNumber, line: &OrderLine, status: LineStatus) -> A
 }
 
 impl App {
+    /// Marks a cancel as running (held by the cancel routes around their
+    /// idempotency records too): the access history waits meanwhile.
+    pub fn cancel_running(&self) -> crate::store::CancelRunning {
+        self.store.cancel_running()
+    }
+
     /// Cancels one line, or every cancelable line of the order; answers the
     /// order's items once the revocation is in force for every instance.
     pub async fn cancel(
@@ -134,6 +140,7 @@ impl App {
         targets: &[CancelTarget],
         why: &CancelWhy,
     ) -> Result<Canceled, AppError> {
+        let _first = self.store.cancel_running();
         let mut orders: Vec<OrderNumber> = targets.iter().map(|t| t.order).collect();
         orders.sort_unstable();
         orders.dedup();
@@ -203,6 +210,7 @@ impl App {
     /// stay in the outbox, the maintainer is woken to push them, and the
     /// answer is `revocation_unavailable`.
     async fn confirm(&self, lines: &[OrderLine]) -> Result<(), AppError> {
+        let _first = self.store.cancel_running();
         match self.put_in_force(&revocations_of(lines)).await {
             Ok(()) => Ok(()),
             Err(PutInForceError::Revocation(e)) => {

@@ -136,6 +136,7 @@ impl Store {
         counts: &[(i64, &str, i64)],
     ) -> Result<(), StoreError> {
         let op = "recording access history";
+        self.cancels.wait_for_none().await;
         let txn = self.conn().begin().await.op(op)?;
         let backend = txn.get_database_backend();
         let mut rows = rows.into_iter();

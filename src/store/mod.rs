@@ -15,7 +15,11 @@ pub mod validation;
 pub mod vendors;
 pub mod webhooks;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use migration::{Migrator, MigratorTrait as _};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
@@ -106,6 +110,54 @@ impl<T> Op<T> for Result<T, DbErr> {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    cancels: Arc<CancelsFirst>,
+}
+
+/// Cancels go first: while one is waiting for the database or writing, the
+/// access-history writer starts no transaction (for at most
+/// [`CancelsFirst::MAX_HOLD`]). On SQLite one writer holds the database at a
+/// time and the others poll for it with growing sleeps; under full download
+/// load the writer's back-to-back batches kept a cancel polling for up to
+/// 1.4 s (docs/DESIGN.md, "Cancels go before the access history").
+#[derive(Debug, Default)]
+struct CancelsFirst {
+    running: AtomicUsize,
+    none_running: Notify,
+}
+
+/// Held by a cancel from its first database write to its answer
+/// ([`Store::cancel_running`]).
+#[must_use]
+pub struct CancelRunning(Arc<CancelsFirst>);
+
+impl Drop for CancelRunning {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.none_running.notify_waiters();
+        }
+    }
+}
+
+impl CancelsFirst {
+    /// Bound on how long the history waits: a stream of cancels must not
+    /// stop it (its channel would fill and drop downloads' records).
+    const MAX_HOLD: Duration = Duration::from_millis(500);
+
+    /// Returns once no cancel is running (or after `MAX_HOLD`).
+    async fn wait_for_none(&self) {
+        let _ = tokio::time::timeout(Self::MAX_HOLD, async {
+            loop {
+                let notified = self.none_running.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self.running.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        })
+        .await;
+    }
 }
 
 impl Store {
@@ -123,13 +175,34 @@ impl Store {
             .acquire_timeout(timeout)
             .connect_timeout(timeout)
             .sqlx_logging(false);
+        // SQLite (the embedded default): a write-ahead log, so that readers
+        // (the console, fulfilment) never wait for the access-history
+        // writer's transactions and a commit is one `fsync`; still fully
+        // synchronous, so a cancel answered 201 survives a power cut (the
+        // revocation set is rebuilt from the database at start).
+        options.map_sqlx_sqlite_opts(|sqlite| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            sqlite
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+        });
         let db = Database::connect(options).await.with_context(|| {
             format!(
                 "connecting to the database at {} (check database.url / DATABASE_URL)",
                 crate::config::redact_url(url)
             )
         })?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            cancels: Arc::default(),
+        })
+    }
+
+    /// Marks a cancel as running until the guard is dropped: the access
+    /// history starts no transaction meanwhile (see [`CancelsFirst`]).
+    pub fn cancel_running(&self) -> CancelRunning {
+        self.cancels.running.fetch_add(1, Ordering::AcqRel);
+        CancelRunning(self.cancels.clone())
     }
 
     fn conn(&self) -> &DatabaseConnection {
@@ -179,7 +252,115 @@ fn is_unique_violation(err: &DbErr) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::sqlite_parent_dir;
+    use super::{Store, sqlite_parent_dir};
+    use crate::config::DatabaseSettings;
+    use sea_orm::{ConnectionTrait as _, Statement};
+
+    #[tokio::test(start_paused = true)]
+    async fn the_history_waits_while_a_cancel_runs_but_not_forever() {
+        use super::CancelsFirst;
+        let gate = std::sync::Arc::new(CancelsFirst::default());
+        // Nothing running: at once.
+        tokio::time::timeout(std::time::Duration::from_millis(1), gate.wait_for_none())
+            .await
+            .expect("waited with no cancel running");
+        // Two cancels running: waits until the last is done.
+        gate.running
+            .fetch_add(2, std::sync::atomic::Ordering::AcqRel);
+        let (first, second) = (
+            super::CancelRunning(gate.clone()),
+            super::CancelRunning(gate.clone()),
+        );
+        let waiting = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.wait_for_none().await }
+        });
+        tokio::time::sleep(CancelsFirst::MAX_HOLD / 2).await;
+        drop(first);
+        tokio::task::yield_now().await;
+        assert!(
+            !waiting.is_finished(),
+            "went ahead while a cancel still ran"
+        );
+        let since = tokio::time::Instant::now();
+        drop(second);
+        waiting.await.unwrap();
+        assert_eq!(
+            since.elapsed(),
+            std::time::Duration::ZERO,
+            "not woken when the last cancel ended"
+        );
+        // A cancel that never ends holds it back for MAX_HOLD only.
+        let _stuck = {
+            gate.running
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            super::CancelRunning(gate.clone())
+        };
+        let since = tokio::time::Instant::now();
+        gate.wait_for_none().await;
+        assert_eq!(since.elapsed(), CancelsFirst::MAX_HOLD);
+    }
+
+    /// `record_accesses` is behind the gate (an empty batch: the transaction alone).
+    #[tokio::test]
+    async fn recording_accesses_waits_for_a_running_cancel() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/x.db?mode=rwc", dir.path().display());
+        let store = Store::connect(&DatabaseSettings {
+            url: url.into(),
+            migrate_on_start: false,
+            max_connections: 2,
+            timeout_ms: 5000,
+        })
+        .await
+        .unwrap();
+        let cancel = store.cancel_running();
+        let record = tokio::spawn({
+            let store = store.clone();
+            async move { store.record_accesses(Vec::new(), &[]).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(
+            !record.is_finished(),
+            "the history wrote while a cancel ran"
+        );
+        drop(cancel);
+        record.await.unwrap().unwrap();
+    }
+
+    /// The embedded default: readers do not wait for writers (WAL), and a
+    /// commit is on disk when it returns (synchronous = FULL, 2), on every
+    /// pooled connection.
+    #[tokio::test]
+    async fn sqlite_runs_in_wal_mode_fully_synchronous() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/x.db?mode=rwc", dir.path().display());
+        let store = Store::connect(&DatabaseSettings {
+            url: url.into(),
+            migrate_on_start: false,
+            max_connections: 2,
+            timeout_ms: 5000,
+        })
+        .await
+        .unwrap();
+        let db = store.conn();
+        for pragma in ["journal_mode", "synchronous"] {
+            let row = db
+                .query_one_raw(Statement::from_string(
+                    db.get_database_backend(),
+                    format!("PRAGMA {pragma}"),
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            let value = match pragma {
+                "journal_mode" => row.try_get_by_index::<String>(0).unwrap(),
+                _ => row.try_get_by_index::<i64>(0).unwrap().to_string(),
+            };
+            assert_eq!(value, if pragma == "journal_mode" { "wal" } else { "2" });
+        }
+        assert!(dir.path().join("x.db-wal").exists());
+    }
 
     #[test]
     fn sqlite_parent_dir_is_found_for_relative_and_absolute_paths() {

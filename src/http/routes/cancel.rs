@@ -103,6 +103,8 @@ pub async fn cancel(
     );
     let app = &state.app;
     let actor = caller.actor();
+    // From the idempotency record to the answer, ahead of the access history.
+    let _first = app.cancel_running();
     idempotent(
         &state,
         caller.tenant,

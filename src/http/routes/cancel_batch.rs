@@ -110,6 +110,8 @@ pub async fn cancel_batch(
         .collect::<Result<Vec<_>, ApiError>>()?;
     let why = parse_why(value.reason.as_deref(), value.reason_code.as_deref())?;
     let (app, actor, tenant) = (&state.app, caller.actor(), caller.tenant);
+    // From the idempotency record to the answer, ahead of the access history.
+    let _first = app.cancel_running();
     idempotent(&state, tenant, key, &req, &raw, |attempt| async move {
         let answer = match attempt {
             Attempt::First => {

@@ -301,9 +301,8 @@ mod tests {
         assert_eq!(since.elapsed(), CancelsFirst::MAX_HOLD);
     }
 
-    /// `record_accesses` is behind the gate (an empty batch: the transaction alone).
-    #[tokio::test]
-    async fn recording_accesses_waits_for_a_running_cancel() {
+    /// A store on a fresh SQLite file (the folder lives as long as the first value).
+    async fn sqlite_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/x.db?mode=rwc", dir.path().display());
         let store = Store::connect(&DatabaseSettings {
@@ -314,6 +313,13 @@ mod tests {
         })
         .await
         .unwrap();
+        (dir, store)
+    }
+
+    /// `record_accesses` is behind the gate (an empty batch: the transaction alone).
+    #[tokio::test]
+    async fn recording_accesses_waits_for_a_running_cancel() {
+        let (_dir, store) = sqlite_store().await;
         let cancel = store.cancel_running();
         let record = tokio::spawn({
             let store = store.clone();
@@ -333,16 +339,7 @@ mod tests {
     /// pooled connection.
     #[tokio::test]
     async fn sqlite_runs_in_wal_mode_fully_synchronous() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/x.db?mode=rwc", dir.path().display());
-        let store = Store::connect(&DatabaseSettings {
-            url: url.into(),
-            migrate_on_start: false,
-            max_connections: 2,
-            timeout_ms: 5000,
-        })
-        .await
-        .unwrap();
+        let (dir, store) = sqlite_store().await;
         let db = store.conn();
         for pragma in ["journal_mode", "synchronous"] {
             let row = db

@@ -360,6 +360,21 @@ def main():
                     log(f"(e) {gw.name}, {kind}, round {round_ + 1}/{AB_ROUNDS}…")
                     (hits if kind == "hit" else refused).append(wrk(links[gw.name]["1k.bin" if kind == "hit" else "revoked"], 64)["rps"])
             revoked_runs[gw.name] = (hits, refused)
+        # (d) in rounds: one run right after (a) swings with the machine, so each
+        # target is paced again in interleaved rounds (the order rotates), at its own
+        # half-maximum (the goal's reading) and at nginx's (one common rate: a faster
+        # target's own half is more requests, and the load generator shares the cores).
+        paced_runs = {}
+        if "d" in ONLY:
+            common = results[("nginx secure_link", "a")]["rps"] / 2
+            for round_ in range(AB_ROUNDS):
+                for t in targets[round_ % len(targets):] + targets[:round_ % len(targets)]:
+                    for kind, rate in (("own", results[(t, "a")]["rps"] / 2), ("common", common)):
+                        conns = max(2, round(rate * (D_DELAY_MS + results[(t, "a")]["p50"]) / 1000))
+                        log(f"(d) {t}, {kind} rate {rate:.0f}/s, round {round_ + 1}/{AB_ROUNDS}…")
+                        w = wrk(links[t]["1k.bin"], conns, script=paced_script(tmp, D_DELAY_MS))
+                        w["target_rate"] = rate
+                        paced_runs.setdefault((t, kind), []).append(w)
         shard_runs = interleaved("g", shards)
         coalesce_runs = interleaved("h", coalescing)
         for gw in gws[:1] if "e" in ONLY else []:
@@ -391,6 +406,22 @@ def main():
                 paired = [r / h for h, r in zip(hits, refused)]
                 print(f"| {name} | {', '.join(f'{x:.0f}' for x in hits)} | {', '.join(f'{x:.0f}' for x in refused)} | "
                       f"{', '.join(f'{x:.3f}×' for x in paired)} | {statistics.median(refused) / statistics.median(hits):.3f}× |")
+        if paced_runs:
+            print(f"\n(d) p99 of 1 KiB downloads at half load, {D_DELAY_MS} ms think time; {AB_ROUNDS} rounds, "
+                  "targets in rotating order, median p99; at its own ½ (a) max (the goal) and at nginx's\n")
+            print("| target | own ½ max, req/s done | p99 ms per round | median p99 | ratio to nginx | "
+                  "at nginx's rate, req/s done | p99 ms per round | median p99 | ratio to nginx |")
+            print("|---|---:|---|---:|---:|---:|---|---:|---:|")
+            med = {k: statistics.median(r["p99"] for r in v) for k, v in paced_runs.items()}
+            for t in targets:
+                cells = []
+                for kind in ("own", "common"):
+                    runs = paced_runs[(t, kind)]
+                    cells += [f"{statistics.median(r['rps'] for r in runs):.0f}",
+                              ", ".join(f"{r['p99']:.2f}" for r in runs),
+                              f"{med[(t, kind)]:.2f}",
+                              f"{med[(t, kind)] / max(med[('nginx secure_link', kind)], 1e-9):.2f}×"]
+                print(f"| {t} | " + " | ".join(cells) + " |")
         if toggles:
             on, off = (statistics.median(toggle_rps[gw.name]) for gw in toggles)
             print("\n(f) scenario (a) on PostgreSQL + Redis with metrics and rate limiting on (defaults, plus a "

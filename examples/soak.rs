@@ -672,6 +672,19 @@ async fn main() {
                         let at = queue.len().saturating_sub(20);
                         queue.insert(at, line);
                     }
+                    Ok(409) => {
+                        // `idempotency_request_in_progress` ("retry shortly"):
+                        // a shop retries too. Counted among the others.
+                        *counters
+                            .cancels_other_kinds
+                            .lock()
+                            .unwrap()
+                            .entry("409, retried".to_owned())
+                            .or_default() += 1;
+                        counters.cancels_other.fetch_add(1, Ordering::Relaxed);
+                        let at = queue.len().saturating_sub(20);
+                        queue.insert(at, line);
+                    }
                     other => {
                         counters.cancels_other.fetch_add(1, Ordering::Relaxed);
                         let kind = match other {

@@ -129,7 +129,7 @@ impl Store {
     pub async fn idempotency_finish(
         &self,
         scope: &KeyScope<'_>,
-        answer: Answer<'_>,
+        answer: &Answer<'_>,
     ) -> Result<(), StoreError> {
         idempotency_keys::Entity::update_many()
             .col_expr(
@@ -151,10 +151,12 @@ impl Store {
             .map(|_| ())
     }
 
-    /// Forgets a key whose request failed with a server error, so a retry runs again.
+    /// Forgets a key whose request failed with a server error, so a retry runs
+    /// again. Only a claim without an answer: a stored answer is never lost.
     pub async fn idempotency_abandon(&self, scope: &KeyScope<'_>) -> Result<(), StoreError> {
         idempotency_keys::Entity::delete_many()
             .filter(scope.filter())
+            .filter(idempotency_keys::Column::ResponseStatus.is_null())
             .exec(self.conn())
             .await
             .op("releasing an idempotency key")

@@ -127,3 +127,113 @@ async fn a_postgres_outage_fails_fast_keeps_downloads_working_and_loses_no_histo
     })
     .await;
 }
+
+/// A request that ends while PostgreSQL is down cannot store its answer or
+/// release its `Idempotency-Key`; without more, the shop's retries would get 409
+/// `idempotency_request_in_progress` for a minute although nothing runs (seen
+/// once in `scripts/soak.sh`). The key is settled as soon as the database is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_left_by_an_outage_are_settled_when_postgres_returns() {
+    use assetgate::app::idempotency::{Settle, settle_in_background};
+    use assetgate::domain::{IdempotencyKey, Tenant};
+    use assetgate::store::idempotency::{Answer, Begin, KeyScope};
+    let pg = PrivatePostgres::start();
+    let app = spawn_app_with(
+        Backend::Postgres,
+        Options {
+            database_url: Some(pg.url()),
+            tweak: |s| s.database.timeout_ms = 500,
+            ..Options::default()
+        },
+    )
+    .await;
+    let vt = app.vendor(Environment::Live).await;
+    let tenant = Tenant {
+        vendor: vt.vendor,
+        environment: Environment::Live,
+    };
+    let failed = IdempotencyKey::parse("refund-failed-in-outage").unwrap();
+    let answered = IdempotencyKey::parse("refund-answered-in-outage").unwrap();
+    let scope = |key| KeyScope { tenant, key };
+    for key in [&failed, &answered] {
+        assert_eq!(
+            app.store.idempotency_begin(&scope(key), "h").await.unwrap(),
+            Begin::New
+        );
+    }
+    let body = r#"{"order_id":7}"#;
+
+    pg.stop();
+    // Both requests end now: neither can settle its key.
+    assert!(
+        app.store
+            .idempotency_abandon(&scope(&failed))
+            .await
+            .is_err()
+    );
+    let answer = Answer {
+        status: 201,
+        body,
+        resumable: false,
+    };
+    assert!(
+        app.store
+            .idempotency_finish(&scope(&answered), &answer)
+            .await
+            .is_err()
+    );
+    let abandon = tokio::spawn(settle_in_background(
+        app.store.clone(),
+        tenant,
+        failed.clone(),
+        Settle::Abandon,
+    ));
+    let finish = tokio::spawn(settle_in_background(
+        app.store.clone(),
+        tenant,
+        answered.clone(),
+        Settle::Finish {
+            status: 201,
+            body: body.into(),
+            resumable: false,
+        },
+    ));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !abandon.is_finished() && !finish.is_finished(),
+        "still trying"
+    );
+
+    pg.start_again();
+    let back = Instant::now();
+    assert!(
+        abandon.await.unwrap(),
+        "the failed request's key is released"
+    );
+    assert!(
+        finish.await.unwrap(),
+        "the answered request's answer is stored"
+    );
+    eprintln!(
+        "keys settled {:?} after PostgreSQL came back",
+        back.elapsed()
+    );
+    // A retry runs again, or gets the first answer replayed — not a 409.
+    assert_eq!(
+        app.store
+            .idempotency_begin(&scope(&failed), "h")
+            .await
+            .unwrap(),
+        Begin::New
+    );
+    assert_eq!(
+        app.store
+            .idempotency_begin(&scope(&answered), "h")
+            .await
+            .unwrap(),
+        Begin::Replay {
+            status: 201,
+            body: body.into()
+        }
+    );
+}

@@ -510,4 +510,20 @@ async fn an_idempotency_key_left_by_a_dead_request_is_taken_over_by_one_retry(ba
         Begin::InProgress,
         "by exactly one retry"
     );
+    // Releasing a key (after a server error) never loses a stored answer.
+    let answer = assetgate::store::idempotency::Answer {
+        status: 201,
+        body: "{}",
+        resumable: false,
+    };
+    app.store.idempotency_finish(&scope, &answer).await.unwrap();
+    app.store.idempotency_abandon(&scope).await.unwrap();
+    assert_eq!(
+        begin("h").await.unwrap(),
+        Begin::Replay {
+            status: 201,
+            body: "{}".into()
+        },
+        "an answered key is not released"
+    );
 }

@@ -101,7 +101,7 @@ const SETTLE_EVERY: Duration = Duration::from_millis(250);
 /// would get 409 `idempotency_request_in_progress` until the claim went
 /// stale (60 s) — although nothing runs — and a committed request would then
 /// run a second time instead of having its answer replayed. Returns whether
-/// it succeeded. Only a claim still without an answer is touched.
+/// it succeeded. A stored final answer is never touched (the store's rules).
 pub async fn settle_in_background(
     store: Store,
     tenant: Tenant,

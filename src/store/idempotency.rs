@@ -145,6 +145,13 @@ impl Store {
                 Expr::value(answer.resumable),
             )
             .filter(scope.filter())
+            // A final answer is never rewritten (e.g. by an earlier attempt's
+            // answer stored late, once the database is back).
+            .filter(
+                sea_orm::Condition::any()
+                    .add(idempotency_keys::Column::ResponseStatus.is_null())
+                    .add(idempotency_keys::Column::Resumable.eq(true)),
+            )
             .exec(self.conn())
             .await
             .op("storing an idempotent answer")

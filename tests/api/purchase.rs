@@ -526,4 +526,18 @@ async fn an_idempotency_key_left_by_a_dead_request_is_taken_over_by_one_retry(ba
         },
         "an answered key is not released"
     );
+    let late = assetgate::store::idempotency::Answer {
+        status: 503,
+        body: "late",
+        resumable: true,
+    };
+    app.store.idempotency_finish(&scope, &late).await.unwrap();
+    assert_eq!(
+        begin("h").await.unwrap(),
+        Begin::Replay {
+            status: 201,
+            body: "{}".into()
+        },
+        "a final answer is not rewritten"
+    );
 }

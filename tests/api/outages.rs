@@ -10,13 +10,12 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::helpers::{
-    AssetSpec, Backend, Options, PrivatePostgres, assert_error, eventually, spawn_app_with,
+    AssetSpec, Backend, Options, PrivatePostgres, TestApp, assert_error, eventually, spawn_app_with,
 };
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_postgres_outage_fails_fast_keeps_downloads_working_and_loses_no_history() {
-    let pg = PrivatePostgres::start();
-    let app = spawn_app_with(
+/// A gateway on `pg` whose database calls give up after 500 ms.
+async fn app_on(pg: &PrivatePostgres) -> TestApp {
+    spawn_app_with(
         Backend::Postgres,
         Options {
             database_url: Some(pg.url()),
@@ -24,7 +23,13 @@ async fn a_postgres_outage_fails_fast_keeps_downloads_working_and_loses_no_histo
             ..Options::default()
         },
     )
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_outage_fails_fast_keeps_downloads_working_and_loses_no_history() {
+    let pg = PrivatePostgres::start();
+    let app = app_on(&pg).await;
     let asset = app.add_asset(AssetSpec::default()).await;
     let vt = app.vendor(Environment::Live).await;
     app.completed_order(&vt.token, 1, &[(1, &asset), (2, &asset)])
@@ -138,15 +143,7 @@ async fn idempotency_keys_left_by_an_outage_are_settled_when_postgres_returns() 
     use assetgate::domain::{IdempotencyKey, Tenant};
     use assetgate::store::idempotency::{Answer, Begin, KeyScope};
     let pg = PrivatePostgres::start();
-    let app = spawn_app_with(
-        Backend::Postgres,
-        Options {
-            database_url: Some(pg.url()),
-            tweak: |s| s.database.timeout_ms = 500,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = app_on(&pg).await;
     let vt = app.vendor(Environment::Live).await;
     let tenant = Tenant {
         vendor: vt.vendor,

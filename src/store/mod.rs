@@ -139,6 +139,12 @@ impl Drop for CancelRunning {
 }
 
 impl CancelsFirst {
+    /// Counts a cancel as running until the guard is dropped.
+    fn enter(this: &Arc<Self>) -> CancelRunning {
+        this.running.fetch_add(1, Ordering::AcqRel);
+        CancelRunning(this.clone())
+    }
+
     /// Bound on how long the history waits: a stream of cancels must not
     /// stop it (its channel would fill and drop downloads' records).
     const MAX_HOLD: Duration = Duration::from_millis(500);
@@ -201,8 +207,7 @@ impl Store {
     /// Marks a cancel as running until the guard is dropped: the access
     /// history starts no transaction meanwhile (see [`CancelsFirst`]).
     pub fn cancel_running(&self) -> CancelRunning {
-        self.cancels.running.fetch_add(1, Ordering::AcqRel);
-        CancelRunning(self.cancels.clone())
+        CancelsFirst::enter(&self.cancels)
     }
 
     fn conn(&self) -> &DatabaseConnection {
@@ -265,12 +270,7 @@ mod tests {
             .await
             .expect("waited with no cancel running");
         // Two cancels running: waits until the last is done.
-        gate.running
-            .fetch_add(2, std::sync::atomic::Ordering::AcqRel);
-        let (first, second) = (
-            super::CancelRunning(gate.clone()),
-            super::CancelRunning(gate.clone()),
-        );
+        let (first, second) = (CancelsFirst::enter(&gate), CancelsFirst::enter(&gate));
         let waiting = tokio::spawn({
             let gate = gate.clone();
             async move { gate.wait_for_none().await }
@@ -291,11 +291,7 @@ mod tests {
             "not woken when the last cancel ended"
         );
         // A cancel that never ends holds it back for MAX_HOLD only.
-        let _stuck = {
-            gate.running
-                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-            super::CancelRunning(gate.clone())
-        };
+        let _stuck = CancelsFirst::enter(&gate);
         let since = tokio::time::Instant::now();
         gate.wait_for_none().await;
         assert_eq!(since.elapsed(), CancelsFirst::MAX_HOLD);

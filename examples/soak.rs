@@ -16,6 +16,8 @@
 #[path = "../tests/support/cluster_group.rs"]
 #[allow(dead_code)] // shared with the tests, which use more of it
 mod cluster_group;
+#[path = "../tests/support/ports.rs"]
+mod ports;
 #[path = "../tests/support/private_postgres.rs"]
 mod private_postgres;
 #[path = "../tests/support/sentinel_group.rs"]
@@ -220,14 +222,18 @@ struct Redis {
     port: u16,
     child: Option<Child>,
     replica_of: Option<u16>,
+    /// Held while it lives: it starts again on its own port (see `ports`).
+    _port: ports::Reserved,
 }
 
 impl Redis {
-    fn start(port: u16) -> Self {
+    fn start() -> Self {
+        let reserved = ports::reserve();
         let mut r = Self {
-            port,
+            port: reserved.port,
             child: None,
             replica_of: None,
+            _port: reserved,
         };
         r.spawn();
         r
@@ -314,14 +320,6 @@ async fn fail_over(group: &mut SentinelGroup, gap: Duration, killed: &Recovery) 
     group.replace(primary).await;
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn cli(bin: &PathBuf, env: &[(String, String)], args: &[&str]) -> Value {
     let out = Command::new(bin)
         .envs(env.iter().cloned())
@@ -384,7 +382,7 @@ async fn main() {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
     let (mut redis, mut group, mut cluster) = match args.redis {
-        RedisMode::Single => (Some(Redis::start(free_port())), None, None),
+        RedisMode::Single => (Some(Redis::start()), None, None),
         RedisMode::Sentinel => (None, Some(SentinelGroup::start().await), None),
         RedisMode::Cluster => (None, None, Some(ClusterGroup::start().await)),
     };

@@ -651,12 +651,18 @@ pub async fn assert_error(res: Response, status: StatusCode, name: &str) -> Valu
 pub struct PrivateRedis {
     pub port: u16,
     child: Option<std::process::Child>,
+    /// Held while it lives: it starts again on its own port (see `ports`).
+    _port: crate::ports::Reserved,
 }
 
 impl PrivateRedis {
     pub async fn start() -> Self {
-        let port = free_port();
-        let mut redis = Self { port, child: None };
+        let reserved = crate::ports::reserve();
+        let mut redis = Self {
+            port: reserved.port,
+            child: None,
+            _port: reserved,
+        };
         redis.restart().await;
         redis
     }
@@ -747,14 +753,6 @@ impl Drop for PrivateRedis {
 
 pub use private_postgres::PrivatePostgres;
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Polls `probe` until it returns `Some`, for up to 15 s.
 pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
 where
@@ -777,12 +775,14 @@ pub struct Browser {
     pub driver: thirtyfour::WebDriver,
     _chromedriver: tokio::process::Child,
     _profile: tempfile::TempDir,
+    _port: crate::ports::Reserved,
 }
 
 impl Browser {
     pub async fn start() -> Self {
         use thirtyfour::prelude::*;
-        let port = free_port();
+        let reserved = crate::ports::reserve();
+        let port = reserved.port;
         let chromedriver = tokio::process::Command::new("chromedriver")
             .arg(format!("--port={port}"))
             .stdout(std::process::Stdio::null())
@@ -820,6 +820,7 @@ impl Browser {
             driver,
             _chromedriver: chromedriver,
             _profile: profile,
+            _port: reserved,
         }
     }
 

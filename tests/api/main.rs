@@ -25,6 +25,8 @@ mod metrics;
 mod migrations;
 mod openapi;
 mod outages;
+#[path = "../support/ports.rs"]
+mod ports;
 mod purchase;
 mod races;
 mod receiver;

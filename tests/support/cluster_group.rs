@@ -7,11 +7,15 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::sentinel_group::{Process, free_port, info_replication, query, wait_until};
+use crate::ports::{Reserved, reserve};
+use crate::sentinel_group::{Process, info_replication, query, wait_until};
 
 pub struct ClusterGroup {
     dir: tempfile::TempDir,
     pub nodes: Vec<Process>,
+    /// Each node's port and its bus port (`+ 10000`), held until the group is
+    /// dropped: a killed node starts again on its own ports (see `ports`).
+    _ports: Vec<Reserved>,
 }
 
 fn spawn_node(dir: &Path, port: u16) -> Process {
@@ -27,6 +31,8 @@ fn spawn_node(dir: &Path, port: u16) -> Process {
             &port_arg,
             "--dir",
             &dir,
+            "--logfile",
+            "redis.log",
             "--bind",
             "127.0.0.1",
             "--save",
@@ -70,7 +76,8 @@ fn text(v: redis::RedisResult<redis::Value>) -> String {
 impl ClusterGroup {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let ports: Vec<u16> = (0..6).map(|_| free_port()).collect();
+        let reserved: Vec<Reserved> = (0..6).map(|_| reserve()).collect();
+        let ports: Vec<u16> = reserved.iter().map(|r| r.port).collect();
         let nodes: Vec<Process> = ports.iter().map(|&p| spawn_node(dir.path(), p)).collect();
         for &p in &ports {
             wait_until(
@@ -95,7 +102,11 @@ impl ClusterGroup {
             String::from_utf8_lossy(&created.stdout),
             String::from_utf8_lossy(&created.stderr)
         );
-        let group = Self { dir, nodes };
+        let group = Self {
+            dir,
+            nodes,
+            _ports: reserved,
+        };
         group.settled().await;
         group
     }
@@ -282,9 +293,26 @@ impl ClusterGroup {
         matches!(asked, Ok(((), 1)))
     }
 
-    /// What every node says, for a failure message.
+    /// What every node says, for a failure message: for a node that is
+    /// meant to run but has exited, how it ended and the end of its log.
     pub async fn dump(&self) -> String {
         let mut out = String::new();
+        for node in &self.nodes {
+            if let Some(status) = node.exited() {
+                let log = std::fs::read_to_string(
+                    self.dir
+                        .path()
+                        .join(format!("node-{}/redis.log", node.port)),
+                )
+                .unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                out.push_str(&format!(
+                    "--- {} EXITED ({status}); its log ends:\n{}\n",
+                    node.port,
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                ));
+            }
+        }
         for port in self.live_ports() {
             out.push_str(&format!(
                 "--- {port}\n{}\n{}\n",

@@ -10,6 +10,8 @@ pub struct PrivatePostgres {
     pub port: u16,
     dir: tempfile::TempDir,
     bin: PathBuf,
+    /// Held while the server lives: it starts again on its own port.
+    _port: crate::ports::Reserved,
 }
 
 impl PrivatePostgres {
@@ -27,11 +29,13 @@ impl PrivatePostgres {
             std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))
                 .expect("chmod");
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let pg = Self { port, dir, bin };
+        let reserved = crate::ports::reserve();
+        let pg = Self {
+            port: reserved.port,
+            dir,
+            bin,
+            _port: reserved,
+        };
         let data = pg.data();
         pg.run(
             "initdb",

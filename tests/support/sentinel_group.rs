@@ -7,37 +7,42 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub const MASTER: &str = "agmaster";
+use crate::ports::{Reserved, reserve};
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub const MASTER: &str = "agmaster";
 
 /// One `redis-server` (or sentinel) child, killed on drop.
 pub struct Process {
     pub port: u16,
-    child: Option<Child>,
+    child: std::sync::Mutex<Option<Child>>,
 }
 
 impl Process {
     pub fn new(port: u16, child: Child) -> Self {
         Self {
             port,
-            child: Some(child),
+            child: std::sync::Mutex::new(Some(child)),
         }
     }
 
     /// Not killed by this harness (it may still have died by itself).
     pub fn is_running(&self) -> bool {
-        self.child.is_some()
+        self.child.lock().unwrap().is_some()
+    }
+
+    /// How the process ended, if it is meant to run but has exited by itself.
+    pub fn exited(&self) -> Option<std::process::ExitStatus> {
+        self.child
+            .lock()
+            .unwrap()
+            .as_mut()?
+            .try_wait()
+            .ok()
+            .flatten()
     }
 
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        if let Some(mut child) = self.child.lock().unwrap().take() {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -54,6 +59,9 @@ pub struct SentinelGroup {
     dir: tempfile::TempDir,
     pub servers: Vec<Process>,
     sentinels: Vec<Process>,
+    /// Every port of the group, held until it is dropped: a killed server
+    /// starts again on its own port (see `ports`).
+    _ports: Vec<Reserved>,
 }
 
 pub fn spawn_server(dir: &Path, port: u16, replica_of: Option<u16>) -> Process {
@@ -91,10 +99,7 @@ pub fn spawn_server(dir: &Path, port: u16, replica_of: Option<u16>) -> Process {
         .stderr(Stdio::null())
         .spawn()
         .expect("redis-server must be installed (scripts/test.sh installs it)");
-    Process {
-        port,
-        child: Some(child),
-    }
+    Process::new(port, child)
 }
 
 fn spawn_sentinel(dir: &Path, port: u16, primary: u16) -> Process {
@@ -119,10 +124,7 @@ fn spawn_sentinel(dir: &Path, port: u16, primary: u16) -> Process {
         .stderr(Stdio::null())
         .spawn()
         .expect("redis-server (with --sentinel) must be installed");
-    Process {
-        port,
-        child: Some(child),
-    }
+    Process::new(port, child)
 }
 
 pub async fn query(port: u16, args: &[&str]) -> redis::RedisResult<redis::Value> {
@@ -184,10 +186,11 @@ where
 impl SentinelGroup {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let reserved: Vec<Reserved> = (0..6).map(|_| reserve()).collect();
+        let ports: Vec<u16> = reserved.iter().map(|r| r.port).collect();
         let mut servers = vec![spawn_server(dir.path(), ports[0], None)];
         servers.extend(
-            ports[1..]
+            ports[1..3]
                 .iter()
                 .map(|&p| spawn_server(dir.path(), p, Some(ports[0]))),
         );
@@ -195,6 +198,7 @@ impl SentinelGroup {
             dir,
             servers,
             sentinels: Vec::new(),
+            _ports: reserved,
         };
         wait_until("both replicas online", Duration::from_secs(20), || async {
             info_replication(ports[0])
@@ -202,8 +206,9 @@ impl SentinelGroup {
                 .is_some_and(|i| i.matches("state=online").count() == 2)
         })
         .await;
-        group.sentinels = (0..3)
-            .map(|_| spawn_sentinel(group.dir.path(), free_port(), ports[0]))
+        group.sentinels = ports[3..]
+            .iter()
+            .map(|&p| spawn_sentinel(group.dir.path(), p, ports[0]))
             .collect();
         // Sentinels find the replicas and each other through the primary.
         for s in group.sentinels.iter().map(|s| s.port).collect::<Vec<_>>() {

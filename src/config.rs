@@ -286,7 +286,7 @@ pub struct FulfilmentSettings {
 pub struct HistorySettings {
     pub record_access: bool,
     /// How much of the client IP an access event keeps.
-    pub ip: crate::history::IpPolicy,
+    pub ip: crate::domain::IpPolicy,
     /// Access events older than this many days are purged; 0 = keep forever.
     pub retention_days: u32,
 }

@@ -21,7 +21,6 @@ pub mod links;
 pub mod metrics;
 pub mod revocation;
 pub mod startup;
-pub mod state;
 pub mod storage;
 pub mod store;
 pub mod telemetry;

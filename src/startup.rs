@@ -18,12 +18,12 @@ use crate::app::webhooks::{Deliveries, WebhookRules};
 use crate::app::worker::{self, Health, Schedule};
 use crate::app::{App, Fulfilment, Maintainer, Policy, Retry};
 use crate::config::Settings;
+use crate::http::state::{AppState, PublicUrl};
 use crate::http::{self, middleware};
 use crate::links::{LinkSigner, load_or_create_signing_key};
 use crate::revocation::{
     ClusterRevocations, MemoryRevocations, RedisRevocations, SetState, SharedRevocations,
 };
-use crate::state::{AppState, PublicUrl};
 use crate::storage::Storage;
 use crate::store::Store;
 use crate::telemetry::AssetgateRootSpan;

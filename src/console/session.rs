@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use super::error::ConsoleError;
 use crate::app::operators::Operator;
 use crate::domain::secrets::hashes_equal;
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 pub const COOKIE: &str = "agsession";
 

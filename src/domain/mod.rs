@@ -6,6 +6,7 @@ mod actor;
 mod digest;
 pub mod file_name;
 mod ids;
+mod privacy;
 mod revocation;
 pub mod secrets;
 mod status;
@@ -15,6 +16,7 @@ mod webhook;
 pub use actor::{Actor, OrderRef, Tenant};
 pub use digest::{Sha256Digest, is_sha256_hex};
 pub use ids::{AdminId, AssetId, LineId, OrderLineId, OrderNumber, TokenId, VendorId, WebhookId};
+pub use privacy::IpPolicy;
 pub use revocation::Revocation;
 pub use status::{Environment, LineStatus, VendorStatus};
 pub use values::{

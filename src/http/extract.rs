@@ -13,7 +13,7 @@ use super::error::ApiError;
 use crate::app::operators::Operator;
 use crate::app::{Authentication, VendorCaller};
 use crate::domain::IdempotencyKey;
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 /// An authenticated vendor backend, bound to one environment by its token.
 #[derive(Clone, Copy, Debug)]

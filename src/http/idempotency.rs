@@ -9,7 +9,7 @@ use crate::app::AppError;
 use crate::app::idempotency::{Answer, Begin};
 use crate::domain::secrets::sha256_hex;
 use crate::domain::{IdempotencyKey, Tenant};
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 /// Which run of a request this is.
 #[derive(Clone, Debug, PartialEq, Eq)]

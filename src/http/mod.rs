@@ -10,6 +10,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod range;
 pub mod routes;
+pub mod state;
 pub mod wire;
 
 use actix_web::middleware::from_fn;

@@ -685,7 +685,7 @@ async fn ip_addresses_are_truncated_and_old_access_events_purged(backend: Backen
     let app = spawn_app_with(
         backend,
         Options {
-            tweak: |s| s.history.ip = assetgate::history::IpPolicy::Truncated,
+            tweak: |s| s.history.ip = assetgate::domain::IpPolicy::Truncated,
             ..Options::default()
         },
     )

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::console::view::{Chrome, html};
 use crate::console::{ConsoleError, ConsoleQuery, ConsoleSession};
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 pub struct AssetRow {
     pub id: i64,

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::console::view::{Chrome, html, when};
 use crate::console::{ConsoleError, ConsoleQuery, ConsoleSession};
 use crate::http::routes::admin::{decode_cursor, encode_cursor};
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 pub struct AuditRow {
     pub at: String,

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::console::session::{COOKIE, cookie, removal};
 use crate::console::view::{html, see_other};
 use crate::console::{ConsoleError, ConsoleForm, ConsoleQuery, ConsoleSession};
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 #[derive(Template)]
 #[template(path = "login.html")]

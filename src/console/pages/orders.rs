@@ -14,8 +14,8 @@ use crate::domain::{LineId, LineStatus, OrderLineId, OrderRef, ms_to_rfc3339};
 use crate::http::extract::path_param;
 use crate::http::routes::admin::encode_cursor;
 use crate::http::routes::admin::orders::{DetailQuery, SearchQuery, order_of};
+use crate::http::state::AppState;
 use crate::links::Action;
-use crate::state::AppState;
 use crate::store::events::Event;
 
 /// `/admin/orders/{vendor}/{environment}/{order}`.

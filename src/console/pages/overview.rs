@@ -6,8 +6,8 @@ use askama::Template;
 use crate::console::view::{Chrome, html, see_other, status_class};
 use crate::console::{ConsoleError, ConsoleSession};
 use crate::domain::LineStatus;
+use crate::http::state::AppState;
 use crate::http::wire::OverviewItem;
-use crate::state::AppState;
 
 pub struct Count {
     pub name: String,

@@ -9,7 +9,7 @@ use crate::console::view::{Chrome, html, see_other, when};
 use crate::console::{ConsoleError, ConsoleForm, ConsoleSession};
 use crate::domain::{TokenId, VendorId, VendorStatus};
 use crate::http::extract::path_param;
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 fn vendor_status_class(status: VendorStatus) -> &'static str {
     match status {

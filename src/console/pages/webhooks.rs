@@ -8,7 +8,7 @@ use crate::console::view::{Chrome, html, see_other, when};
 use crate::console::{ConsoleError, ConsoleForm, ConsoleSession};
 use crate::domain::{DeliveryState, WebhookId, WebhookStatus};
 use crate::http::extract::path_param;
-use crate::state::AppState;
+use crate::http::state::AppState;
 use crate::store::webhooks::Webhook;
 
 /// Deliveries one page shows.

@@ -14,8 +14,8 @@ use crate::domain::{LineId, file_name, now_ms};
 use crate::history::AccessRecord;
 use crate::http::error::ApiError;
 use crate::http::range::{self, RangeRequest};
+use crate::http::state::AppState;
 use crate::links::Action;
-use crate::state::AppState;
 use crate::storage::stream::file_range;
 
 /// `GET|HEAD /access/{token}`, mounted as the static-prefix scope `/access`.

@@ -3,8 +3,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, Vendor};
+use crate::http::state::AppState;
 use crate::http::wire::AssetItem;
-use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

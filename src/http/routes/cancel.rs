@@ -6,8 +6,8 @@ use crate::domain::{CancelReason, CancelReasonCode, CancelWhy, OrderLineId, Orde
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, Field as _, IdempotencyHeader, OptionalJson, Vendor};
 use crate::http::idempotency::{Attempt, Reply, idempotent};
+use crate::http::state::AppState;
 use crate::http::wire::order_items;
-use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

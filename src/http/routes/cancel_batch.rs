@@ -15,7 +15,7 @@ use crate::domain::{OrderLineId, OrderNumber};
 use crate::http::error::{ApiError, ErrorResponse};
 use crate::http::extract::{ApiJson, Field as _, IdempotencyHeader, Vendor};
 use crate::http::idempotency::{Attempt, Reply, idempotent};
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 /// The most entries one call may carry.
 pub const MAX_ENTRIES: usize = 500;

@@ -1,6 +1,6 @@
 use actix_web::{HttpResponse, web};
 
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 /// `GET /health`: public; 503 with the same list when any check fails.
 #[utoipa::path(

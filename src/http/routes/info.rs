@@ -6,8 +6,8 @@ use crate::app::Info;
 use crate::domain::OrderNumber;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, Field as _, Vendor};
+use crate::http::state::AppState;
 use crate::http::wire::order_items;
-use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

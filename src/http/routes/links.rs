@@ -4,9 +4,9 @@ use serde::Deserialize;
 use crate::domain::{OrderLineId, OrderNumber};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, Field as _, Vendor};
+use crate::http::state::AppState;
 use crate::http::wire::LinkItem;
 use crate::links::Action;
-use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -10,8 +10,8 @@ use crate::app::LineFilter;
 use crate::domain::{LineId, LineStatus};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, Vendor};
+use crate::http::state::AppState;
 use crate::http::wire::OrderItem;
-use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

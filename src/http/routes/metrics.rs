@@ -5,7 +5,7 @@ use actix_web::{FromRequest as _, HttpRequest, HttpResponse, web};
 
 use crate::http::error::ApiError;
 use crate::http::extract::Admin;
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 #[utoipa::path(
     get,

@@ -10,7 +10,7 @@ use crate::domain::{
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, Field as _, IdempotencyHeader, Vendor};
 use crate::http::idempotency::{Reply, idempotent};
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RegisterBody {

@@ -7,7 +7,7 @@ use crate::app::ValidateRequest;
 use crate::domain::{AssetId, CountryCode, Quantity};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, Field as _, Vendor};
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ValidateBody {

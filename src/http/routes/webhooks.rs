@@ -10,8 +10,8 @@ use super::admin::{decode_cursor, encode_cursor, page_size};
 use crate::domain::{EventFilter, EventType, WebhookId};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery, Vendor, path_param};
+use crate::http::state::AppState;
 use crate::http::wire::{DeliveryItem, WebhookItem};
-use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = WebhookCreate)]

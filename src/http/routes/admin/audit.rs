@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 use super::{decode_cursor, encode_cursor, page_size};
 use crate::http::error::ApiError;
 use crate::http::extract::{Admin, ApiQuery};
+use crate::http::state::AppState;
 use crate::http::wire::AuditItem;
-use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

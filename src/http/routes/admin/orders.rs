@@ -11,9 +11,9 @@ use crate::domain::{
 use crate::http::error::ApiError;
 use crate::http::extract::{Admin, ApiJson, ApiQuery, Field as _, path_param};
 use crate::http::routes::cancel::parse_why;
+use crate::http::state::AppState;
 use crate::http::wire::{LinkItem, OrderDetailItem, OrderSummaryItem};
 use crate::links::Action;
-use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -2,8 +2,8 @@ use actix_web::{HttpResponse, web};
 
 use crate::http::error::ApiError;
 use crate::http::extract::Admin;
+use crate::http::state::AppState;
 use crate::http::wire::OverviewItem;
-use crate::state::AppState;
 
 /// `GET /admin/api/overview`.
 #[utoipa::path(

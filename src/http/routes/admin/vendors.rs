@@ -5,8 +5,8 @@ use crate::domain::{TokenId, VendorId, VendorStatus, WebhookId};
 use crate::http::error::ApiError;
 use crate::http::extract::{Admin, ApiQuery, path_param};
 use crate::http::routes::webhooks::{DeliveriesQuery, deliveries_page};
+use crate::http::state::AppState;
 use crate::http::wire::{TokenItem, VendorItem, VendorSummaryItem, WebhookItem};
-use crate::state::AppState;
 
 /// `GET /admin/api/vendors`.
 #[utoipa::path(

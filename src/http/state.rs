@@ -18,5 +18,5 @@ pub struct AppState {
     pub public_url: PublicUrl,
     pub access_log: AccessLog,
     /// Rate limits of this instance, and whose `X-Forwarded-For` is believed.
-    pub limits: crate::http::limits::Limits,
+    pub limits: super::limits::Limits,
 }

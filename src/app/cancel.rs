@@ -12,6 +12,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use serde::{Deserialize, Serialize};
+
 use super::revoke::{PutInForceError, revocations_of};
 use super::webhooks::line_event;
 use super::{App, AppError, LineView};
@@ -32,6 +34,47 @@ pub struct CancelTarget {
 /// `order_not_found`, `order_not_cancelable` or `revocation_unavailable`.
 pub type EntryOutcome = Result<(), AppError>;
 
+/// A batch cancel's answer, as the API sends it and as its `Idempotency-Key`
+/// keeps it (a retry of a batch with unconfirmed entries resumes from it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BatchAnswer {
+    /// One result per entry, in input order.
+    pub results: Vec<BatchEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BatchEntry {
+    pub order_id: OrderNumber,
+    /// `null`: the whole order.
+    pub order_line_id: Option<OrderLineId>,
+    pub result: BatchResult,
+    /// The `ErrorResponse` of an entry that was not canceled.
+    pub error: Option<serde_json::Value>,
+}
+
+/// What became of one entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchResult {
+    /// Canceled and in force on every instance.
+    Canceled,
+    NotFound,
+    NotCancelable,
+    /// Committed, not yet confirmed in force: retry with the same key.
+    RevocationUnavailable,
+}
+
+impl BatchResult {
+    pub fn of(outcome: &EntryOutcome) -> Self {
+        match outcome {
+            Ok(()) => Self::Canceled,
+            Err(AppError::OrderNotFound { .. }) => Self::NotFound,
+            Err(AppError::OrderNotCancelable { .. }) => Self::NotCancelable,
+            Err(_) => Self::RevocationUnavailable,
+        }
+    }
+}
+
 /// The entries' outcomes, in input order, and the affected orders' lines after the change.
 struct Canceled {
     outcomes: Vec<EntryOutcome>,
@@ -49,12 +92,6 @@ fn not_cancelable(order: OrderNumber, line: &OrderLine, status: LineStatus) -> A
 }
 
 impl App {
-    /// Marks a cancel as running (held by the cancel routes around their
-    /// idempotency records too): the access history waits meanwhile.
-    pub fn cancel_running(&self) -> crate::store::CancelRunning {
-        self.store.cancel_running()
-    }
-
     /// Cancels one line, or every cancelable line of the order; answers the
     /// order's items once the revocation is in force for every instance.
     pub async fn cancel(
@@ -121,16 +158,32 @@ impl App {
         self.with_links(actor, lines, "cancel").await
     }
 
-    /// Finishes a batch whose cancels were committed but not all confirmed:
-    /// puts every revocation of `orders` in force (`revocation_unavailable`
-    /// if the store still cannot confirm).
-    pub async fn confirm_orders(
+    /// Finishes a batch whose cancels were committed but not all confirmed
+    /// (the answer stored for its key): puts every revocation of the orders
+    /// of its `revocation_unavailable` entries in force and, if that is
+    /// confirmed now, answers them as `canceled`; else as they were.
+    pub async fn resume_batch(
         &self,
         tenant: Tenant,
-        orders: &[OrderNumber],
-    ) -> Result<(), AppError> {
-        let lines = self.store.lines_of_orders(tenant, orders).await?;
-        self.confirm(&lines).await
+        mut previous: BatchAnswer,
+    ) -> Result<BatchAnswer, AppError> {
+        let unconfirmed = |e: &&mut BatchEntry| e.result == BatchResult::RevocationUnavailable;
+        let mut orders: Vec<OrderNumber> = previous
+            .results
+            .iter_mut()
+            .filter(unconfirmed)
+            .map(|e| e.order_id)
+            .collect();
+        orders.sort_unstable();
+        orders.dedup();
+        let lines = self.store.lines_of_orders(tenant, &orders).await?;
+        if self.confirm(&lines).await.is_ok() {
+            for entry in previous.results.iter_mut().filter(unconfirmed) {
+                entry.result = BatchResult::Canceled;
+                entry.error = None;
+            }
+        }
+        Ok(previous)
     }
 
     async fn cancel_entries(
@@ -140,7 +193,6 @@ impl App {
         targets: &[CancelTarget],
         why: &CancelWhy,
     ) -> Result<Canceled, AppError> {
-        let _first = self.store.cancel_running();
         let mut orders: Vec<OrderNumber> = targets.iter().map(|t| t.order).collect();
         orders.sort_unstable();
         orders.dedup();
@@ -210,7 +262,6 @@ impl App {
     /// stay in the outbox, the maintainer is woken to push them, and the
     /// answer is `revocation_unavailable`.
     async fn confirm(&self, lines: &[OrderLine]) -> Result<(), AppError> {
-        let _first = self.store.cancel_running();
         match self.put_in_force(&revocations_of(lines)).await {
             Ok(()) => Ok(()),
             Err(PutInForceError::Revocation(e)) => {

@@ -27,6 +27,8 @@ pub enum AppError {
     DeliveryNotFound(i64),
     #[error("This URL cannot receive webhooks: {0}.")]
     WebhookUrlNotAllowed(String),
+    #[error("A vendor may have at most {limit} webhook endpoints; delete one first.")]
+    WebhookLimitReached { limit: u32 },
     #[error("Order line {line} of order {order} is already registered.")]
     OrderExists {
         order: OrderNumber,
@@ -78,6 +80,10 @@ pub enum AppError {
     FileUnavailable,
     #[error("Revocation status cannot be confirmed right now; retry in a few seconds.")]
     RevocationUnavailable,
+    #[error("This Idempotency-Key was already used with a different request.")]
+    IdempotencyKeyReused,
+    #[error("A request with this Idempotency-Key is still being processed; retry shortly.")]
+    IdempotencyInProgress,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0:#}")]

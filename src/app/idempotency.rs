@@ -1,33 +1,131 @@
-//! `Idempotency-Key` bookkeeping: a key is claimed before a request runs and
-//! its answer stored after, so a retry replays it (or resumes a job whose work
-//! was committed but not confirmed).
+//! `Idempotency-Key`: the one runner of requests that may be retried
+//! ([`App::once`]). A key is claimed before a request runs and its answer
+//! stored after, so a retry replays it (or resumes a job whose work was
+//! committed but not confirmed).
 
 use std::time::Duration;
 
 use super::{App, AppError};
+use crate::domain::secrets::sha256_hex;
 use crate::domain::{IdempotencyKey, Tenant};
 use crate::store::Store;
-pub use crate::store::idempotency::{Answer, Begin};
-use crate::store::idempotency::{KeyScope, STALE_IN_PROGRESS_MS};
+use crate::store::idempotency::{Answer, Begin, KeyScope, STALE_IN_PROGRESS_MS};
+
+/// Whether a request is a cancel: a cancel runs ahead of the access history
+/// from its claim on the key to its stored answer (`Store::cancel_running`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Work {
+    Register,
+    Cancel,
+}
+
+/// A request the runner is to run at most once per (tenant, key).
+pub struct Once<'a> {
+    pub tenant: Tenant,
+    /// Without a key the request simply runs.
+    pub key: Option<&'a IdempotencyKey>,
+    /// What makes two requests "the same request" (method, path, query, body).
+    pub material: &'a [u8],
+    pub work: Work,
+}
+
+/// Which run of a request this is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    First,
+    /// A retry of a request whose work was committed but whose answer was
+    /// resumable (`revocation_unavailable`): finish the job, do not redo it.
+    /// The body answered then comes with it.
+    Resume(String),
+}
+
+/// A rendered answer: what is stored for the key and replayed byte for byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    /// The work is done but not all confirmed: a retry with the key resumes it.
+    pub resumable: bool,
+}
+
+/// What the runner answers.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ran {
+    /// This run's answer (stored for the key, unless it was a server error
+    /// that a retry should run again).
+    Fresh(Reply),
+    /// The answer stored for an earlier run of the same request.
+    Replayed { status: u16, body: String },
+}
+
+impl App {
+    /// Runs `run` at most once per (tenant, key): claims the key, decides
+    /// whether this is a first run, a replay or the resumption of committed
+    /// work, stores the answer (or releases the key after a server error
+    /// that is not resumable). A cancel holds the "cancels first" turn for
+    /// the whole of it, and only here.
+    pub async fn once<F, Fut>(&self, once: Once<'_>, run: F) -> Result<Ran, AppError>
+    where
+        F: FnOnce(Attempt) -> Fut,
+        Fut: Future<Output = Reply>,
+    {
+        let _turn = (once.work == Work::Cancel).then(|| self.cancel_turn());
+        let Some(key) = once.key else {
+            return Ok(Ran::Fresh(run(Attempt::First).await));
+        };
+        let keyed = Keyed {
+            store: &self.store,
+            scope: KeyScope {
+                tenant: once.tenant,
+                key,
+            },
+        };
+        let attempt = match keyed.begin(&sha256_hex(once.material)).await? {
+            Begin::New => Attempt::First,
+            Begin::Resume { body } => Attempt::Resume(body),
+            Begin::Replay { status, body } => return Ok(Ran::Replayed { status, body }),
+            Begin::Mismatch => return Err(AppError::IdempotencyKeyReused),
+            Begin::InProgress => return Err(AppError::IdempotencyInProgress),
+        };
+        let first = attempt == Attempt::First;
+        let reply = run(attempt).await;
+        if reply.status >= 500 && !reply.resumable {
+            // Not an answer to keep: let a retry run the request again.
+            if first && let Err(e) = keyed.abandon().await {
+                tracing::warn!(error = %e, "could not release an idempotency key");
+            }
+            return Ok(Ran::Fresh(reply));
+        }
+        keyed
+            .finish(Answer {
+                status: reply.status,
+                body: &reply.body,
+                resumable: reply.resumable,
+            })
+            .await?;
+        Ok(Ran::Fresh(reply))
+    }
+}
+
+impl App {
+    /// The "cancels first" turn (`Store::cancel_running`): held by a cancel
+    /// from its start to its answer, so the access history starts no
+    /// transaction meanwhile. Taken here by [`App::once`] and by the operator
+    /// cancel (which has no key), nowhere else.
+    pub(super) fn cancel_turn(&self) -> crate::store::CancelRunning {
+        self.store.cancel_running()
+    }
+}
 
 /// One tenant's key.
-pub struct Keyed<'a> {
+struct Keyed<'a> {
     store: &'a Store,
     scope: KeyScope<'a>,
 }
 
-impl App {
-    pub fn idempotency<'a>(&'a self, tenant: Tenant, key: &'a IdempotencyKey) -> Keyed<'a> {
-        Keyed {
-            store: &self.store,
-            scope: KeyScope { tenant, key },
-        }
-    }
-}
-
 impl Keyed<'_> {
     /// Claims the key for a request with this fingerprint, or says what it holds.
-    pub async fn begin(&self, fingerprint: &str) -> Result<Begin, AppError> {
+    async fn begin(&self, fingerprint: &str) -> Result<Begin, AppError> {
         Ok(self
             .store
             .idempotency_begin(&self.scope, fingerprint)
@@ -36,7 +134,7 @@ impl Keyed<'_> {
 
     /// Stores the answer. If the database cannot take it now, keeps trying in
     /// the background (`settle_later`) and returns the first error.
-    pub async fn finish(&self, answer: Answer<'_>) -> Result<(), AppError> {
+    async fn finish(&self, answer: Answer<'_>) -> Result<(), AppError> {
         let result = self.store.idempotency_finish(&self.scope, &answer).await;
         if result.is_err() {
             self.settle_later(Settle::Finish {
@@ -51,7 +149,7 @@ impl Keyed<'_> {
     /// Forgets the key after a server error, so a retry runs the request again.
     /// If the database cannot be reached now (the usual cause of that error),
     /// keeps trying in the background and returns the first error.
-    pub async fn abandon(&self) -> Result<(), AppError> {
+    async fn abandon(&self) -> Result<(), AppError> {
         let result = self.store.idempotency_abandon(&self.scope).await;
         if result.is_err() {
             self.settle_later(Settle::Abandon);

@@ -49,7 +49,7 @@ use std::sync::Arc;
 
 pub use access::{Grant, Source};
 pub use auth::{Authentication, VendorCaller};
-pub use cancel::{CancelTarget, EntryOutcome};
+pub use cancel::{BatchAnswer, BatchEntry, BatchResult, CancelTarget, EntryOutcome};
 pub use catalogue::AssetPage;
 pub use error::AppError;
 pub use fulfil::{Fulfilment, Retry};

@@ -109,6 +109,7 @@ impl App {
         line: Option<OrderLineId>,
         why: &CancelWhy,
     ) -> Result<Vec<OrderLine>, AppError> {
+        let _turn = self.cancel_turn();
         let lines = self
             .cancel_order(&operator.actor(), order, line, why)
             .await?;

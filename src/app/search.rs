@@ -58,6 +58,14 @@ pub struct HistoryPage {
     pub before_ms: Option<i64>,
 }
 
+impl HistoryPage {
+    /// The newest 200 events.
+    pub const LATEST: Self = Self {
+        limit: 200,
+        before_ms: None,
+    };
+}
+
 pub struct Overview {
     pub lines_by_status: BTreeMap<LineStatus, i64>,
     /// Accesses of the last 24 hours by result name.

@@ -37,8 +37,6 @@ pub enum ApiError {
         method: String,
         allowed: &'static str,
     },
-    #[error("A request with this Idempotency-Key is still being processed; retry shortly.")]
-    IdempotencyInProgress,
     #[error("The request body is larger than the limit of {limit} bytes.")]
     PayloadTooLarge { limit: usize },
     #[error("The request body did not arrive within {limit_ms} ms; send it at once.")]
@@ -54,8 +52,6 @@ pub enum ApiError {
     RangeNotSatisfiable { size: u64 },
     #[error("Invalid request: {field}: {reason}")]
     InvalidRequest { field: String, reason: String },
-    #[error("This Idempotency-Key was already used with a different request.")]
-    IdempotencyKeyReused,
     #[error(transparent)]
     App(#[from] AppError),
     #[error("{GENERIC_INTERNAL}")]
@@ -93,7 +89,6 @@ impl ApiError {
             Self::VendorSuspended => ("vendor_suspended", 40301, S::FORBIDDEN),
             Self::RouteNotFound { .. } => ("not_found", 40401, S::NOT_FOUND),
             Self::MethodNotAllowed { .. } => ("method_not_allowed", 40501, S::METHOD_NOT_ALLOWED),
-            Self::IdempotencyInProgress => ("idempotency_request_in_progress", 40902, S::CONFLICT),
             Self::PayloadTooLarge { .. } => ("payload_too_large", 41301, S::PAYLOAD_TOO_LARGE),
             Self::RequestTimeout { .. } => ("request_timeout", 40801, S::REQUEST_TIMEOUT),
             Self::RateLimited { .. } => ("rate_limited", 42901, S::TOO_MANY_REQUESTS),
@@ -101,9 +96,6 @@ impl ApiError {
                 ("range_not_satisfiable", 41601, S::RANGE_NOT_SATISFIABLE)
             }
             Self::InvalidRequest { .. } => INVALID_REQUEST,
-            Self::IdempotencyKeyReused => {
-                ("idempotency_key_reused", 42207, S::UNPROCESSABLE_ENTITY)
-            }
             Self::App(e) => app_meta(e),
             Self::Internal(_) => INTERNAL,
         }
@@ -222,6 +214,9 @@ fn app_meta(e: &AppError) -> (&'static str, u32, StatusCode) {
         AppError::WebhookUrlNotAllowed(_) => {
             ("webhook_url_not_allowed", 42208, S::UNPROCESSABLE_ENTITY)
         }
+        AppError::WebhookLimitReached { .. } => {
+            ("webhook_limit_reached", 42209, S::UNPROCESSABLE_ENTITY)
+        }
         AppError::OrderExists { .. } => ("order_exists", 40901, S::CONFLICT),
         AppError::LinkExpired => ("link_expired", 41001, S::GONE),
         AppError::QuantityBelowMinimum { .. } => ("quantity_below_minimum", 40001, S::BAD_REQUEST),
@@ -244,6 +239,10 @@ fn app_meta(e: &AppError) -> (&'static str, u32, StatusCode) {
         AppError::RevocationUnavailable => {
             ("revocation_unavailable", 50301, S::SERVICE_UNAVAILABLE)
         }
+        AppError::IdempotencyInProgress => ("idempotency_request_in_progress", 40902, S::CONFLICT),
+        AppError::IdempotencyKeyReused => {
+            ("idempotency_key_reused", 42207, S::UNPROCESSABLE_ENTITY)
+        }
         AppError::Store(StoreError::Unavailable { .. }) => {
             ("database_unavailable", 50302, S::SERVICE_UNAVAILABLE)
         }
@@ -262,6 +261,7 @@ fn app_details(e: &AppError) -> Option<Value> {
         AppError::VendorNotFound(vendor) => Some(json!({"vendor_id": vendor})),
         AppError::TokenNotFound(token) => Some(json!({"token_id": token})),
         AppError::WebhookNotFound(id) => Some(json!({"webhook_id": id})),
+        AppError::WebhookLimitReached { limit } => Some(json!({"limit": limit})),
         AppError::DeliveryNotFound(id) => Some(json!({"delivery_id": id})),
         AppError::OrderExists { order, line } => {
             Some(json!({"order_id": order, "order_line_id": line}))
@@ -347,12 +347,12 @@ mod tests {
             ApiError::App(AppError::ValidationTokenInvalid),
             ApiError::App(AppError::ValidationTokenExpired),
             ApiError::App(AppError::ValidationTokenUsed),
-            ApiError::IdempotencyKeyReused,
+            ApiError::App(AppError::IdempotencyKeyReused),
             ApiError::RateLimited {
                 limit: 1,
                 retry_after_seconds: 1,
             },
-            ApiError::IdempotencyInProgress,
+            ApiError::App(AppError::IdempotencyInProgress),
             ApiError::App(AppError::FileUnavailable),
             ApiError::invalid("x", "y"),
             ApiError::internal(anyhow::anyhow!("secret sql")),

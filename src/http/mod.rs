@@ -4,11 +4,13 @@
 
 pub mod error;
 pub mod extract;
-pub mod idempotency;
+
 pub mod limits;
 pub mod middleware;
 pub mod openapi;
+pub mod params;
 pub mod range;
+pub mod responses;
 pub mod routes;
 pub mod state;
 pub mod wire;

@@ -4,7 +4,6 @@
 //! (vendored into the binary: no CDN). The console's HTML pages are not API
 //! and are not described.
 
-use serde::Serialize;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Schema};
@@ -203,89 +202,6 @@ schema!(
         .description(Some("The shop's own data, stored and returned as given."))
 );
 
-/// `/purchase/register`'s answer.
-#[derive(Serialize, ToSchema)]
-pub struct Registered {
-    pub order_id: domain::OrderNumber,
-    pub order_line_ids: Vec<domain::OrderLineId>,
-    /// Always `PROCESSING`: fulfilment runs in the background.
-    #[schema(value_type = String, example = "PROCESSING")]
-    pub status: &'static str,
-}
-
-/// `/purchase/validate-purchase-before-payment`'s answer.
-#[derive(Serialize, ToSchema)]
-pub struct Validated {
-    /// One-time token for `/purchase/register`.
-    pub token: String,
-    /// Unix seconds after which the token is refused.
-    pub exp_date: i64,
-}
-
-/// `/purchase/info` while the order is not fulfilled yet (202) or when every
-/// line failed (502).
-#[derive(Serialize, ToSchema)]
-pub struct OrderPending {
-    /// `PROCESSING` (202) or `FAILED` (502).
-    pub status: String,
-    /// Why fulfilment failed (502 only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-/// One check of `/health`.
-#[derive(Serialize, ToSchema)]
-pub struct HealthCheck {
-    /// `database`, `revocation_store` or `fulfilment`.
-    pub name: String,
-    pub health: bool,
-}
-
-/// `POST /webhooks`'s answer: the endpoint and its secret (shown only here).
-#[derive(Serialize, ToSchema)]
-pub struct WebhookCreated {
-    #[serde(flatten)]
-    pub webhook: super::wire::WebhookItem,
-    /// `whsec_…`: verifies the `webhook-signature` header.
-    pub secret: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct WebhookList {
-    pub webhooks: Vec<super::wire::WebhookItem>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct DeliveryPage {
-    pub deliveries: Vec<super::wire::DeliveryItem>,
-    pub next_cursor: Option<String>,
-}
-
-/// A request that was queued (`POST /webhooks/{id}/test`).
-#[derive(Serialize, ToSchema)]
-pub struct Queued {
-    #[schema(value_type = String, example = "queued")]
-    pub status: &'static str,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct VendorList {
-    pub vendors: Vec<super::wire::VendorSummaryItem>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TokenList {
-    pub tokens: Vec<super::wire::TokenItem>,
-}
-
-/// `POST /admin/api/deliveries/{id}/redeliver`'s answer.
-#[derive(Serialize, ToSchema)]
-pub struct Redelivered {
-    pub delivery_id: i64,
-    pub event_id: String,
-    pub state: domain::DeliveryState,
-}
-
 struct Security;
 
 impl Modify for Security {
@@ -301,6 +217,10 @@ impl Modify for Security {
             let mut scheme = Http::new(HttpAuthScheme::Bearer);
             scheme.description = Some(what.to_owned());
             components.add_security_scheme(name, SecurityScheme::Http(scheme));
+        }
+        // The typed answers' bodies, which the responses refer to by name.
+        for (name, schema) in super::responses::schemas() {
+            components.schemas.entry(name).or_insert(schema);
         }
     }
 }
@@ -370,46 +290,4 @@ pub struct ApiDoc;
 /// The document, as served.
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
-}
-
-/// Each variant's response (documentation only, in `responses(...)`).
-type ErrorBody = crate::http::error::ErrorResponse;
-
-/// What any route behind a vendor token can answer besides its own errors.
-#[derive(utoipa::IntoResponses)]
-pub enum VendorAuthErrors {
-    #[response(
-        status = 401,
-        description = "`unauthorized`: no token, a malformed one or an unknown one"
-    )]
-    Unauthorized(ErrorBody),
-    #[response(status = 403, description = "`vendor_suspended`")]
-    Suspended(ErrorBody),
-    #[response(
-        status = 429,
-        description = "`rate_limited`: over the token's rate limit",
-        headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
-    )]
-    RateLimited(ErrorBody),
-}
-
-/// What any route behind an admin token can answer besides its own errors.
-#[derive(utoipa::IntoResponses)]
-pub enum AdminAuthErrors {
-    #[response(
-        status = 401,
-        description = "`unauthorized`: no admin token, a malformed one, a vendor token or an unknown one"
-    )]
-    Unauthorized(ErrorBody),
-}
-
-/// The database could not be reached in time.
-#[derive(utoipa::IntoResponses)]
-pub enum DatabaseUnavailable {
-    #[response(
-        status = 503,
-        description = "`database_unavailable`",
-        headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
-    )]
-    Unavailable(ErrorBody),
 }

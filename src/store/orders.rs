@@ -275,7 +275,6 @@ impl Store {
         if lines.is_empty() {
             return Ok(Vec::new());
         }
-        let _first = self.cancel_running();
         let txn = self.conn().begin().await.op(op)?;
         let now = now_ms();
         let changed: Vec<OrderLine> = order_lines::Entity::update_many()

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::console::view::{Chrome, html, when};
 use crate::console::{ConsoleError, ConsoleQuery, ConsoleSession};
-use crate::http::routes::admin::{decode_cursor, encode_cursor};
+use crate::http::params::{decode_cursor, encode_cursor};
 use crate::http::state::AppState;
 
 pub struct AuditRow {

@@ -12,8 +12,8 @@ use crate::console::view::{Chrome, html, see_other, status_class, when};
 use crate::console::{ConsoleError, ConsoleForm, ConsoleQuery, ConsoleSession};
 use crate::domain::{LineId, LineStatus, OrderLineId, OrderRef, ms_to_rfc3339};
 use crate::http::extract::path_param;
-use crate::http::routes::admin::encode_cursor;
-use crate::http::routes::admin::orders::{DetailQuery, SearchQuery, order_of};
+use crate::http::params::encode_cursor;
+use crate::http::params::{DetailQuery, SearchQuery, order_of};
 use crate::http::state::AppState;
 use crate::links::Action;
 use crate::store::events::Event;
@@ -420,7 +420,7 @@ pub async fn cancel(
     let code = f.reason_code.filter(|c| !c.is_empty());
     let body =
         serde_json::json!({"order_line_id": f.line, "reason": f.reason, "reason_code": code});
-    let parsed: crate::http::routes::admin::orders::CancelBody =
+    let parsed: crate::http::params::CancelBody =
         serde_json::from_value(body).map_err(|e| ConsoleError::BadInput(e.to_string()))?;
     let (line, reason) = parsed.parse()?;
     state

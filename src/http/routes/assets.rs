@@ -1,8 +1,10 @@
-use actix_web::{HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use actix_web::web;
+use serde::Deserialize;
 
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, Vendor};
+use crate::http::params::page_size;
+use crate::http::responses::{AssetPage, Json};
 use crate::http::state::AppState;
 use crate::http::wire::AssetItem;
 
@@ -13,13 +15,6 @@ pub struct ListQuery {
     last_id: Option<i64>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-struct AssetPage {
-    assets: Vec<AssetItem>,
-    last_id: i64,
-    next_page: Option<String>,
-}
-
 /// `GET /assets/list?page_size=20&last_id=0`: keyset pagination by `asset_id`.
 #[utoipa::path(
     get,
@@ -28,10 +23,10 @@ struct AssetPage {
     operation_id = "assets_list",
     params(ListQuery),
     responses(
-        (status = 200, description = "A page of the catalogue", body = AssetPage),
-        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        crate::http::openapi::VendorAuthErrors,
-        crate::http::openapi::DatabaseUnavailable
+        Json<AssetPage>,
+        crate::http::responses::Invalid,
+        crate::http::responses::VendorAuthErrors,
+        crate::http::responses::DatabaseUnavailable
     ),
     security(("vendor_token" = []))
 )]
@@ -40,12 +35,8 @@ pub async fn list(
     _caller: Vendor,
     state: web::Data<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let page_size = q.page_size.unwrap_or(20);
-    let limit = u64::try_from(page_size)
-        .ok()
-        .filter(|n| (1..=100).contains(n))
-        .ok_or_else(|| ApiError::invalid("page_size", "must be an integer from 1 to 100"))?;
+) -> Result<Json<AssetPage>, ApiError> {
+    let limit = page_size(q.page_size, 20, 100)?;
     let after = q.last_id.unwrap_or(0);
     if after < 0 {
         return Err(ApiError::invalid("last_id", "must be an integer >= 0"));
@@ -54,11 +45,11 @@ pub async fn list(
     let last_id = page.assets.last().map_or(after, |a| a.asset_id.get());
     let next_page = page.more.then(|| {
         format!(
-            "{}/assets/list?page_size={page_size}&last_id={last_id}",
+            "{}/assets/list?page_size={limit}&last_id={last_id}",
             state.public_url.0
         )
     });
-    Ok(HttpResponse::Ok().json(AssetPage {
+    Ok(Json(AssetPage {
         assets: page.assets.into_iter().map(AssetItem::from).collect(),
         last_id,
         next_page,

@@ -1,13 +1,13 @@
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use crate::domain::{CancelReason, CancelReasonCode, CancelWhy, OrderLineId, OrderNumber};
+use crate::app::idempotency::{Attempt, Work};
+use crate::domain::{CancelWhy, OrderLineId, OrderNumber};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, Field as _, IdempotencyHeader, OptionalJson, Vendor};
-use crate::http::idempotency::{Attempt, Reply, idempotent};
+use crate::http::params::parse_why;
+use crate::http::responses::{Created, OrderItems, idempotent};
 use crate::http::state::AppState;
-use crate::http::wire::order_items;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -22,19 +22,6 @@ pub struct CancelQuery {
 pub struct CancelBody {
     reason: Option<String>,
     reason_code: Option<String>,
-}
-
-/// The reason (defaulted when blank) and the optional reason code.
-pub fn parse_why(reason: Option<&str>, code: Option<&str>) -> Result<CancelWhy, ApiError> {
-    Ok(CancelWhy {
-        reason: CancelReason::parse(reason).field("reason")?,
-        code: code
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(str::parse::<CancelReasonCode>)
-            .transpose()
-            .field("reason_code")?,
-    })
 }
 
 impl CancelQuery {
@@ -72,14 +59,13 @@ impl CancelQuery {
     params(CancelQuery, ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry answer as the first request did")),
     request_body = Option<CancelBody>,
     responses(
-        (status = 201, description = "Canceled and in force on every instance; the order's items", body = Vec<crate::app::items::OrderItem>),
+        Created<OrderItems>,
         (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
-        (status = 408, description = "`request_timeout`: the body did not arrive in time", body = crate::http::error::ErrorResponse),
         (status = 409, description = "`idempotency_request_in_progress`", body = crate::http::error::ErrorResponse),
-        (status = 413, description = "`payload_too_large`: the body exceeds `server.max_body_bytes`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_cancelable`, `idempotency_key_reused`", body = crate::http::error::ErrorResponse),
         (status = 503, description = "`revocation_unavailable` (committed, not yet in force: retry with the same Idempotency-Key) or `database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        crate::http::openapi::VendorAuthErrors
+        crate::http::responses::BodyErrors,
+        crate::http::responses::VendorAuthErrors
     ),
     security(("vendor_token" = []))
 )]
@@ -101,16 +87,15 @@ pub async fn cancel(
             .and_then(|b| b.reason_code.as_deref())
             .unwrap_or_default()
     );
-    let app = &state.app;
-    let actor = caller.actor();
-    // From the idempotency record to the answer, ahead of the access history.
-    let _first = app.cancel_running();
+    let (app, actor) = (&state.app, caller.actor());
+    let once = (caller.tenant, key);
+    let body_material = fingerprint_body.as_bytes();
     idempotent(
         &state,
-        caller.tenant,
-        key,
         &req,
-        fingerprint_body.as_bytes(),
+        once,
+        body_material,
+        Work::Cancel,
         |attempt| async move {
             let (order, line, why) = q.parse(body.as_ref())?;
             let order = caller.tenant.order(order);
@@ -119,10 +104,7 @@ pub async fn cancel(
                 // The first attempt canceled the lines; put their revocation in force.
                 Attempt::Resume(_) => app.resume_cancel(&actor, order).await?,
             };
-            Ok(Reply::new(
-                StatusCode::CREATED,
-                serde_json::to_value(order_items(lines)).map_err(ApiError::internal)?,
-            ))
+            Ok(Created::new(OrderItems::from(lines)))
         },
     )
     .await

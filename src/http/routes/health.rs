@@ -8,8 +8,8 @@ use crate::http::state::AppState;
     path = "/health",
     tag = "operations",
     responses(
-        (status = 200, description = "Every check passed", body = Vec<crate::http::openapi::HealthCheck>),
-        (status = 503, description = "A check failed (same list)", body = Vec<crate::http::openapi::HealthCheck>)
+        (status = 200, description = "Every check passed", body = Vec<crate::http::responses::HealthCheck>),
+        (status = 503, description = "A check failed (same list)", body = Vec<crate::http::responses::HealthCheck>)
     )
 )]
 #[tracing::instrument(skip_all)]
@@ -20,6 +20,10 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     } else {
         HttpResponse::ServiceUnavailable()
     };
-    res.insert_header(("Cache-Control", "no-store"))
-        .json(checks)
+    res.insert_header(("Cache-Control", "no-store")).json(
+        checks
+            .into_iter()
+            .map(crate::http::responses::HealthCheck::from)
+            .collect::<Vec<_>>(),
+    )
 }

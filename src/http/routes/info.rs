@@ -1,18 +1,66 @@
-use actix_web::{HttpResponse, web};
+use actix_web::body::BoxBody;
+use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::app::Info;
 use crate::domain::OrderNumber;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, Field as _, Vendor};
+use crate::http::responses::{OrderItems, OrderPending};
 use crate::http::state::AppState;
-use crate::http::wire::order_items;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct InfoQuery {
     order_id: i64,
+}
+
+/// What `/purchase/info` answers: three successes (HL's contract).
+#[derive(utoipa::IntoResponses)]
+pub enum InfoAnswer {
+    #[response(
+        status = 200,
+        description = "The order's items (links for COMPLETED lines)"
+    )]
+    Ready(OrderItems),
+    #[response(
+        status = 202,
+        description = "Still PROCESSING",
+        headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
+    )]
+    Processing(OrderPending),
+    #[response(status = 502, description = "Every line FAILED")]
+    AllFailed(OrderPending),
+}
+
+impl Responder for InfoAnswer {
+    type Body = BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        match self {
+            Self::Ready(items) => HttpResponse::Ok().json(items),
+            Self::Processing(pending) => HttpResponse::Accepted()
+                .insert_header(("Retry-After", "1"))
+                .json(pending),
+            Self::AllFailed(failed) => HttpResponse::BadGateway().json(failed),
+        }
+    }
+}
+
+impl From<Info> for InfoAnswer {
+    fn from(info: Info) -> Self {
+        match info {
+            Info::Processing => Self::Processing(OrderPending {
+                status: "PROCESSING".to_owned(),
+                message: None,
+            }),
+            Info::AllFailed { message } => Self::AllFailed(OrderPending {
+                status: "FAILED".to_owned(),
+                message: Some(message),
+            }),
+            Info::Ready(lines) => Self::Ready(lines.into()),
+        }
+    }
 }
 
 /// `GET /purchase/info?order_id=N`: 202 while any line is PROCESSING, 502 when every
@@ -23,13 +71,11 @@ pub struct InfoQuery {
     tag = "purchase",
     params(InfoQuery),
     responses(
-        (status = 200, description = "The order's items (links for COMPLETED lines)", body = Vec<crate::app::items::OrderItem>),
-        (status = 202, description = "Still PROCESSING", body = crate::http::openapi::OrderPending, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        InfoAnswer,
         (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
-        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        (status = 502, description = "Every line FAILED", body = crate::http::openapi::OrderPending),
-        crate::http::openapi::VendorAuthErrors,
-        crate::http::openapi::DatabaseUnavailable
+        crate::http::responses::Invalid,
+        crate::http::responses::VendorAuthErrors,
+        crate::http::responses::DatabaseUnavailable
     ),
     security(("vendor_token" = []))
 )]
@@ -38,19 +84,11 @@ pub async fn info(
     caller: Vendor,
     state: web::Data<AppState>,
     ApiQuery(q): ApiQuery<InfoQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<InfoAnswer, ApiError> {
     let order = OrderNumber::parse(q.order_id).field("order_id")?;
     let info = state
         .app
         .info(&caller.actor(), caller.tenant.order(order))
         .await?;
-    Ok(match info {
-        Info::Processing => HttpResponse::Accepted()
-            .insert_header(("Retry-After", "1"))
-            .json(json!({"status": "PROCESSING"})),
-        Info::AllFailed { message } => {
-            HttpResponse::BadGateway().json(json!({"status": "FAILED", "message": message}))
-        }
-        Info::Ready(lines) => HttpResponse::Ok().json(order_items(lines)),
-    })
+    Ok(info.into())
 }

@@ -1,15 +1,15 @@
 //! `GET /purchase/list` (extension): the caller's lines, newest first, for
 //! reconciliation. Links are not minted here (info, download-url and view-url do).
 
-use actix_web::{HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use actix_web::web;
+use serde::Deserialize;
 
-use super::admin::orders::parse_time;
-use super::admin::{decode_cursor, encode_cursor, page_size};
 use crate::app::LineFilter;
 use crate::domain::{LineId, LineStatus};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, Vendor};
+use crate::http::params::{decode_cursor, encode_cursor, optional_time, page_size};
+use crate::http::responses::{Json, LinePage};
 use crate::http::state::AppState;
 use crate::http::wire::OrderItem;
 
@@ -23,12 +23,47 @@ pub struct ListQuery {
     cursor: Option<String>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-struct LinePage {
-    items: Vec<OrderItem>,
-    next_cursor: Option<String>,
+impl ListQuery {
+    fn filter(&self) -> Result<LineFilter, ApiError> {
+        let statuses = self
+            .status
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.to_ascii_uppercase().parse::<LineStatus>().map_err(|_| {
+                    ApiError::invalid(
+                        "status",
+                        "must be PROCESSING, COMPLETED, CANCELED or FAILED (comma-separated)",
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(LineFilter {
+            statuses,
+            created_from_ms: optional_time("created_from", &self.created_from)?,
+            created_to_ms: optional_time("created_to", &self.created_to)?,
+        })
+    }
+
+    fn after(&self) -> Result<Option<(i64, LineId)>, ApiError> {
+        self.cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(|c| {
+                decode_cursor::<2>(c).and_then(|[created, line]| {
+                    LineId::parse(line).map(|l| (created, l)).map_err(|_| {
+                        ApiError::invalid("cursor", "is not a cursor this API returned")
+                    })
+                })
+            })
+            .transpose()
+    }
 }
 
+/// `GET /purchase/list`: the caller's lines, newest first.
 #[utoipa::path(
     get,
     path = "/purchase/list",
@@ -36,10 +71,10 @@ struct LinePage {
     operation_id = "purchase_list",
     params(ListQuery),
     responses(
-        (status = 200, description = "The caller's lines, newest first", body = LinePage),
-        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        crate::http::openapi::VendorAuthErrors,
-        crate::http::openapi::DatabaseUnavailable
+        Json<LinePage>,
+        crate::http::responses::Invalid,
+        crate::http::responses::VendorAuthErrors,
+        crate::http::responses::DatabaseUnavailable
     ),
     security(("vendor_token" = []))
 )]
@@ -48,56 +83,13 @@ pub async fn list(
     caller: Vendor,
     state: web::Data<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let statuses = q
-        .status
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.to_ascii_uppercase().parse::<LineStatus>().map_err(|_| {
-                ApiError::invalid(
-                    "status",
-                    "must be PROCESSING, COMPLETED, CANCELED or FAILED (comma-separated)",
-                )
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let time = |field: &str, v: &Option<String>| {
-        v.as_deref()
-            .filter(|t| !t.trim().is_empty())
-            .map(|t| parse_time(field, t))
-            .transpose()
-    };
-    let filter = LineFilter {
-        statuses,
-        created_from_ms: time("created_from", &q.created_from)?,
-        created_to_ms: time("created_to", &q.created_to)?,
-    };
-    let after = q
-        .cursor
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .map(|c| {
-            decode_cursor::<2>(c).and_then(|[created, line]| {
-                LineId::parse(line)
-                    .map(|l| (created, l))
-                    .map_err(|_| ApiError::invalid("cursor", "is not a cursor this API returned"))
-            })
-        })
-        .transpose()?;
+) -> Result<Json<LinePage>, ApiError> {
+    let limit = page_size(q.page_size, 50, 200)?;
     let page = state
         .app
-        .list_lines(
-            caller.tenant,
-            &filter,
-            after,
-            page_size(q.page_size, 50, 200)?,
-        )
+        .list_lines(caller.tenant, &q.filter()?, q.after()?, limit)
         .await?;
-    Ok(HttpResponse::Ok().json(LinePage {
+    Ok(Json(LinePage {
         items: page.lines.into_iter().map(OrderItem::of_line).collect(),
         next_cursor: page
             .next

@@ -13,7 +13,7 @@ use crate::http::state::AppState;
     tag = "operations",
     responses(
         (status = 200, description = "Prometheus text format", body = String),
-        crate::http::openapi::AdminAuthErrors,
+        crate::http::responses::AdminAuthErrors,
         (status = 404, description = "`not_found`: `metrics.enabled` is false", body = crate::http::error::ErrorResponse)
     ),
     security(("admin_token" = []))

@@ -1,15 +1,14 @@
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
 
+use crate::app::idempotency::Work;
 use crate::app::{Purchase, RegisterRequest};
 use crate::domain::{
     AssetId, CountryCode, CustomerName, Metadata, OrderLineId, OrderNumber, Price, Quantity,
 };
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, Field as _, IdempotencyHeader, Vendor};
-use crate::http::idempotency::{Reply, idempotent};
+use crate::http::responses::{Created, Registered, idempotent};
 use crate::http::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -111,15 +110,14 @@ impl RegisterBody {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry answer as the first request did")),
     request_body = RegisterBody,
     responses(
-        (status = 201, description = "Registered; fulfilment runs in the background", body = crate::http::openapi::Registered),
+        Created<Registered>,
         (status = 400, description = "`quantity_below_minimum`, `region_not_allowed`", body = crate::http::error::ErrorResponse),
         (status = 404, description = "`asset_not_found`", body = crate::http::error::ErrorResponse),
-        (status = 408, description = "`request_timeout`: the body did not arrive in time", body = crate::http::error::ErrorResponse),
         (status = 409, description = "`order_exists`, `idempotency_request_in_progress`", body = crate::http::error::ErrorResponse),
-        (status = 413, description = "`payload_too_large`: the body exceeds `server.max_body_bytes`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field; `validation_token_invalid`, `validation_token_expired`, `validation_token_used`, `idempotency_key_reused`", body = crate::http::error::ErrorResponse),
-        crate::http::openapi::VendorAuthErrors,
-        crate::http::openapi::DatabaseUnavailable
+        crate::http::responses::BodyErrors,
+        crate::http::responses::VendorAuthErrors,
+        crate::http::responses::DatabaseUnavailable
     ),
     security(("vendor_token" = []))
 )]
@@ -133,17 +131,19 @@ pub async fn register(
 ) -> Result<HttpResponse, ApiError> {
     let app = &state.app;
     // Register never answers a resumable 503, so every attempt is a first one.
-    idempotent(&state, caller.tenant, key, &req, &raw, |_| async move {
+    let once = (caller.tenant, key);
+    idempotent(&state, &req, once, &raw, Work::Register, |_| async move {
         let request = value.parse()?;
         let order = request.order;
         tracing::Span::current().record("order_id", order.get());
         let lines = app
             .register(&caller.actor(), caller.tenant, request)
             .await?;
-        Ok(Reply::new(
-            StatusCode::CREATED,
-            json!({"order_id": order, "order_line_ids": lines, "status": "PROCESSING"}),
-        ))
+        Ok(Created::new(Registered {
+            order_id: order,
+            order_line_ids: lines,
+            status: "PROCESSING",
+        }))
     })
     .await
 }

@@ -1,17 +1,17 @@
 //! `/webhooks` (SPEC §9): a vendor's endpoints, their deliveries, a test event.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
 use secrecy::ExposeSecret as _;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::admin::{decode_cursor, encode_cursor, page_size};
 use crate::domain::{EventFilter, EventType, WebhookId};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiQuery, Vendor, path_param};
+use crate::http::params::DeliveriesQuery;
+use crate::http::responses::{
+    Accepted, Created, DeliveryPage, Json, NoContent, Queued, WebhookCreated, WebhookList,
+};
 use crate::http::state::AppState;
-use crate::http::wire::{DeliveryItem, WebhookItem};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = WebhookCreate)]
@@ -29,12 +29,11 @@ pub struct CreateBody {
     operation_id = "webhooks_create",
     request_body = CreateBody,
     responses(
-        (status = 201, description = "Registered; the secret is shown only here", body = crate::http::openapi::WebhookCreated),
-        (status = 408, description = "`request_timeout`: the body did not arrive in time", body = crate::http::error::ErrorResponse),
-        (status = 413, description = "`payload_too_large`: the body exceeds `server.max_body_bytes`", body = crate::http::error::ErrorResponse),
-        (status = 422, description = "`invalid_request`: `details.field` names the field; `webhook_url_not_allowed`", body = crate::http::error::ErrorResponse),
-        crate::http::openapi::VendorAuthErrors,
-        crate::http::openapi::DatabaseUnavailable
+        Created<WebhookCreated>,
+        crate::http::responses::BodyErrors,
+        (status = 422, description = "`invalid_request`: `details.field` names the field; `webhook_url_not_allowed`, `webhook_limit_reached`", body = crate::http::error::ErrorResponse),
+        crate::http::responses::VendorAuthErrors,
+        crate::http::responses::DatabaseUnavailable
     ),
     security(("vendor_token" = []))
 )]
@@ -43,7 +42,7 @@ pub async fn create(
     caller: Vendor,
     state: web::Data<AppState>,
     ApiJson { value: b, .. }: ApiJson<CreateBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Created<WebhookCreated>, ApiError> {
     if b.url.len() > 2000 {
         return Err(ApiError::invalid("url", "must be at most 2000 characters"));
     }
@@ -79,10 +78,10 @@ pub async fn create(
         .app
         .create_webhook(caller.tenant, &b.url, EventFilter::new(events), description)
         .await?;
-    let mut body =
-        serde_json::to_value(WebhookItem::from(created.webhook)).map_err(ApiError::internal)?;
-    body["secret"] = json!(created.secret.expose_secret());
-    Ok(HttpResponse::build(StatusCode::CREATED).json(body))
+    Ok(Created::new(WebhookCreated {
+        secret: created.secret.expose_secret().to_owned(),
+        webhook: created.webhook.into(),
+    }))
 }
 
 /// `GET /webhooks`.
@@ -92,22 +91,21 @@ pub async fn create(
     tag = "webhooks",
     operation_id = "webhooks_list",
     responses(
-        (status = 200, description = "The tenant's endpoints, without secrets", body = crate::http::openapi::WebhookList),
-        crate::http::openapi::VendorAuthErrors,
-        crate::http::openapi::DatabaseUnavailable
+        Json<WebhookList>,
+        crate::http::responses::VendorAuthErrors,
+        crate::http::responses::DatabaseUnavailable
     ),
     security(("vendor_token" = []))
 )]
 #[tracing::instrument(skip_all)]
-pub async fn list(caller: Vendor, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let hooks: Vec<WebhookItem> = state
-        .app
-        .webhooks(caller.tenant)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({ "webhooks": hooks })))
+pub async fn list(
+    caller: Vendor,
+    state: web::Data<AppState>,
+) -> Result<Json<WebhookList>, ApiError> {
+    let webhooks = state.app.webhooks(caller.tenant).await?;
+    Ok(Json(WebhookList {
+        webhooks: webhooks.into_iter().map(Into::into).collect(),
+    }))
 }
 
 fn webhook_id(req: &HttpRequest) -> Result<WebhookId, ApiError> {
@@ -122,11 +120,11 @@ fn webhook_id(req: &HttpRequest) -> Result<WebhookId, ApiError> {
     operation_id = "webhooks_delete",
     params(("webhook_id" = String, Path, description = "The endpoint")),
     responses(
-        (status = 204, description = "Deleted; its pending deliveries stop"),
+        NoContent,
         (status = 404, description = "`webhook_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        crate::http::openapi::VendorAuthErrors,
-        crate::http::openapi::DatabaseUnavailable
+        crate::http::responses::VendorAuthErrors,
+        crate::http::responses::DatabaseUnavailable
     ),
     security(("vendor_token" = []))
 )]
@@ -135,52 +133,12 @@ pub async fn delete(
     caller: Vendor,
     state: web::Data<AppState>,
     req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<NoContent, ApiError> {
     state
         .app
         .delete_webhook(caller.tenant, webhook_id(&req)?)
         .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DeliveriesQuery {
-    page_size: Option<i64>,
-    cursor: Option<String>,
-}
-
-impl DeliveriesQuery {
-    pub fn page(&self) -> Result<(Option<i64>, u64), ApiError> {
-        let before = self
-            .cursor
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .map(|c| decode_cursor::<1>(c).map(|[id]| id))
-            .transpose()?;
-        Ok((before, page_size(self.page_size, 50, 200)?))
-    }
-}
-
-/// The deliveries page shared by the vendor and admin routes.
-pub async fn deliveries_page(
-    state: &AppState,
-    id: WebhookId,
-    tenant: Option<crate::domain::Tenant>,
-    q: &DeliveriesQuery,
-) -> Result<HttpResponse, ApiError> {
-    let (before, limit) = q.page()?;
-    let mut rows = state
-        .app
-        .webhook_deliveries(id, tenant, before, limit + 1)
-        .await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = more
-        .then(|| rows.last().map(|(d, _)| encode_cursor(&[d.id])))
-        .flatten();
-    let deliveries: Vec<DeliveryItem> = rows.into_iter().map(DeliveryItem::from).collect();
-    Ok(HttpResponse::Ok().json(json!({"deliveries": deliveries, "next_cursor": next_cursor})))
+    Ok(NoContent)
 }
 
 /// `GET /webhooks/{webhook_id}/deliveries`.
@@ -191,11 +149,11 @@ pub async fn deliveries_page(
     operation_id = "webhooks_deliveries",
     params(("webhook_id" = String, Path, description = "The endpoint"), DeliveriesQuery),
     responses(
-        (status = 200, description = "Deliveries, newest first", body = crate::http::openapi::DeliveryPage),
+        Json<DeliveryPage>,
         (status = 404, description = "`webhook_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        crate::http::openapi::VendorAuthErrors,
-        crate::http::openapi::DatabaseUnavailable
+        crate::http::responses::VendorAuthErrors,
+        crate::http::responses::DatabaseUnavailable
     ),
     security(("vendor_token" = []))
 )]
@@ -205,8 +163,11 @@ pub async fn deliveries(
     state: web::Data<AppState>,
     req: HttpRequest,
     ApiQuery(q): ApiQuery<DeliveriesQuery>,
-) -> Result<HttpResponse, ApiError> {
-    deliveries_page(&state, webhook_id(&req)?, Some(caller.tenant), &q).await
+) -> Result<Json<DeliveryPage>, ApiError> {
+    let id = webhook_id(&req)?;
+    Ok(Json(
+        DeliveryPage::load(&state, id, Some(caller.tenant), &q).await?,
+    ))
 }
 
 /// `POST /webhooks/{webhook_id}/test`: 202; a `webhook.test` event is sent.
@@ -217,11 +178,11 @@ pub async fn deliveries(
     operation_id = "webhooks_test",
     params(("webhook_id" = String, Path, description = "The endpoint")),
     responses(
-        (status = 202, description = "A `webhook.test` event is queued", body = crate::http::openapi::Queued),
+        Accepted<Queued>,
         (status = 404, description = "`webhook_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        crate::http::openapi::VendorAuthErrors,
-        crate::http::openapi::DatabaseUnavailable
+        crate::http::responses::VendorAuthErrors,
+        crate::http::responses::DatabaseUnavailable
     ),
     security(("vendor_token" = []))
 )]
@@ -230,10 +191,10 @@ pub async fn test(
     caller: Vendor,
     state: web::Data<AppState>,
     req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Accepted<Queued>, ApiError> {
     state
         .app
         .test_webhook(caller.tenant, webhook_id(&req)?)
         .await?;
-    Ok(HttpResponse::Accepted().json(json!({"status": "queued"})))
+    Ok(Accepted::new(Queued::NOW))
 }

@@ -1,11 +1,11 @@
-use actix_web::{HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use actix_web::web;
+use serde::Deserialize;
 
-use super::{decode_cursor, encode_cursor, page_size};
 use crate::http::error::ApiError;
 use crate::http::extract::{Admin, ApiQuery};
+use crate::http::params::{encode_cursor, id_cursor, page_of, page_size};
+use crate::http::responses::{AuditPage, Json};
 use crate::http::state::AppState;
-use crate::http::wire::AuditItem;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -14,13 +14,7 @@ pub struct AuditQuery {
     cursor: Option<String>,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-struct AuditPage {
-    entries: Vec<AuditItem>,
-    next_cursor: Option<String>,
-}
-
-/// `GET /admin/api/audit`: every admin change, newest first.
+/// `GET /admin/api/audit`: every change by an operator or the CLI, newest first.
 #[utoipa::path(
     get,
     path = "/admin/api/audit",
@@ -28,10 +22,10 @@ struct AuditPage {
     operation_id = "admin_audit",
     params(AuditQuery),
     responses(
-        (status = 200, description = "Every operator change, newest first", body = AuditPage),
-        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        crate::http::openapi::AdminAuthErrors,
-        crate::http::openapi::DatabaseUnavailable
+        Json<AuditPage>,
+        crate::http::responses::Invalid,
+        crate::http::responses::AdminAuthErrors,
+        crate::http::responses::DatabaseUnavailable
     ),
     security(("admin_token" = []))
 )]
@@ -40,21 +34,12 @@ pub async fn audit(
     _admin: Admin,
     state: web::Data<AppState>,
     ApiQuery(q): ApiQuery<AuditQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Json<AuditPage>, ApiError> {
     let limit = page_size(q.page_size, 50, 200)?;
-    let before = q
-        .cursor
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .map(|c| decode_cursor::<1>(c).map(|[id]| id))
-        .transpose()?;
-    let mut entries = state.app.audit_log(before, limit + 1).await?;
-    let more = entries.len() as u64 > limit;
-    entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = more
-        .then(|| entries.last().map(|e| encode_cursor(&[e.id])))
-        .flatten();
-    Ok(HttpResponse::Ok().json(AuditPage {
+    let before = id_cursor(q.cursor.as_deref())?;
+    let rows = state.app.audit_log(before, limit + 1).await?;
+    let (entries, next_cursor) = page_of(rows, limit, |e| encode_cursor(&[e.id]));
+    Ok(Json(AuditPage {
         entries: entries.into_iter().map(Into::into).collect(),
         next_cursor,
     }))

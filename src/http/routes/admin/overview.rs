@@ -1,27 +1,28 @@
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 
 use crate::http::error::ApiError;
 use crate::http::extract::Admin;
+use crate::http::responses::Json;
 use crate::http::state::AppState;
 use crate::http::wire::OverviewItem;
 
-/// `GET /admin/api/overview`.
+/// `GET /admin/api/overview`: right now, across every vendor.
 #[utoipa::path(
     get,
     path = "/admin/api/overview",
     tag = "admin",
     operation_id = "admin_overview",
     responses(
-        (status = 200, description = "Right now, across every vendor", body = crate::http::wire::OverviewItem),
-        crate::http::openapi::AdminAuthErrors,
-        crate::http::openapi::DatabaseUnavailable
+        Json<OverviewItem>,
+        crate::http::responses::AdminAuthErrors,
+        crate::http::responses::DatabaseUnavailable
     ),
     security(("admin_token" = []))
 )]
 #[tracing::instrument(skip_all)]
-pub async fn overview(_admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let overview = state.app.overview().await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(OverviewItem::from(overview)))
+pub async fn overview(
+    _admin: Admin,
+    state: web::Data<AppState>,
+) -> Result<Json<OverviewItem>, ApiError> {
+    Ok(Json(state.app.overview().await?.into()))
 }

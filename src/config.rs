@@ -305,6 +305,8 @@ pub struct WebhookSettings {
     pub disable_after_hours: u64,
     pub allow_http: bool,
     pub allow_private_networks: bool,
+    /// Endpoints one vendor may have (not counting deleted ones).
+    pub max_endpoints_per_vendor: u32,
 }
 
 impl WebhookSettings {
@@ -360,6 +362,8 @@ pub struct RateLimitSettings {
     pub access_per_ip_per_second: u32,
     /// 0 = twice the rate.
     pub access_per_ip_burst: u32,
+    /// Failed logins per client IP per minute (0 = no limit).
+    pub failed_logins_per_minute: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -676,6 +680,7 @@ mod tests {
             disable_after_hours: 120,
             allow_http: false,
             allow_private_networks: false,
+            max_endpoints_per_vendor: 10,
         };
         assert_eq!(
             with("5s, 5m,30m,2h,250ms").schedule().ok(),

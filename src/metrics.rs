@@ -97,6 +97,10 @@ fn describe() {
         "Access history events dropped (buffer or retry backlog full)"
     );
     describe_counter!(
+        "assetgate_failed_logins_total",
+        "Presented tokens that matched nothing, by surface: vendor_api, admin_api, console"
+    );
+    describe_counter!(
         "assetgate_webhook_deliveries_total",
         "Webhook delivery attempts by result: delivered, retried, failed, gone"
     );

@@ -198,6 +198,7 @@ impl Application {
                 policy: webhook_policy,
                 retry_schedule: hooks.schedule()?,
                 disable_after: Duration::from_secs(hooks.disable_after_hours * 3600),
+                max_endpoints: hooks.max_endpoints_per_vendor,
             },
         );
         // Before serving: complete the set (in-process) or rebuild it if Redis lost it.
@@ -414,6 +415,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             )
             .default_service(web::to(http::not_found))
             .wrap(from_fn(middleware::environment_header))
+            .wrap(from_fn(middleware::response_headers))
             .wrap(TracingLogger::<AssetgateRootSpan>::new())
             .wrap(from_fn(middleware::request_id))
     })

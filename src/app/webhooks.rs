@@ -32,6 +32,8 @@ pub struct WebhookRules {
     pub retry_schedule: Vec<Duration>,
     /// An endpoint failing this long without a success is disabled.
     pub disable_after: Duration,
+    /// Endpoints one vendor may have (not counting deleted ones).
+    pub max_endpoints: u32,
 }
 
 /// A new endpoint and its secret (shown once).
@@ -79,6 +81,11 @@ impl App {
             .check(url)
             .await
             .map_err(|e| AppError::WebhookUrlNotAllowed(e.to_string()))?;
+        let limit = self.webhook_rules.max_endpoints;
+        let existing = self.store.vendor_webhooks(tenant.vendor).await?.len();
+        if existing >= usize::try_from(limit).unwrap_or(usize::MAX) {
+            return Err(AppError::WebhookLimitReached { limit });
+        }
         let secret = generate_secret();
         let webhook = self
             .store

@@ -58,8 +58,11 @@ pub fn html<T: askama::Template>(page: &T) -> Result<actix_web::HttpResponse, su
 }
 
 /// A 303 to `to` (post/redirect/get).
+/// 303 to `to` (the console's home if `to` cannot be a header value).
 pub fn see_other(to: &str) -> actix_web::HttpResponse {
+    let to = actix_web::http::header::HeaderValue::from_str(to)
+        .unwrap_or(actix_web::http::header::HeaderValue::from_static("/admin/"));
     actix_web::HttpResponse::SeeOther()
-        .insert_header(("Location", to.to_owned()))
+        .insert_header((actix_web::http::header::LOCATION, to))
         .finish()
 }

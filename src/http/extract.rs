@@ -13,6 +13,7 @@ use super::error::ApiError;
 use crate::app::operators::Operator;
 use crate::app::{Authentication, VendorCaller};
 use crate::domain::IdempotencyKey;
+use crate::http::limits::LoginSurface;
 use crate::http::state::AppState;
 
 /// An authenticated vendor backend, bound to one environment by its token.
@@ -53,8 +54,12 @@ impl FromRequest for Vendor {
         Box::pin(async move {
             let state = state(&req)?;
             let presented = bearer(&req).ok_or(ApiError::Unauthorized)?;
+            state.limits.login_allowed(&req)?;
             let caller = match state.app.authenticate_vendor(presented).await? {
-                Authentication::Unknown => return Err(ApiError::Unauthorized),
+                Authentication::Unknown => {
+                    state.limits.login_failed(&req, LoginSurface::VendorApi);
+                    return Err(ApiError::Unauthorized);
+                }
                 Authentication::Suspended => return Err(ApiError::VendorSuspended),
                 Authentication::Vendor(caller) => caller,
             };
@@ -80,11 +85,11 @@ impl FromRequest for Admin {
         Box::pin(async move {
             let state = state(&req)?;
             let presented = bearer(&req).ok_or(ApiError::Unauthorized)?;
-            let operator = state
-                .app
-                .authenticate_admin(presented)
-                .await?
-                .ok_or(ApiError::Unauthorized)?;
+            state.limits.login_allowed(&req)?;
+            let Some(operator) = state.app.authenticate_admin(presented).await? else {
+                state.limits.login_failed(&req, LoginSurface::AdminApi);
+                return Err(ApiError::Unauthorized);
+            };
             tracing::Span::current().record("admin", tracing::field::display(&operator.name));
             Ok(Admin(operator))
         })

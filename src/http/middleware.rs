@@ -97,6 +97,46 @@ pub async fn record_metrics(
     Ok(res)
 }
 
+/// The API docs' policy: the Swagger UI is served from this origin only (it
+/// sets inline styles, so styles may be inline; scripts may not).
+pub const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+    base-uri 'none'; object-src 'none'";
+
+/// Headers by kind of path: `/docs/` gets a Content-Security-Policy, no
+/// framing and no sniffing (it shares the console's origin); the APIs' answers
+/// (links, buyers' names, tokens) are never stored by a cache (`no-store`)
+/// and never sniffed. Downloads (`/access`) and the console set their own.
+pub async fn response_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let path = req.path();
+    let docs = path.starts_with("/docs");
+    let api = ["/purchase/", "/webhooks", "/admin/api/", "/assets/"]
+        .iter()
+        .any(|p| path.starts_with(p));
+    let mut res = next.call(req).await?;
+    let headers = res.headers_mut();
+    let set = |headers: &mut actix_web::http::header::HeaderMap, name, value| {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    };
+    if docs {
+        set(headers, "content-security-policy", DOCS_CSP);
+        set(headers, "x-frame-options", "DENY");
+        set(headers, "x-content-type-options", "nosniff");
+        set(headers, "referrer-policy", "no-referrer");
+    }
+    if api {
+        set(headers, "cache-control", "no-store");
+        set(headers, "x-content-type-options", "nosniff");
+    }
+    Ok(res)
+}
+
 #[cfg(test)]
 mod tests {
     use super::sane;

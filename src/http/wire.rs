@@ -43,6 +43,12 @@ pub struct AssetItem {
     /// Sellable everywhere (no country restriction).
     pub world: bool,
     pub min_qty: i32,
+    /// Always `[]`: HL's optional taxonomy, which the HL JavaScript SDK's
+    /// generated validator nevertheless requires as arrays.
+    pub categories: Vec<String>,
+    pub keywords: Vec<String>,
+    pub series: Vec<String>,
+    pub skills: Vec<String>,
 }
 
 impl From<Asset> for AssetItem {
@@ -59,6 +65,10 @@ impl From<Asset> for AssetItem {
             world: a.countries.is_world(),
             countries: a.countries.codes().to_vec(),
             min_qty: a.min_qty,
+            categories: Vec::new(),
+            keywords: Vec::new(),
+            series: Vec::new(),
+            skills: Vec::new(),
         }
     }
 }

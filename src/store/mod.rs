@@ -166,13 +166,39 @@ impl CancelsFirst {
     }
 }
 
+/// Whether opening the database may create it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Open {
+    /// `serve` and `migrate`: a missing SQLite file is created (folder 0700,
+    /// file 0600; SQLite gives its `-wal`/`-shm` the file's mode).
+    CreateIfMissing,
+    /// Every other command: the database must exist and hold assetgate's
+    /// tables, or the command says which database it looked for.
+    Existing,
+}
+
 impl Store {
+    /// Opens the database for `serve` and `migrate` (created if missing).
     pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        Self::open(settings, Open::CreateIfMissing).await
+    }
+
+    pub async fn open(settings: &DatabaseSettings, open: Open) -> anyhow::Result<Self> {
         use anyhow::Context as _;
         let url = settings.url.expose_secret();
-        if let Some(parent) = sqlite_parent_dir(url) {
-            std::fs::create_dir_all(&parent)
-                .with_context(|| format!("creating the database folder {}", parent.display()))?;
+        let shown = crate::config::redact_url(url);
+        if let Some(file) = sqlite_file(url) {
+            if open == Open::Existing && !file.exists() {
+                anyhow::bail!(
+                    "there is no database at {} (database.url = {shown}, relative to {}): run \
+                     this command where `assetgate serve` runs, or set DATABASE_URL; \
+                     `assetgate migrate` creates a new database",
+                    file.display(),
+                    std::env::current_dir().unwrap_or_default().display(),
+                );
+            }
+            create_private(&file)
+                .with_context(|| format!("creating the database {}", file.display()))?;
         }
         let timeout = Duration::from_millis(settings.timeout_ms);
         let mut options = ConnectOptions::new(url.to_owned());
@@ -198,10 +224,23 @@ impl Store {
                 crate::config::redact_url(url)
             )
         })?;
-        Ok(Self {
+        let store = Self {
             db,
             cancels: Arc::default(),
-        })
+        };
+        if open == Open::Existing {
+            let applied = Migrator::get_applied_migrations(&store.db)
+                .await
+                .map(|m| m.len())
+                .unwrap_or(0);
+            if applied == 0 {
+                anyhow::bail!(
+                    "the database at {shown} has no assetgate tables: check database.url / \
+                     DATABASE_URL, or run `assetgate migrate` to set up a new one"
+                );
+            }
+        }
+        Ok(store)
     }
 
     /// Marks a cancel as running until the guard is dropped: the access
@@ -232,8 +271,8 @@ impl Store {
     }
 }
 
-/// `sqlite://data/x.db?mode=rwc` → `data`, so a fresh clone can create its database.
-fn sqlite_parent_dir(url: &str) -> Option<std::path::PathBuf> {
+/// `sqlite://data/x.db?mode=rwc` → `data/x.db` (none for memory or PostgreSQL).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;
@@ -241,10 +280,30 @@ fn sqlite_parent_dir(url: &str) -> Option<std::path::PathBuf> {
     if path.is_empty() || path.starts_with(":memory:") {
         return None;
     }
-    std::path::Path::new(path)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(std::path::Path::to_path_buf)
+    Some(path.into())
+}
+
+/// Creates the SQLite file's folder (0700) and the file (0600) if missing:
+/// the database holds buyers' names and webhook secrets. Existing ones are
+/// left as the operator set them.
+fn create_private(file: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+    if let Some(dir) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Whether an insert failed on a unique constraint (duplicate line, key, …).
@@ -257,7 +316,7 @@ fn is_unique_violation(err: &DbErr) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{Store, sqlite_parent_dir};
+    use super::{Open, Store, sqlite_file};
     use crate::config::DatabaseSettings;
     use sea_orm::{ConnectionTrait as _, Statement};
 
@@ -356,16 +415,75 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_parent_dir_is_found_for_relative_and_absolute_paths() {
+    fn the_sqlite_file_is_found_for_relative_and_absolute_paths() {
         assert_eq!(
-            sqlite_parent_dir("sqlite://data/assetgate.db?mode=rwc"),
-            Some("data".into())
+            sqlite_file("sqlite://data/assetgate.db?mode=rwc"),
+            Some("data/assetgate.db".into())
         );
         assert_eq!(
-            sqlite_parent_dir("sqlite:///tmp/x/a.db"),
-            Some("/tmp/x".into())
+            sqlite_file("sqlite:///tmp/x/a.db"),
+            Some("/tmp/x/a.db".into())
         );
-        assert_eq!(sqlite_parent_dir("sqlite::memory:"), None);
-        assert_eq!(sqlite_parent_dir("postgres://localhost/x"), None);
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://localhost/x"), None);
+    }
+
+    fn settings(url: String) -> DatabaseSettings {
+        DatabaseSettings {
+            url: url.into(),
+            migrate_on_start: false,
+            max_connections: 2,
+            timeout_ms: 5000,
+        }
+    }
+
+    /// The database (buyers' names, webhook secrets) is readable by its owner only.
+    #[tokio::test]
+    async fn a_new_sqlite_database_is_private_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let url = format!("sqlite://{}/x.db?mode=rwc", data.display());
+        let store = Store::connect(&settings(url)).await.unwrap();
+        store.migrate().await.unwrap();
+        let mode = |p: std::path::PathBuf| {
+            std::fs::metadata(&p)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode(data.clone()), 0o700, "the folder");
+        for file in ["x.db", "x.db-wal", "x.db-shm"] {
+            assert_eq!(mode(data.join(file)), 0o600, "{file}");
+        }
+    }
+
+    /// Commands other than `serve`/`migrate` never make a database.
+    #[tokio::test]
+    async fn opening_an_existing_database_refuses_a_missing_or_empty_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/none.db?mode=rwc", dir.path().display());
+        let Err(err) = Store::open(&settings(url), Open::Existing).await else {
+            panic!("opened a missing database");
+        };
+        let err = err.to_string();
+        assert!(err.contains("none.db") && err.contains("migrate"), "{err}");
+        assert!(!dir.path().join("none.db").exists(), "nothing was created");
+
+        let url = format!("sqlite://{}/empty.db?mode=rwc", dir.path().display());
+        Store::connect(&settings(url.clone())).await.unwrap();
+        let Err(err) = Store::open(&settings(url.clone()), Open::Existing).await else {
+            panic!("opened a database without tables");
+        };
+        let err = err.to_string();
+        assert!(err.contains("no assetgate tables"), "{err}");
+        Store::connect(&settings(url.clone()))
+            .await
+            .unwrap()
+            .migrate()
+            .await
+            .unwrap();
+        assert!(Store::open(&settings(url), Open::Existing).await.is_ok());
     }
 }

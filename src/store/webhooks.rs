@@ -217,9 +217,13 @@ impl Store {
         why: &str,
     ) -> Result<(), StoreError> {
         let op = "stopping a webhook endpoint";
-        webhooks::Entity::update_many()
-            .col_expr(webhooks::Column::Status, Expr::value(status))
-            .col_expr(webhooks::Column::DisabledReason, Expr::value(why))
+        let mut stop =
+            webhooks::Entity::update_many().col_expr(webhooks::Column::Status, Expr::value(status));
+        if status == WebhookStatus::Deleted {
+            // Nothing is signed for a deleted endpoint again: keep no secret.
+            stop = stop.col_expr(webhooks::Column::Secret, Expr::value(""));
+        }
+        stop.col_expr(webhooks::Column::DisabledReason, Expr::value(why))
             .filter(webhooks::Column::WebhookId.eq(id))
             .exec(self.conn())
             .await

@@ -62,6 +62,24 @@ fn public_v4(ip: Ipv4Addr) -> bool {
 
 fn public_v6(ip: Ipv6Addr) -> bool {
     let s = ip.segments();
+    let embedded = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
+        Ipv4Addr::new(a, b, c, d)
+    };
+    // Forms that carry an IPv4 address: the address they carry decides.
+    if s[..6] == [0; 6] {
+        // IPv4-compatible `::a.b.c.d` (deprecated; `::` and `::1` fall here too).
+        return public_v4(embedded(s[6], s[7]));
+    }
+    if s[..4] == [0; 4] && s[4] == 0xffff && s[5] == 0 {
+        // IPv4-translated `::ffff:0:a.b.c.d`.
+        return public_v4(embedded(s[6], s[7]));
+    }
+    if s[0] == 0x2002 {
+        // 6to4: the relay delivers to the IPv4 address in bits 16..48.
+        return public_v4(embedded(s[1], s[2]));
+    }
     !(ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
@@ -69,7 +87,10 @@ fn public_v6(ip: Ipv6Addr) -> bool {
         || (s[0] & 0xffc0) == 0xfe80 // link-local
         || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
         || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || (s[0] == 0x0064 && s[1] == 0xff9b)) // NAT64 to an IPv4 we cannot check
+        || (s[0] == 0x0064 && s[1] == 0xff9b)  // NAT64 to an IPv4 we cannot check
+        || (s[0] == 0x2001 && s[1] == 0x0000)  // Teredo: a tunnel to an IPv4 we cannot check
+        || (s[0] == 0x2001 && s[1] == 0x0002 && s[2] == 0) // benchmarking
+        || (s[0] == 0x0100 && s[1..4] == [0; 3])) // discard-only 100::/64
 }
 
 impl Policy {
@@ -176,6 +197,15 @@ mod tests {
             "ff02::1",
             "::ffff:127.0.0.1",
             "::ffff:10.1.2.3",
+            // IPv6 forms that embed an internal IPv4 address.
+            "::127.0.0.1",
+            "::a00:1",
+            "::ffff:0:7f00:1",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::1",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
+            "100::1",
+            "64:ff9b::7f00:1",
         ] {
             let ip: IpAddr = internal.parse().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
             assert!(!is_public(ip), "{internal}");
@@ -185,6 +215,7 @@ mod tests {
             "8.8.8.8",
             "2606:4700::1111",
             "::ffff:1.1.1.1",
+            "2002:808:808::1",
         ] {
             let ip: IpAddr = public.parse().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
             assert!(is_public(ip), "{public}");
@@ -222,6 +253,18 @@ mod tests {
                         .parse()
                         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
                 ),
+            ),
+            (
+                "https://[::127.0.0.1]/hook",
+                Refused::NotPublic(IpAddr::V6(Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0x7f00, 1))),
+            ),
+            (
+                "https://[::ffff:0:7f00:1]/hook",
+                Refused::NotPublic(IpAddr::V6(Ipv6Addr::new(0, 0, 0, 0, 0xffff, 0, 0x7f00, 1))),
+            ),
+            (
+                "https://[2002:7f00:1::1]/hook",
+                Refused::NotPublic(IpAddr::V6(Ipv6Addr::new(0x2002, 0x7f00, 1, 0, 0, 0, 0, 1))),
             ),
             ("file:///etc/passwd", Refused::Scheme),
             ("http://example.com/hook", Refused::PlainHttp),

@@ -74,6 +74,10 @@ async fn assets_list_pages_through_the_catalogue_by_asset_id(backend: Backend) {
     }
     assert_eq!(item["format"], "PDF");
     assert_eq!(item["content_type"], "application/pdf");
+    // HL's optional taxonomy: the HL JavaScript SDK's validator requires arrays.
+    for field in ["categories", "keywords", "series", "skills"] {
+        assert_eq!(item[field], serde_json::json!([]), "AssetItem.{field}");
+    }
     assert_eq!(page["next_page"], Value::Null);
 }
 

@@ -160,3 +160,109 @@ async fn a_sandbox_token_does_not_see_live_orders_nor_other_vendors(backend: Bac
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
 }
+
+/// Failed logins are counted per client IP on every surface (vendor API,
+/// admin API, console form); past the limit every attempt is refused with 429
+/// before its token is checked — a right token included — and each failure
+/// is logged and counted in /metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_are_throttled_per_client_and_counted() {
+    let app = crate::helpers::spawn_app_with(
+        Backend::Sqlite,
+        crate::helpers::Options {
+            tweak: |s| s.rate_limit.failed_logins_per_minute = 3,
+            ..crate::helpers::Options::default()
+        },
+    )
+    .await;
+    let vt = app.vendor(Environment::Live).await;
+    let admin = app.admin("Ann").await;
+    // A right token does not count.
+    assert_eq!(
+        app.get("/assets/list", &vt.token).await.status(),
+        StatusCode::OK
+    );
+    let wrong = "agt_live_0000000000000000000000000000000000000000000";
+    assert_error(
+        app.get("/assets/list", wrong).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    assert_error(
+        app.get("/admin/api/vendors", "agt_admin_00000000000000000000000000")
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    // Each failure is counted by surface.
+    let metrics = app.get("/metrics", &admin).await.text().await.unwrap();
+    for surface in ["vendor_api", "admin_api"] {
+        assert!(
+            metrics.contains(&format!(
+                "assetgate_failed_logins_total{{surface=\"{surface}\"}} 1"
+            )),
+            "{surface}: {metrics}"
+        );
+    }
+    let res = app
+        .client
+        .post(app.url("/admin/login"))
+        .form(&[("token", "agt_admin_wrong"), ("next", "/admin/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // Three failures: now even the right tokens are refused, on every surface.
+    let err = assert_error(
+        app.get("/assets/list", &vt.token).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    )
+    .await;
+    assert!(
+        err["details"]["retry_after_seconds"].as_u64().unwrap() >= 1,
+        "{err}"
+    );
+    let res = app.get("/admin/api/vendors", &admin).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+    let res = app
+        .client
+        .post(app.url("/admin/login"))
+        .form(&[("token", admin.as_str()), ("next", "/admin/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        res.headers().get("set-cookie").is_none(),
+        "no session was opened"
+    );
+    assert!(res.text().await.unwrap().contains("Too many failed logins"));
+}
+
+/// A CR/LF in the login's `next` cannot become a header: the login
+/// succeeds and returns to the console's home.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_with_a_line_break_in_next_goes_home() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let admin = app.admin("Ann").await;
+    let res = app
+        .client
+        .post(app.url("/admin/login"))
+        .form(&[
+            ("token", admin.as_str()),
+            ("next", "/admin/\r\nSet-Cookie: injected=1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/admin/");
+    let cookies: Vec<_> = res.headers().get_all("set-cookie").iter().collect();
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    assert!(!cookies[0].to_str().unwrap().contains("injected"));
+}

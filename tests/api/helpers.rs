@@ -445,6 +445,24 @@ impl TestApp {
             .expect("SQL runs");
     }
 
+    /// The first column of every row `sql` returns, as text.
+    pub async fn query_strings(&self, sql: &str) -> Vec<String> {
+        use sea_orm::ConnectionTrait as _;
+        let db = sea_orm::Database::connect(self.settings.database.url.expose_secret())
+            .await
+            .expect("test database");
+        let rows = db
+            .query_all_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                sql,
+            ))
+            .await
+            .expect("SQL runs");
+        rows.iter()
+            .map(|r| r.try_get_by_index::<String>(0).expect("a text column"))
+            .collect()
+    }
+
     pub async fn request(
         &self,
         method: Method,

@@ -191,3 +191,41 @@ async fn a_rotated_out_key_verifies_its_links_until_it_is_removed(backend: Backe
         "links of the new key serve wherever it is the key"
     );
 }
+
+/// Answers that carry links, buyers' names or tokens are never kept by a cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_answers_with_links_or_personal_data_are_not_cached() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let asset = app.add_asset(AssetSpec::default()).await;
+    let vt = app.vendor(Environment::Live).await;
+    app.completed_order(&vt.token, 71, &[(1, &asset)]).await;
+    let admin = app.admin("cache").await;
+    let vendor = vt.vendor.to_string();
+    for (path, token) in [
+        (
+            "/purchase/download-url?order_id=71&order_line_id=1",
+            &vt.token,
+        ),
+        ("/purchase/info?order_id=71", &vt.token),
+        ("/purchase/list", &vt.token),
+        ("/webhooks", &vt.token),
+        ("/admin/api/orders?q=71", &admin),
+        (
+            &format!("/admin/api/orders/{vendor}/LIVE/71") as &str,
+            &admin,
+        ),
+        // Errors too: they can name what was asked for.
+        ("/purchase/info?order_id=999", &vt.token),
+    ] {
+        let res = app.get(path, token).await;
+        assert!(res.status().as_u16() < 500, "{path}: {}", res.status());
+        assert_eq!(
+            res.headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{path}"
+        );
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{path}");
+    }
+}

@@ -163,6 +163,38 @@ async fn the_document_is_openapi_3_1_and_lists_every_route_with_its_errors() {
     }
     assert!(doc["components"]["securitySchemes"]["vendor_token"].is_object());
     assert!(doc["components"]["securitySchemes"]["admin_token"].is_object());
+
+    // Every `$ref` names a schema the document holds (typed answers refer to
+    // their bodies by name, so a body left out of the components would dangle).
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(
+        refs.len() > 50,
+        "the document refers to its schemas: {}",
+        refs.len()
+    );
+    for r in &refs {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("{r} points into the components' schemas"));
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "{r} resolves"
+        );
+    }
+}
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                out.push(r.clone());
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
 }
 
 /// The schemathesis CLI: `$SCHEMATHESIS`, or the one `scripts/test.sh` installs.
@@ -261,6 +293,20 @@ async fn the_docs_page_renders_the_document_with_no_external_host() {
     let res = app.client.get(app.url("/docs")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
     assert_eq!(res.headers()["location"], "/docs/");
+    // The docs share the console's origin: no framing, no sniffing, only this
+    // origin's scripts (the browser below shows the page still renders).
+    let res = app.client.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    for directive in [
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+    ] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
 
     let browser = Browser::start().await;
     let d = &browser.driver;

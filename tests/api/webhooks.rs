@@ -110,6 +110,7 @@ both_backends!(
     a_hanging_receiver_times_out_without_holding_up_another_vendor,
     internal_and_non_http_targets_are_refused,
     endpoints_belong_to_their_tenant,
+    endpoints_are_capped_per_vendor_and_a_deleted_ones_secret_is_wiped,
     operators_see_endpoints_and_deliveries_and_redeliver,
 );
 
@@ -408,6 +409,13 @@ async fn internal_and_non_http_targets_are_refused(backend: Backend) {
         "https://169.254.169.254/latest/meta-data",
         "https://localhost/hook",
         "https://[::ffff:127.0.0.1]/hook",
+        // IPv6 forms that carry an internal IPv4 address.
+        "https://[::127.0.0.1]/hook",
+        "https://[::ffff:0:7f00:1]/hook",
+        "https://[2002:7f00:1::1]/hook",
+        "https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook",
+        "https://[::a00:1]/hook",
+        "https://[100::1]/hook",
         "file:///etc/passwd",
         "gopher://example.com/",
         "http://example.com/hook",
@@ -427,6 +435,75 @@ async fn internal_and_non_http_targets_are_refused(backend: Backend) {
     }
     let hooks: Value = app.get("/webhooks", &vt.token).await.json().await.unwrap();
     assert_eq!(hooks["webhooks"], json!([]), "nothing was registered");
+}
+
+async fn endpoints_are_capped_per_vendor_and_a_deleted_ones_secret_is_wiped(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        Options {
+            tweak: |s| {
+                local_hooks(s);
+                s.webhooks.max_endpoints_per_vendor = 3;
+            },
+            ..Options::default()
+        },
+    )
+    .await;
+    let receiver = Receiver::start().await;
+    let live = app.vendor(Environment::Live).await;
+    let sandbox = app.token_for(live.vendor, Environment::Sandbox).await;
+    let first = endpoint(&app, &live.token, &receiver, "/a", None).await;
+    endpoint(&app, &live.token, &receiver, "/b", None).await;
+    // The cap counts both environments of the vendor.
+    endpoint(&app, &sandbox, &receiver, "/c", None).await;
+    let res = app
+        .post_json(
+            "/webhooks",
+            &live.token,
+            &json!({"url": receiver.url("/d")}),
+        )
+        .await;
+    let err = assert_error(
+        res,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "webhook_limit_reached",
+    )
+    .await;
+    assert_eq!(err["details"]["limit"], 3, "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("delete one"),
+        "{err}"
+    );
+    // Another vendor is not affected.
+    let other = app.vendor(Environment::Live).await;
+    endpoint(&app, &other.token, &receiver, "/other", None).await;
+
+    // Deleting one frees a place, and its secret is gone from the database.
+    let res = app
+        .request(
+            Method::DELETE,
+            &format!("/webhooks/{first}"),
+            Some(&live.token),
+        )
+        .await
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let secrets = app
+        .query_strings(&format!("SELECT secret FROM webhooks WHERE id = '{first}'"))
+        .await;
+    assert_eq!(
+        secrets,
+        vec![String::new()],
+        "the deleted endpoint's secret is wiped"
+    );
+    let kept = app
+        .query_strings("SELECT secret FROM webhooks WHERE status <> 'DELETED'")
+        .await;
+    assert_eq!(kept.len(), 3);
+    assert!(kept.iter().all(|s| s.starts_with("whsec_")), "{kept:?}");
+    endpoint(&app, &live.token, &receiver, "/d", None).await;
 }
 
 async fn endpoints_belong_to_their_tenant(backend: Backend) {

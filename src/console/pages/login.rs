@@ -7,7 +7,10 @@ use serde::Deserialize;
 use crate::console::session::{COOKIE, cookie, removal};
 use crate::console::view::{html, see_other};
 use crate::console::{ConsoleError, ConsoleForm, ConsoleQuery, ConsoleSession};
+use crate::http::error::ApiError;
+use crate::http::limits::LoginSurface;
 use crate::http::state::AppState;
+use actix_web::http::StatusCode;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -21,13 +24,18 @@ pub struct LoginQuery {
     next: Option<String>,
 }
 
-/// Only a console page may be where a login returns to.
+/// Only a console page may be where a login returns to (and never a value
+/// that cannot be a `Location` header: no control characters).
 fn safe_next(next: Option<&str>) -> String {
-    next.filter(|n| n.starts_with("/admin/") && !n.starts_with("//") && !n.contains('\\'))
-        .unwrap_or("/admin/")
-        .chars()
-        .take(500)
-        .collect()
+    next.filter(|n| {
+        n.starts_with("/admin/")
+            && !n.starts_with("//")
+            && !n.contains('\\')
+            && !n.chars().any(char::is_control)
+            && n.chars().count() <= 500
+    })
+    .unwrap_or("/admin/")
+    .to_owned()
 }
 
 pub async fn form(ConsoleQuery(q): ConsoleQuery<LoginQuery>) -> Result<HttpResponse, ConsoleError> {
@@ -45,22 +53,43 @@ pub struct LoginForm {
 
 pub async fn login(
     state: web::Data<AppState>,
+    req: HttpRequest,
     ConsoleForm(f): ConsoleForm<LoginForm>,
 ) -> Result<HttpResponse, ConsoleError> {
     let next = safe_next(f.next.as_deref());
+    let refused = |next: String, error: String, status| {
+        let mut res = html(&LoginPage {
+            next,
+            error: Some(error),
+        })?;
+        *res.status_mut() = status;
+        Ok(res)
+    };
+    if let Err(ApiError::RateLimited {
+        retry_after_seconds,
+        ..
+    }) = state.limits.login_allowed(&req)
+    {
+        return refused(
+            next,
+            format!(
+                "Too many failed logins from your address; try again in {retry_after_seconds} seconds."
+            ),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+    }
     let ttl_seconds = i64::from(state.settings.console.session_hours) * 3600;
     let Some((_, secret, _)) = state
         .app
         .open_session(f.token.trim(), ttl_seconds * 1000)
         .await?
     else {
-        let page = LoginPage {
+        state.limits.login_failed(&req, LoginSurface::Console);
+        return refused(
             next,
-            error: Some("That is not an active admin token.".to_owned()),
-        };
-        let mut res = html(&page)?;
-        *res.status_mut() = actix_web::http::StatusCode::UNAUTHORIZED;
-        return Ok(res);
+            "That is not an active admin token.".to_owned(),
+            StatusCode::UNAUTHORIZED,
+        );
     };
     let secure = state.public_url.0.starts_with("https://");
     let mut res = see_other(&next);
@@ -102,6 +131,9 @@ mod tests {
             "//evil.example/admin/",
             "/access/x",
             "/admin\\..\\",
+            "/admin/\r\nSet-Cookie: a=b",
+            "/admin/\n",
+            "/admin/\u{7f}",
         ] {
             assert_eq!(safe_next(Some(bad)), "/admin/", "{bad}");
         }

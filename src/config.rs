@@ -424,6 +424,50 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The `ASSETGATE_*` variables among `names` that set nothing, each with
+    /// what was probably meant (settings are `ASSETGATE__SECTION__KEY`).
+    pub fn unknown_env_vars(
+        names: impl IntoIterator<Item = String>,
+    ) -> Vec<(String, Option<String>)> {
+        let Ok(defaults) = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .build()
+        else {
+            return Vec::new();
+        };
+        let known = |path: &str| defaults.get::<config::Value>(path).is_ok();
+        let mut unknown = Vec::new();
+        for name in names {
+            let Some(rest) = name.strip_prefix("ASSETGATE_") else {
+                continue;
+            };
+            if rest == "CONFIG" {
+                continue;
+            }
+            if let Some(path) = rest.strip_prefix('_') {
+                let path = path.to_ascii_lowercase().replace("__", ".");
+                if path.contains('.') && known(&path) {
+                    continue;
+                }
+            }
+            // `ASSETGATE_SERVER_PORT`: the section/key split that names a setting.
+            let words = rest.trim_start_matches('_').to_ascii_lowercase();
+            let meant = words
+                .match_indices('_')
+                .map(|(i, _)| (&words[..i], &words[i + 1..]))
+                .find(|(section, key)| known(&format!("{section}.{key}")))
+                .map(|(section, key)| {
+                    format!(
+                        "ASSETGATE__{}__{}",
+                        section.to_ascii_uppercase(),
+                        key.to_ascii_uppercase()
+                    )
+                });
+            unknown.push((name, meant));
+        }
+        unknown
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         if self.server.host.trim().is_empty() {
             return Err(invalid("server.host", "must not be empty"));
@@ -620,6 +664,35 @@ pub fn decode_signing_key(encoded: &str) -> Result<Vec<u8>, ConfigError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unknown_assetgate_variables_are_named_with_what_was_meant() {
+        let names = [
+            "ASSETGATE_SERVER_PORT",
+            "ASSETGATE__SERVER__PORT",
+            "ASSETGATE_CONFIG",
+            "ASSETGATE__SERVER__PROT",
+            "ASSETGATE_RATE_LIMIT_VENDOR_BURST",
+            "ASSETGATE_NONSENSE",
+            "PATH",
+        ]
+        .map(str::to_owned);
+        assert_eq!(
+            super::Settings::unknown_env_vars(names),
+            vec![
+                (
+                    "ASSETGATE_SERVER_PORT".to_owned(),
+                    Some("ASSETGATE__SERVER__PORT".to_owned())
+                ),
+                ("ASSETGATE__SERVER__PROT".to_owned(), None),
+                (
+                    "ASSETGATE_RATE_LIMIT_VENDOR_BURST".to_owned(),
+                    Some("ASSETGATE__RATE_LIMIT__VENDOR_BURST".to_owned())
+                ),
+                ("ASSETGATE_NONSENSE".to_owned(), None),
+            ]
+        );
+    }
+
     use super::*;
 
     #[test]

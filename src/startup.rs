@@ -14,6 +14,7 @@ use secrecy::ExposeSecret as _;
 use tokio_util::sync::CancellationToken;
 use tracing_actix_web::TracingLogger;
 
+use crate::app::housekeeping::Housekeeping;
 use crate::app::webhooks::{Deliveries, WebhookRules};
 use crate::app::worker::{self, Health, Schedule};
 use crate::app::{App, Fulfilment, Maintainer, Policy, Retry};
@@ -117,9 +118,6 @@ pub fn revocation_store(settings: &Settings, instance: &str) -> anyhow::Result<S
         .replica_acks(acks);
         Ok(Arc::new(redis))
     } else {
-        tracing::warn!(
-            "revocation set is in-process: valid for a SINGLE instance only; set redis.url (REDIS_URL) to run a fleet"
-        );
         Ok(Arc::new(MemoryRevocations::new()))
     }
 }
@@ -134,6 +132,47 @@ fn policy(settings: &Settings) -> Policy {
         revocation_window_ms: ms(links.ttl_seconds + links.revocation_margin_seconds + 1),
         validation_ttl_ms: ms(settings.validation.ttl_seconds),
     }
+}
+
+fn webhook_policy(settings: &Settings) -> crate::webhooks::target::Policy {
+    crate::webhooks::target::Policy {
+        allow_http: settings.webhooks.allow_http,
+        allow_private_networks: settings.webhooks.allow_private_networks,
+    }
+}
+
+/// The application layer over an open store: signing keys, revocation store
+/// (built, not yet connected), storage, rules. `serve` runs it with its
+/// workers; the CLI calls its use cases.
+pub fn build_app(
+    settings: &Settings,
+    store: Store,
+    storage: Storage,
+    public_url: &str,
+    instance: &str,
+) -> anyhow::Result<App> {
+    let key = load_or_create_signing_key(&settings.links)?;
+    let previous = settings.links.previous_keys()?;
+    let signer = Arc::new(LinkSigner::new(
+        &key,
+        &previous,
+        settings.links.ttl_seconds,
+        public_url,
+    ));
+    let hooks = &settings.webhooks;
+    Ok(App::new(
+        store,
+        revocation_store(settings, instance)?,
+        signer,
+        storage,
+        policy(settings),
+        WebhookRules {
+            policy: webhook_policy(settings),
+            retry_schedule: hooks.schedule()?,
+            disable_after: Duration::from_secs(hooks.disable_after_hours * 3600),
+            max_endpoints: hooks.max_endpoints_per_vendor,
+        },
+    ))
 }
 
 impl Application {
@@ -160,9 +199,6 @@ impl Application {
                 tracing::info!(?applied, "database migrations applied");
             }
         }
-        let key = load_or_create_signing_key(&settings.links)?;
-        let previous = settings.links.previous_keys()?;
-
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {
                 format!(
@@ -175,32 +211,14 @@ impl Application {
             "" => format!("http://{}:{port}", settings.server.host),
             url => url.trim_end_matches('/').to_owned(),
         };
-        let signer = Arc::new(LinkSigner::new(
-            &key,
-            &previous,
-            settings.links.ttl_seconds,
-            &public_url,
-        ));
-
-        let revocations = revocation_store(&settings, &instance)?;
+        let app = build_app(&settings, store.clone(), storage, &public_url, &instance)?;
+        if app.revocation_store_kind() == "in-process" {
+            tracing::warn!(
+                "revocation set is in-process: valid for a SINGLE instance only; set redis.url (REDIS_URL) to run a fleet"
+            );
+        }
         let hooks = &settings.webhooks;
-        let webhook_policy = crate::webhooks::target::Policy {
-            allow_http: hooks.allow_http,
-            allow_private_networks: hooks.allow_private_networks,
-        };
-        let app = App::new(
-            store.clone(),
-            revocations,
-            signer,
-            storage,
-            policy(&settings),
-            WebhookRules {
-                policy: webhook_policy,
-                retry_schedule: hooks.schedule()?,
-                disable_after: Duration::from_secs(hooks.disable_after_hours * 3600),
-                max_endpoints: hooks.max_endpoints_per_vendor,
-            },
-        );
+        let webhook_policy = webhook_policy(&settings);
         // Before serving: complete the set (in-process) or rebuild it if Redis lost it.
         if app.maintain_revocations().await != SetState::Complete {
             tracing::warn!(
@@ -223,7 +241,7 @@ impl Application {
                 Arc::new(Health::default()),
                 stop.clone(),
             ),
-            spawn_housekeeping(store, settings.history.retention_days, stop.clone()),
+            spawn_housekeeping(app.clone(), settings.history.retention_days, stop.clone()),
         ];
         if hooks.deliver {
             let timeout = Duration::from_secs(hooks.timeout_seconds);
@@ -335,53 +353,15 @@ impl Application {
     }
 }
 
-/// Housekeeping, hourly: idempotency keys past their retention, expired
-/// console sessions, and access events older than `history.retention_days`.
-struct Housekeeping {
-    store: Store,
-    retention_days: u32,
-}
-
-/// Access events deleted per statement (a purge is a loop of these).
-const PURGE_CHUNK: u64 = 10_000;
-
-#[async_trait::async_trait]
-impl worker::Job for Housekeeping {
-    async fn pass(&self) -> anyhow::Result<worker::Pass> {
-        let keys = self.store.idempotency_purge().await?;
-        let sessions = self.store.purge_sessions().await?;
-        let mut events = 0;
-        if self.retention_days > 0 {
-            let cutoff = crate::domain::now_ms() - i64::from(self.retention_days) * 24 * 3_600_000;
-            loop {
-                let n = self.store.purge_access_events(cutoff, PURGE_CHUNK).await?;
-                events += n;
-                if n < PURGE_CHUNK {
-                    break;
-                }
-            }
-        }
-        if keys + sessions + events > 0 {
-            tracing::info!(
-                idempotency_keys = keys,
-                sessions,
-                access_events = events,
-                "housekeeping purged old rows"
-            );
-        }
-        Ok(worker::Pass::Idle)
-    }
-}
-
 fn spawn_housekeeping(
-    store: Store,
+    app: App,
     retention_days: u32,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     worker::spawn(
         "housekeeping",
         Housekeeping {
-            store,
+            app,
             retention_days,
         },
         Schedule {

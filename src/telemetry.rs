@@ -14,11 +14,21 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 use crate::config::LogFormat;
 use crate::http::middleware::RequestId;
 
+/// sea-orm's connect functions are traced with their options, whose URL
+/// holds the database password: never below debug for them, whatever
+/// `RUST_LOG` says (the more specific directive wins).
+const NEVER_TRACED: [&str; 2] = ["sea_orm::driver=debug", "sea_orm::database=debug"];
+
 /// Installs the global subscriber (once; later calls are ignored).
 pub fn init(format: LogFormat, level: &str) {
-    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| {
+    let mut filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| {
         EnvFilter::new(format!("{level},sqlx=warn,sea_orm=warn,actix_server=warn"))
     });
+    for directive in NEVER_TRACED {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
         LogFormat::Json => registry

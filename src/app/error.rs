@@ -2,8 +2,8 @@
 //! each variant to a status, a stable name and a code (`http::error`).
 
 use crate::domain::{
-    AssetId, Countries, CountryCode, LineStatus, OrderLineId, OrderNumber, TokenId, VendorId,
-    WebhookId,
+    AdminId, AssetId, Countries, CountryCode, LineStatus, OrderLineId, OrderNumber, TokenId,
+    VendorId, WebhookId,
 };
 use crate::revocation::RevocationError;
 use crate::store::StoreError;
@@ -17,10 +17,14 @@ pub enum AppError {
     },
     #[error("Asset {0} was not found.")]
     AssetNotFound(AssetId),
+    #[error("asset_id {0} already exists; choose another asset id or omit it.")]
+    AssetExists(AssetId),
     #[error("Vendor {0} was not found.")]
     VendorNotFound(VendorId),
     #[error("API token {0} was not found.")]
     TokenNotFound(TokenId),
+    #[error("Admin {0} was not found.")]
+    AdminNotFound(AdminId),
     #[error("Webhook endpoint {0} was not found.")]
     WebhookNotFound(WebhookId),
     #[error("Webhook delivery {0} was not found.")]

@@ -1,7 +1,7 @@
-//! Operators (people with admin tokens): who they are, their console
-//! sessions, what they may change — each change through the same use case a
-//! vendor's would go through, named `operator:<name>` in the history and
-//! written to the audit log.
+//! Operators (people with admin tokens, and people at the CLI): who they
+//! are, their console sessions, what they may change — each change through
+//! the same use case a vendor's would go through, named `operator:<name>` or
+//! `cli:<os user>` in the history and written to the audit log.
 
 use secrecy::SecretString;
 use serde_json::json;
@@ -9,10 +9,11 @@ use serde_json::json;
 use super::{App, AppError};
 use crate::domain::secrets::{hash_presented_admin_token, hash_presented_session};
 use crate::domain::{
-    Actor, CancelWhy, OrderLineId, OrderRef, TokenId, VendorId, VendorStatus, now_ms,
+    Actor, AdminId, AdminName, CancelWhy, Environment, OrderLineId, OrderRef, TokenId, VendorId,
+    VendorStatus, now_ms,
 };
 use crate::links::{Action, Minted};
-use crate::store::admins::NewAudit;
+use crate::store::admins::{AdminRecord, CreateAdminError, NewAudit};
 pub use crate::store::admins::{AuditEntry, Operator, Session};
 use crate::store::orders::OrderLine;
 use crate::store::tokens::TokenRecord;
@@ -27,6 +28,36 @@ pub struct VendorSummary {
 impl Operator {
     pub fn actor(&self) -> Actor {
         Actor::Operator(self.name.as_str().to_owned())
+    }
+}
+
+/// Who makes an audited change: an operator (admin API, console) or a
+/// person at the CLI (by operating-system user name).
+#[derive(Clone, Debug)]
+pub enum Auditor {
+    Operator(Operator),
+    Cli(String),
+}
+
+impl Auditor {
+    pub fn actor(&self) -> Actor {
+        match self {
+            Self::Operator(o) => o.actor(),
+            Self::Cli(user) => Actor::Cli(user.clone()),
+        }
+    }
+
+    fn admin_id(&self) -> Option<AdminId> {
+        match self {
+            Self::Operator(o) => Some(o.id),
+            Self::Cli(_) => None,
+        }
+    }
+}
+
+impl From<&Operator> for Auditor {
+    fn from(o: &Operator) -> Self {
+        Self::Operator(o.clone())
     }
 }
 
@@ -75,13 +106,14 @@ impl App {
     /// Writes an audit entry; a change is never undone because its entry failed.
     pub(super) async fn audit(
         &self,
-        operator: &Operator,
+        by: &Auditor,
         action: &'static str,
         target: String,
         details: serde_json::Value,
     ) {
         let entry = NewAudit {
-            operator: operator.clone(),
+            actor: by.actor(),
+            admin_id: by.admin_id(),
             action,
             target,
             details,
@@ -114,7 +146,7 @@ impl App {
             .cancel_order(&operator.actor(), order, line, why)
             .await?;
         self.audit(
-            operator,
+            &operator.into(),
             "cancel",
             order_target(order, line),
             json!({"reason": why.reason, "reason_code": why.code}),
@@ -135,7 +167,7 @@ impl App {
             .link(&operator.actor(), order, line, action, "operator")
             .await?;
         self.audit(
-            operator,
+            &operator.into(),
             "link_reissue",
             order_target(order, Some(line)),
             json!({"action": action.as_str(), "jti": minted.jti}),
@@ -169,7 +201,7 @@ impl App {
     /// Suspends (API calls get 403) or activates a vendor.
     pub async fn set_vendor_status(
         &self,
-        operator: &Operator,
+        by: impl Into<Auditor>,
         id: VendorId,
         status: VendorStatus,
     ) -> Result<Vendor, AppError> {
@@ -183,7 +215,7 @@ impl App {
             VendorStatus::Suspended => "vendor_suspend",
         };
         self.audit(
-            operator,
+            &by.into(),
             action,
             format!("vendor {id}"),
             json!({"name": vendor.name}),
@@ -200,7 +232,7 @@ impl App {
     /// Revokes a vendor's API token (its calls get 401 from then on).
     pub async fn operator_revoke_token(
         &self,
-        operator: &Operator,
+        by: impl Into<Auditor>,
         id: TokenId,
     ) -> Result<TokenRecord, AppError> {
         let token = self
@@ -209,13 +241,113 @@ impl App {
             .await?
             .ok_or(AppError::TokenNotFound(id))?;
         self.audit(
-            operator,
+            &by.into(),
             "token_revoke",
             format!("token {id}"),
             json!({"vendor_id": token.vendor_id, "prefix": token.prefix}),
         )
         .await;
         Ok(token)
+    }
+}
+
+/// A new API token and its secret (shown once).
+pub struct CreatedToken {
+    pub record: TokenRecord,
+    pub secret: SecretString,
+}
+
+/// A new operator and its admin token (shown once).
+pub struct CreatedAdmin {
+    pub admin: AdminRecord,
+    pub token: SecretString,
+}
+
+/// Accounts: vendors, their API tokens, operators. Changes are audited.
+impl App {
+    pub async fn create_vendor(&self, by: &Auditor, name: &str) -> Result<Vendor, AppError> {
+        let name = name.trim();
+        if !(1..=200).contains(&name.chars().count()) {
+            return Err(AppError::invalid("name", "must be 1 to 200 characters"));
+        }
+        let vendor = self.store.create_vendor(name).await?;
+        self.audit(
+            by,
+            "vendor_create",
+            format!("vendor {}", vendor.vendor_id),
+            json!({"name": vendor.name}),
+        )
+        .await;
+        Ok(vendor)
+    }
+
+    /// A new API token for the vendor in one environment.
+    pub async fn create_token(
+        &self,
+        by: &Auditor,
+        vendor: VendorId,
+        environment: Environment,
+    ) -> Result<CreatedToken, AppError> {
+        let (record, secret) = self
+            .store
+            .create_token(vendor, environment)
+            .await?
+            .ok_or(AppError::VendorNotFound(vendor))?;
+        self.audit(
+            by,
+            "token_create",
+            format!("token {}", record.token_id),
+            json!({"vendor_id": vendor, "environment": environment, "prefix": record.prefix}),
+        )
+        .await;
+        Ok(CreatedToken { record, secret })
+    }
+
+    pub async fn admins(&self) -> Result<Vec<AdminRecord>, AppError> {
+        Ok(self.store.list_admins().await?)
+    }
+
+    /// A new operator; its token is shown once.
+    pub async fn create_admin(
+        &self,
+        by: &Auditor,
+        name: AdminName,
+    ) -> Result<CreatedAdmin, AppError> {
+        let (admin, token) = match self.store.create_admin(name).await {
+            Ok(created) => created,
+            Err(CreateAdminError::NameTaken(name)) => {
+                return Err(AppError::invalid(
+                    "name",
+                    format!("an admin named {name} already exists"),
+                ));
+            }
+            Err(CreateAdminError::Store(e)) => return Err(e.into()),
+        };
+        self.audit(
+            by,
+            "admin_create",
+            format!("admin {}", admin.admin_id),
+            json!({"name": admin.name}),
+        )
+        .await;
+        Ok(CreatedAdmin { admin, token })
+    }
+
+    /// Revokes an operator's token and ends its console sessions.
+    pub async fn revoke_admin(&self, by: &Auditor, id: AdminId) -> Result<AdminRecord, AppError> {
+        let admin = self
+            .store
+            .revoke_admin(id)
+            .await?
+            .ok_or(AppError::AdminNotFound(id))?;
+        self.audit(
+            by,
+            "admin_revoke",
+            format!("admin {id}"),
+            json!({"name": admin.name}),
+        )
+        .await;
+        Ok(admin)
     }
 }
 

@@ -191,7 +191,7 @@ impl App {
             .ok_or(AppError::DeliveryNotFound(id))?;
         self.deliveries.wake();
         self.audit(
-            operator,
+            &operator.into(),
             "webhook_redeliver",
             format!("delivery {id}"),
             json!({

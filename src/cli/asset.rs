@@ -1,27 +1,28 @@
 //! `assetgate asset add`: copies a file into storage under a name the gateway
-//! chooses and records it in the catalogue.
+//! chooses and records it in the catalogue (through the application layer).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use anyhow::Context as _;
 use clap::Args;
 
-use crate::config::Settings;
-use crate::domain::{AssetId, Countries, CountryCode, file_name};
-use crate::storage::{Storage, format_label, sniff_content_type};
-use crate::store::Store;
-use crate::store::assets::{AddAssetError, Asset, NewAsset};
+use crate::app::operators::Auditor;
+use crate::app::{App, AssetDraft};
+use crate::domain::{AssetId, CountryCode};
+use crate::store::assets::Asset;
 
 #[derive(Args, Debug)]
 pub struct AddArgs {
     /// The file to add (copied into storage).
     #[arg(long)]
     file: PathBuf,
+    /// The title buyers see, 1 to 300 characters.
     #[arg(long)]
     title: String,
     /// Choose the asset id; default: the next free one.
     #[arg(long)]
     asset_id: Option<i64>,
+    /// A description shown with the asset.
     #[arg(long)]
     description: Option<String>,
     /// Allow view (inline) links.
@@ -30,6 +31,7 @@ pub struct AddArgs {
     /// Restrict sales to these countries (comma separated ISO codes); default: world.
     #[arg(long, value_delimiter = ',')]
     countries: Vec<String>,
+    /// The smallest quantity one purchase may register.
     #[arg(long, default_value_t = 1)]
     min_qty: i32,
     /// Override the detected content type.
@@ -37,13 +39,7 @@ pub struct AddArgs {
     content_type: Option<String>,
 }
 
-pub async fn add(store: &Store, settings: &Settings, args: AddArgs) -> anyhow::Result<Asset> {
-    let title = args.title.trim().to_owned();
-    anyhow::ensure!(
-        (1..=300).contains(&title.chars().count()),
-        "--title must be 1 to 300 characters"
-    );
-    anyhow::ensure!(args.min_qty >= 1, "--min-qty must be at least 1");
+pub async fn add(app: &App, by: &Auditor, args: AddArgs) -> anyhow::Result<Asset> {
     let asset_id = args
         .asset_id
         .map(AssetId::parse)
@@ -56,62 +52,27 @@ pub async fn add(store: &Store, settings: &Settings, args: AddArgs) -> anyhow::R
         .filter(|c| !c.is_empty())
         .map(|c| CountryCode::parse(&c).map_err(|e| anyhow::anyhow!("--countries: {c:?}: {e}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    anyhow::ensure!(
-        args.file.is_file(),
-        "--file {} is not a readable file",
-        args.file.display()
-    );
-
-    let storage = Storage::open(&settings.storage.path)?;
-    let source = args.file.clone();
-    let stored = tokio::task::spawn_blocking(move || {
-        let mut last_shown = 0u64;
-        storage.import(&source, |copied, total| {
-            // Large files: a progress line on stderr every 5 %.
-            if total >= 64 << 20 && (copied - last_shown >= total / 20 || copied == total) {
-                last_shown = copied;
-                eprintln!(
-                    "copying into storage: {} / {} MiB",
-                    copied >> 20,
-                    total >> 20
-                );
-            }
-        })
-    })
-    .await
-    .context("copying the file")??;
-
-    let original = args
-        .file
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("asset");
-    let content_type = args
-        .content_type
-        .clone()
-        .unwrap_or_else(|| sniff_content_type(&stored.head, original));
-    anyhow::ensure!(
-        content_type.parse::<mime_guess::mime::Mime>().is_ok(),
-        "--content-type {content_type:?} is not a MIME type"
-    );
-    let new = NewAsset {
+    let draft = AssetDraft {
         asset_id,
-        format: format_label(original, &content_type),
-        file_name: file_name::from_title(&title, args.file.extension().and_then(|e| e.to_str())),
-        title,
-        description: args.description.clone(),
-        content_type,
-        size_bytes: i64::try_from(stored.size_bytes).context("file too large")?,
-        sha256: stored.sha256,
+        title: args.title,
+        description: args.description,
         viewable: args.viewable,
-        countries: Countries::new(countries),
+        countries,
         min_qty: args.min_qty,
+        content_type: args.content_type,
     };
-    match store.add_asset(new).await {
-        Ok(asset) => Ok(asset),
-        Err(AddAssetError::Exists(id)) => {
-            anyhow::bail!("asset_id {id} already exists; choose another --asset-id or omit it")
+    // Large files: a progress line on stderr every 5 %.
+    let shown = std::sync::atomic::AtomicU64::new(0);
+    let progress = Arc::new(move |copied: u64, total: u64| {
+        let last = shown.load(std::sync::atomic::Ordering::Relaxed);
+        if total >= 64 << 20 && (copied - last >= total / 20 || copied == total) {
+            shown.store(copied, std::sync::atomic::Ordering::Relaxed);
+            eprintln!(
+                "copying into storage: {} / {} MiB",
+                copied >> 20,
+                total >> 20
+            );
         }
-        Err(e) => Err(e.into()),
-    }
+    });
+    Ok(app.import_asset(by, &args.file, draft, progress).await?)
 }

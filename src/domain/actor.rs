@@ -8,7 +8,7 @@ use serde::{Serialize, Serializer};
 
 use super::{Environment, OrderNumber, TokenId, ValueError, VendorId};
 
-/// `vendor:<token id>`, `operator:<admin name>` or `system` (SPEC §7).
+/// `vendor:<token id>`, `operator:<admin name>`, `cli:<os user>` or `system` (SPEC §7).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, DeriveValueType)]
 #[sea_orm(value_type = "String")]
 pub enum Actor {
@@ -16,16 +16,27 @@ pub enum Actor {
     Vendor(TokenId),
     /// A person with an admin token, by the admin's name.
     Operator(String),
+    /// A person at the operator CLI, by their operating-system user name.
+    Cli(String),
     /// The gateway itself: fulfilment, downloads, housekeeping.
     System,
 }
 
 impl Actor {
+    /// A person's name as the audit log shows it: an operator's name, else the label.
+    pub fn who(&self) -> String {
+        match self {
+            Self::Operator(name) => name.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// The kind without the identity: `vendor`, `operator` or `system`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Vendor(_) => "vendor",
             Self::Operator(_) => "operator",
+            Self::Cli(_) => "cli",
             Self::System => "system",
         }
     }
@@ -36,6 +47,7 @@ impl fmt::Display for Actor {
         match self {
             Self::Vendor(token) => write!(f, "vendor:{token}"),
             Self::Operator(name) => write!(f, "operator:{name}"),
+            Self::Cli(user) => write!(f, "cli:{user}"),
             Self::System => f.write_str("system"),
         }
     }
@@ -47,9 +59,10 @@ impl FromStr for Actor {
         match s.split_once(':') {
             Some(("vendor", token)) => TokenId::parse(token).map(Self::Vendor),
             Some(("operator", name)) if !name.is_empty() => Ok(Self::Operator(name.to_owned())),
+            Some(("cli", user)) if !user.is_empty() => Ok(Self::Cli(user.to_owned())),
             None if s == "system" => Ok(Self::System),
             _ => Err(ValueError::new(
-                "actor must be vendor:<token id>, operator:<name> or system",
+                "actor must be vendor:<token id>, operator:<name>, cli:<user> or system",
             )),
         }
     }
@@ -93,6 +106,7 @@ mod tests {
         for actor in [
             Actor::Vendor(TokenId::new()),
             Actor::Operator("Ann Support".into()),
+            Actor::Cli("root".into()),
             Actor::System,
         ] {
             assert_eq!(actor.to_string().parse::<Actor>().ok(), Some(actor));

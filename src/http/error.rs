@@ -209,6 +209,7 @@ fn app_meta(e: &AppError) -> (&'static str, u32, StatusCode) {
         AppError::FileUnavailable => ("file_unavailable", 40404, S::NOT_FOUND),
         AppError::VendorNotFound(_) => ("vendor_not_found", 40405, S::NOT_FOUND),
         AppError::TokenNotFound(_) => ("token_not_found", 40406, S::NOT_FOUND),
+        AppError::AdminNotFound(_) => ("admin_not_found", 40409, S::NOT_FOUND),
         AppError::WebhookNotFound(_) => ("webhook_not_found", 40407, S::NOT_FOUND),
         AppError::DeliveryNotFound(_) => ("delivery_not_found", 40408, S::NOT_FOUND),
         AppError::WebhookUrlNotAllowed(_) => {
@@ -218,6 +219,7 @@ fn app_meta(e: &AppError) -> (&'static str, u32, StatusCode) {
             ("webhook_limit_reached", 42209, S::UNPROCESSABLE_ENTITY)
         }
         AppError::OrderExists { .. } => ("order_exists", 40901, S::CONFLICT),
+        AppError::AssetExists(_) => ("asset_exists", 40903, S::CONFLICT),
         AppError::LinkExpired => ("link_expired", 41001, S::GONE),
         AppError::QuantityBelowMinimum { .. } => ("quantity_below_minimum", 40001, S::BAD_REQUEST),
         AppError::RegionNotAllowed { .. } => ("region_not_allowed", 40002, S::BAD_REQUEST),
@@ -255,11 +257,12 @@ fn app_details(e: &AppError) -> Option<Value> {
         AppError::OrderNotFound { order, line } => {
             Some(json!({"order_id": order, "order_line_id": line}))
         }
-        AppError::AssetNotFound(asset) | AppError::AssetNotViewable(asset) => {
-            Some(json!({"asset_id": asset}))
-        }
+        AppError::AssetNotFound(asset)
+        | AppError::AssetNotViewable(asset)
+        | AppError::AssetExists(asset) => Some(json!({"asset_id": asset})),
         AppError::VendorNotFound(vendor) => Some(json!({"vendor_id": vendor})),
         AppError::TokenNotFound(token) => Some(json!({"token_id": token})),
+        AppError::AdminNotFound(admin) => Some(json!({"admin_id": admin})),
         AppError::WebhookNotFound(id) => Some(json!({"webhook_id": id})),
         AppError::WebhookLimitReached { limit } => Some(json!({"limit": limit})),
         AppError::DeliveryNotFound(id) => Some(json!({"delivery_id": id})),

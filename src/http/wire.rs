@@ -339,6 +339,9 @@ impl From<Overview> for OverviewItem {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditItem {
     pub at: String,
+    /// Who: `operator:<name>` or `cli:<os user>`.
+    pub actor: Actor,
+    /// The operator's name, or the actor's label for a change made with the CLI.
     pub admin: String,
     pub action: String,
     pub target: String,
@@ -349,7 +352,8 @@ impl From<AuditEntry> for AuditItem {
     fn from(a: AuditEntry) -> Self {
         Self {
             at: ms_to_rfc3339(a.at_ms),
-            admin: a.admin_name,
+            admin: a.actor.who(),
+            actor: a.actor,
             action: a.action,
             target: a.target,
             details: serde_json::from_str(&a.details).unwrap_or(serde_json::Value::Null),

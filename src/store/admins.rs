@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use super::entities::{admin_audit, admin_sessions, admins};
 use super::{Op as _, Store, StoreError, is_unique_violation};
 use crate::domain::secrets::{generate_admin_token, generate_session, hashes_equal};
-use crate::domain::{AdminId, AdminName, now_ms};
+use crate::domain::{Actor, AdminId, AdminName, now_ms};
 
 /// An admin as listed: never the token.
 pub use super::entities::admins::Model as AdminRecord;
@@ -33,7 +33,8 @@ pub struct Session {
 /// One audited change.
 #[derive(Clone, Debug)]
 pub struct NewAudit {
-    pub operator: Operator,
+    pub actor: Actor,
+    pub admin_id: Option<AdminId>,
     pub action: &'static str,
     pub target: String,
     pub details: serde_json::Value,
@@ -181,8 +182,8 @@ impl Store {
         admin_audit::ActiveModel {
             id: NotSet,
             at_ms: Set(now_ms()),
-            admin_id: Set(entry.operator.id),
-            admin_name: Set(entry.operator.name.as_str().to_owned()),
+            actor: Set(entry.actor),
+            admin_id: Set(entry.admin_id),
             action: Set(entry.action.to_owned()),
             target: Set(entry.target.chars().take(200).collect()),
             details: Set(entry.details.to_string()),

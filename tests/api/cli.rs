@@ -72,7 +72,8 @@ fn cli_commands_print_json_and_fail_with_a_clear_message() {
             "m20261124_000003_index_revocations",
             "m20261124_000004_actors",
             "m20261124_000005_operators",
-            "m20261124_000006_webhooks"
+            "m20261124_000006_webhooks",
+            "m20261205_000007_audit_actors"
         ]),
         "{migrated}"
     );
@@ -174,7 +175,7 @@ fn cli_commands_print_json_and_fail_with_a_clear_message() {
         ),
         (
             vec!["vendor", "suspend", "00000000-0000-0000-0000-000000000000"],
-            "no vendor",
+            "was not found",
         ),
         (vec!["vendor", "suspend", "nope"], "not a vendor id"),
         (
@@ -442,6 +443,7 @@ async fn a_failing_query_answers_a_generic_500_while_the_log_names_the_operation
     let dir = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite://{}/broken.db?mode=rwc", dir.path().display());
     let env = [("DATABASE_URL", db_url.clone())];
+    json_of(&run(dir.path(), &env, &["migrate"]));
     let vendor = json_of(&run(
         dir.path(),
         &env,
@@ -548,6 +550,7 @@ async fn fulfilment_works_on_postgres_under_a_63_character_host_name() {
         ("HOSTNAME", format!("assetgate-{}", "x".repeat(53))),
     ];
     assert_eq!(env[3].1.len(), 63);
+    json_of(&run(dir.path(), &env, &["migrate"]));
     let vendor = json_of(&run(
         dir.path(),
         &env,
@@ -655,6 +658,7 @@ fn storage_verify_reports_missing_and_altered_files_and_exits_1() {
         "DATABASE_URL",
         format!("sqlite://{}/verify.db?mode=rwc", dir.path().display()),
     )];
+    json_of(&run(dir.path(), &env, &["migrate"]));
     let mut digests = Vec::new();
     for (name, bytes) in [
         ("a.pdf", b"%PDF-1.4 first".to_vec()),
@@ -795,4 +799,228 @@ fn key_generate_prints_a_fresh_key_and_its_id() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+both_backends!(cli_changes_are_audited_as_the_os_user_and_lists_print_json);
+
+/// Every change the CLI makes is in the audit log as `cli:<os user>`, like
+/// an operator's; the list and search commands print what they find.
+async fn cli_changes_are_audited_as_the_os_user_and_lists_print_json(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let env = app_env(&app);
+    let dir = app.dir.path();
+    let cli = |args: &[&str]| json_of(&run(dir, &env, args));
+
+    let vendor = cli(&["vendor", "create", "--name", "Audited Shop"]);
+    let vid = vendor["vendor_id"].as_str().unwrap().to_owned();
+    let token = cli(&["token", "create", "--vendor", &vid, "--environment", "LIVE"]);
+    let tid = token["token_id"].as_str().unwrap().to_owned();
+    cli(&["vendor", "suspend", &vid]);
+    cli(&["vendor", "activate", &vid]);
+    let file = dir.join("cli-asset.pdf");
+    std::fs::write(&file, assetgate_pdf()).unwrap();
+    let asset = cli(&[
+        "asset",
+        "add",
+        "--file",
+        file.to_str().unwrap(),
+        "--title",
+        "CLI asset",
+    ]);
+    let admin = cli(&["admin", "create", "--name", "Cli Made"]);
+    let admin_id = admin["admin_id"].as_str().unwrap().to_owned();
+
+    // Lists.
+    let vendors = cli(&["vendor", "list"]);
+    let listed = vendors["vendors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["vendor_id"] == vid.as_str())
+        .expect("the new vendor is listed");
+    assert_eq!(listed["name"], "Audited Shop");
+    let tokens = cli(&["token", "list", "--vendor", &vid]);
+    assert_eq!(tokens["tokens"][0]["token_id"], tid.as_str());
+    let secret = token["token"].as_str().unwrap();
+    assert!(!tokens.to_string().contains(secret), "no secrets: {tokens}");
+    let assets = cli(&["asset", "list"]);
+    assert!(
+        assets["assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["asset_id"] == asset["asset_id"]),
+        "{assets}"
+    );
+    let one = cli(&["asset", "list", "--limit", "1"]);
+    assert_eq!(one["assets"].as_array().unwrap().len(), 1);
+    assert_eq!(one["next_after"], Value::Null, "the only asset: {one}");
+    // An order found by number and by customer.
+    let catalogue = app.add_asset(AssetSpec::default()).await;
+    let one = cli(&["asset", "list", "--limit", "1"]);
+    assert_eq!(one["next_after"], one["assets"][0]["asset_id"], "{one}");
+    let rest = cli(&["asset", "list", "--after", &one["next_after"].to_string()]);
+    assert_eq!(rest["assets"].as_array().unwrap().len(), 1, "{rest}");
+    let vt = app.vendor(Environment::Live).await;
+    app.completed_order(&vt.token, 4242, &[(1, &catalogue)])
+        .await;
+    let found = cli(&["order", "search", "--q", "4242"]);
+    assert_eq!(found["orders"][0]["order_id"], 4242, "{found}");
+    let none = cli(&["order", "search", "--q", "4243"]);
+    assert_eq!(none["orders"], serde_json::json!([]));
+    let bad = run(dir, &env, &["order", "search", "--status", "LOST"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("status"));
+
+    cli(&["token", "revoke", &tid]);
+    cli(&["admin", "revoke", &admin_id]);
+
+    // The audit log names the person at the CLI for each change.
+    let reader = app.admin("Auditor").await;
+    let audit: Value = app
+        .get("/admin/api/audit", &reader)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let entries = audit["entries"].as_array().unwrap();
+    let who = format!("cli:{}", whoami::username());
+    let mut actions: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["actor"] == who.as_str())
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    actions.reverse();
+    assert_eq!(
+        actions,
+        [
+            "vendor_create",
+            "token_create",
+            "vendor_suspend",
+            "vendor_activate",
+            "asset_add",
+            "admin_create",
+            "token_revoke",
+            "admin_revoke"
+        ],
+        "{audit}"
+    );
+    assert!(
+        entries.iter().all(|e| e["admin"] == who.as_str()),
+        "{audit}"
+    );
+}
+
+fn assetgate_pdf() -> Vec<u8> {
+    crate::helpers::sample_pdf(2048)
+}
+
+/// Run from the wrong folder, a command does not make a new, empty database
+/// (which the server would never see): it says which one it looked for.
+#[test]
+fn commands_other_than_serve_and_migrate_never_create_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["vendor", "list"],
+        vec!["vendor", "create", "--name", "Lost"],
+        vec!["order", "search"],
+        vec!["storage", "verify"],
+    ] {
+        let out = run(dir.path(), &[], &args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(out.stdout.is_empty());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("no database at data/assetgate.db") && stderr.contains("migrate"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing was created in the wrong folder"
+    );
+    // `migrate` creates it; then the same commands work.
+    json_of(&run(dir.path(), &[], &["migrate"]));
+    assert_eq!(
+        json_of(&run(dir.path(), &[], &["vendor", "list"]))["vendors"],
+        serde_json::json!([])
+    );
+}
+
+/// A PostgreSQL database without assetgate's tables is refused by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_database_without_tables_is_refused() {
+    let name = format!("agtest_empty_{}", uuid::Uuid::new_v4().simple());
+    crate::helpers::create_database(&name).await;
+    let url = format!("{}/{name}", crate::helpers::postgres_base());
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &[("DATABASE_URL", url)], &["vendor", "list"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no assetgate tables") && stderr.contains(&name),
+        "{stderr}"
+    );
+}
+
+/// A variable that looks like a setting but is not one is named, with the
+/// setting that was probably meant.
+#[test]
+fn an_unknown_assetgate_variable_gets_a_warning_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &[("ASSETGATE_SERVER_PORT", "9999".to_owned())],
+        &["key", "generate"],
+    );
+    json_of(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ASSETGATE_SERVER_PORT is not a setting")
+            && stderr.contains("ASSETGATE__SERVER__PORT"),
+        "{stderr}"
+    );
+    let out = run(
+        dir.path(),
+        &[("ASSETGATE__SERVER__PORT", "9999".to_owned())],
+        &["key", "generate"],
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// sea-orm traces its connect with the options, URL and password included:
+/// even at `RUST_LOG=trace` the password is not written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_password_never_reaches_the_log() {
+    let db = crate::helpers::EmptyDatabase::create(Backend::Postgres).await;
+    let with_password = db.url.replacen(
+        "postgres://postgres@",
+        "postgres://postgres:Pw-n0t-in-l0gs@",
+        1,
+    );
+    assert_ne!(with_password, db.url, "the URL has a password: {}", db.url);
+    let dir = tempfile::tempdir().unwrap();
+    let env = vec![
+        ("DATABASE_URL", with_password),
+        ("RUST_LOG", "trace".to_owned()),
+    ];
+    let out = run(dir.path(), &env, &["migrate"]);
+    json_of(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("TRACE"),
+        "traced: {}",
+        &stderr[..stderr.len().min(500)]
+    );
+    assert!(
+        !stderr.contains("Pw-n0t-in-l0gs"),
+        "the password was logged"
+    );
+    let out = run(dir.path(), &env, &["vendor", "list"]);
+    json_of(&out);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("Pw-n0t-in-l0gs"));
 }

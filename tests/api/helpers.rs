@@ -251,7 +251,7 @@ async fn admin_connection() -> sea_orm::DatabaseConnection {
         .expect("PostgreSQL must be reachable for the postgres tests (see README: scripts/test.sh starts it)")
 }
 
-async fn create_database(name: &str) {
+pub async fn create_database(name: &str) {
     use sea_orm::ConnectionTrait as _;
     admin_connection()
         .await

@@ -71,3 +71,64 @@ async fn the_actor_migration_backfills_rows_written_before_it(backend: Backend) 
         .collect();
     assert_eq!(resumable, [true, false], "only the stored 503 is resumable");
 }
+
+both_backends!(the_audit_actor_migration_keeps_old_entries_and_ids_go_on);
+
+async fn the_audit_actor_migration_keeps_old_entries_and_ids_go_on(backend: Backend) {
+    let empty = EmptyDatabase::create(backend).await;
+    let db = Database::connect(&empty.url).await.unwrap();
+    Migrator::up(&db, Some(6)).await.unwrap();
+    let admin = "0b9e1f5e-2a3c-4d5e-8f60-718293a4b5c6";
+    db.execute_unprepared(&format!(
+        "INSERT INTO admin_audit (at_ms, admin_id, admin_name, action, target, details) VALUES \
+         (1, '{admin}', 'Ann Support', 'vendor_suspend', 'vendor x', '{{}}'), \
+         (2, '{admin}', 'Ann Support', 'cancel', 'order x', '{{}}')"
+    ))
+    .await
+    .unwrap();
+
+    Migrator::up(&db, None).await.unwrap();
+    // A new entry, without an operator, continues the ids.
+    db.execute_unprepared(
+        "INSERT INTO admin_audit (at_ms, actor, action, target, details) VALUES \
+         (3, 'cli:root', 'vendor_create', 'vendor y', '{}')",
+    )
+    .await
+    .unwrap();
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT id, actor, admin_id, action FROM admin_audit ORDER BY id".to_owned(),
+        ))
+        .await
+        .unwrap();
+    let seen: Vec<(i64, String, Option<String>, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("", "id").unwrap(),
+                r.try_get("", "actor").unwrap(),
+                r.try_get("", "admin_id").unwrap(),
+                r.try_get("", "action").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                1,
+                "operator:Ann Support".to_owned(),
+                Some(admin.to_owned()),
+                "vendor_suspend".to_owned()
+            ),
+            (
+                2,
+                "operator:Ann Support".to_owned(),
+                Some(admin.to_owned()),
+                "cancel".to_owned()
+            ),
+            (3, "cli:root".to_owned(), None, "vendor_create".to_owned()),
+        ]
+    );
+}

@@ -59,7 +59,7 @@ pub async fn list(
             .into_iter()
             .map(|e| AuditRow {
                 at: when(e.at_ms),
-                admin: e.admin_name,
+                admin: e.actor.who(),
                 action: e.action,
                 target: e.target,
                 details: e.details,

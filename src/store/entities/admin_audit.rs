@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::domain::AdminId;
+use crate::domain::{Actor, AdminId};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "admin_audit")]
@@ -8,8 +8,10 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub at_ms: i64,
-    pub admin_id: AdminId,
-    pub admin_name: String,
+    /// `operator:<name>` or `cli:<os user>`.
+    pub actor: Actor,
+    /// The operator's id (none for a CLI change).
+    pub admin_id: Option<AdminId>,
     pub action: String,
     pub target: String,
     pub details: String,

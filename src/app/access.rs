@@ -11,6 +11,21 @@ use crate::storage::VerifyError;
 /// verified-link cache, so a request copies no claim).
 pub type Grant = std::sync::Arc<LinkClaims>;
 
+/// The line and action a verified link names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkedLine {
+    pub line: LineId,
+    pub action: Action,
+}
+
+/// What [`App::authorize`] decided: the line the link names (once it is
+/// known to name one, for the access history) and the grant or the refusal.
+#[derive(Debug)]
+pub struct Authorization {
+    pub link: Option<LinkedLine>,
+    pub grant: Result<Grant, AppError>,
+}
+
 /// Where the bytes of a response come from.
 pub use crate::storage::Opened as Source;
 
@@ -19,26 +34,31 @@ impl App {
     /// set. Returns the line and action once the link names them (for the
     /// access history), and the grant or why it is refused. Any doubt about
     /// the set is `revocation_unavailable`: never serve when in doubt.
-    pub async fn authorize(
-        &self,
-        token: &str,
-    ) -> (Option<(LineId, Action)>, Result<Grant, AppError>) {
+    pub async fn authorize(&self, token: &str) -> Authorization {
+        let refused = |e| Authorization {
+            link: None,
+            grant: Err(e),
+        };
         let claims = match self.signer.verify(token) {
             Ok(c) => c,
-            Err(LinkError::Invalid) => return (None, Err(AppError::LinkInvalid)),
-            Err(LinkError::Expired) => return (None, Err(AppError::LinkExpired)),
+            Err(LinkError::Invalid) => return refused(AppError::LinkInvalid),
+            Err(LinkError::Expired) => return refused(AppError::LinkExpired),
         };
         let Some(line) = claims.line() else {
-            return (None, Err(AppError::LinkInvalid));
+            return refused(AppError::LinkInvalid);
         };
         tracing::Span::current().record("line_id", line.get());
-        let who = Some((line, claims.act));
+        let link = Some(LinkedLine {
+            line,
+            action: claims.act,
+        });
+        let decided = |grant| Authorization { link, grant };
         let checking = std::time::Instant::now();
         let revoked = self.revocations.is_revoked(line).await;
         crate::metrics::record_revocation_check(checking.elapsed());
         match revoked {
-            Ok(false) => (who, Ok(claims)),
-            Ok(true) => (who, Err(AppError::AccessRevoked)),
+            Ok(false) => decided(Ok(claims)),
+            Ok(true) => decided(Err(AppError::AccessRevoked)),
             // Either way the maintainer reconciles (rebuilds, pushes the
             // outbox) and lifts the suspicion: ask for that pass now, so
             // access resumes as soon as the store answers again.
@@ -48,7 +68,7 @@ impl App {
                 | RevocationError::NotReplicated { .. },
             ) => {
                 self.maintainer.wake();
-                (who, Err(AppError::RevocationUnavailable))
+                decided(Err(AppError::RevocationUnavailable))
             }
         }
     }

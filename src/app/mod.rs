@@ -48,7 +48,7 @@ pub mod worker;
 
 use std::sync::Arc;
 
-pub use access::{Grant, Source};
+pub use access::{Authorization, Grant, LinkedLine, Source};
 pub use auth::{Authentication, VendorCaller};
 pub use cancel::{BatchAnswer, BatchEntry, BatchResult, CancelTarget, EntryOutcome};
 pub use catalogue::{AssetDraft, AssetPage, Progress, VerifyReport};

@@ -308,7 +308,7 @@ async fn drain(app: App, sender: Sender, instance: String, lease_ms: i64, mut we
                 break;
             }
         };
-        let secret = SecretString::from(next.webhook.secret.clone());
+        let secret = SecretString::from(next.webhook.secret.expose().to_owned());
         let outcome = sender
             .send(&next.webhook.url, &next.event_id, &next.payload, &secret)
             .await;

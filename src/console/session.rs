@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use super::error::ConsoleError;
 use crate::app::operators::Operator;
-use crate::domain::secrets::hashes_equal;
+use crate::domain::secrets::{Hidden, hashes_equal};
 use crate::http::state::AppState;
 
 pub const COOKIE: &str = "agsession";
@@ -20,13 +20,13 @@ pub const COOKIE: &str = "agsession";
 #[derive(Clone, Debug)]
 pub struct ConsoleSession {
     pub operator: Operator,
-    pub csrf: String,
+    pub csrf: Hidden,
 }
 
 impl ConsoleSession {
     /// Refuses (403, nothing changed) a form whose CSRF token is not this session's.
     pub fn check_csrf(&self, presented: &str) -> Result<(), ConsoleError> {
-        if hashes_equal(presented, &self.csrf) {
+        if hashes_equal(presented, self.csrf.expose()) {
             Ok(())
         } else {
             Err(ConsoleError::Forbidden)

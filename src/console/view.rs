@@ -32,7 +32,7 @@ impl Chrome {
     pub fn new(session: &super::ConsoleSession, section: &'static str) -> Self {
         Self {
             operator: session.operator.name.as_str().to_owned(),
-            csrf: session.csrf.clone(),
+            csrf: session.csrf.expose().to_owned(),
             section,
         }
     }

@@ -18,6 +18,28 @@ const RANDOM_BYTES: usize = 32;
 /// Prefix + 43 characters of unpadded base64url.
 const MAX_TOKEN_LEN: usize = 64;
 
+/// A secret the gateway keeps in clear because it must use it (a webhook
+/// endpoint's signing secret, a console session's CSRF token): stored as
+/// text, never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq, sea_orm::DeriveValueType)]
+pub struct Hidden(String);
+
+impl Hidden {
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
 /// A freshly generated secret: shown once, stored as `hash`.
 pub struct NewSecret {
     pub secret: SecretString,

@@ -9,7 +9,7 @@ use secrecy::SecretString;
 
 use super::entities::{admin_audit, admin_sessions, admins};
 use super::{Op as _, Store, StoreError, is_unique_violation};
-use crate::domain::secrets::{generate_admin_token, generate_session, hashes_equal};
+use crate::domain::secrets::{Hidden, generate_admin_token, generate_session, hashes_equal};
 use crate::domain::{Actor, AdminId, AdminName, now_ms};
 
 /// An admin as listed: never the token.
@@ -26,7 +26,7 @@ pub struct Operator {
 #[derive(Clone, Debug)]
 pub struct Session {
     pub operator: Operator,
-    pub csrf: String,
+    pub csrf: Hidden,
     pub expires_at_ms: i64,
 }
 
@@ -125,7 +125,7 @@ impl Store {
         admin_sessions::ActiveModel {
             id_hash: Set(secret.hash),
             admin_id: Set(admin),
-            csrf: Set(csrf.clone()),
+            csrf: Set(Hidden::new(csrf.clone())),
             created_at_ms: Set(now),
             expires_at_ms: Set(now + ttl_ms),
         }

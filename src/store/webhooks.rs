@@ -155,7 +155,7 @@ impl Store {
             url: Set(new.url),
             events: Set(new.events),
             description: Set(new.description),
-            secret: Set(new.secret),
+            secret: Set(crate::domain::secrets::Hidden::new(new.secret)),
             status: Set(WebhookStatus::Enabled),
             created_at_ms: Set(now_ms()),
             failing_since_ms: Set(None),

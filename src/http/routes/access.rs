@@ -9,8 +9,8 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use futures_util::FutureExt as _;
 
-use crate::app::{Grant, Source};
-use crate::domain::{LineId, file_name, now_ms};
+use crate::app::{Authorization, Grant, LinkedLine, Source};
+use crate::domain::{file_name, now_ms};
 use crate::history::AccessRecord;
 use crate::http::error::ApiError;
 use crate::http::range::{self, RangeRequest};
@@ -108,13 +108,13 @@ async fn serve(
     req: &HttpRequest,
     token: &str,
     state: &AppState,
-) -> (Option<(LineId, Action)>, Result<HttpResponse, ApiError>) {
-    let (who, grant) = state.app.authorize(token).await;
+) -> (Option<LinkedLine>, Result<HttpResponse, ApiError>) {
+    let Authorization { link, grant } = state.app.authorize(token).await;
     let result = match grant {
         Ok(grant) => stream_file(req, state, &grant),
         Err(e) => Err(e.into()),
     };
-    (who, result)
+    (link, result)
 }
 
 fn stream_file(
@@ -311,7 +311,7 @@ fn prefers_html(req: &HttpRequest) -> bool {
 fn record_access(
     req: &HttpRequest,
     state: &AppState,
-    line: Option<(LineId, Action)>,
+    line: Option<LinkedLine>,
     status: u16,
     result: &'static str,
     client_ip: Option<std::net::IpAddr>,
@@ -322,9 +322,9 @@ fn record_access(
         "GET"
     };
     state.access_log.push(AccessRecord {
-        line: line.map(|(l, _)| l),
+        line: line.map(|l| l.line),
         at_ms: now_ms(),
-        action: line.map_or("", |(_, a)| a.as_str()),
+        action: line.map_or("", |l| l.action.as_str()),
         method,
         status,
         result,

@@ -8,7 +8,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id_hash: String,
     pub admin_id: AdminId,
-    pub csrf: String,
+    pub csrf: crate::domain::secrets::Hidden,
     pub created_at_ms: i64,
     pub expires_at_ms: i64,
 }

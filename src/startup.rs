@@ -77,6 +77,12 @@ pub fn revocation_store(settings: &Settings, instance: &str) -> anyhow::Result<S
         .redis
         .replica_acks()
         .map_err(|why| anyhow::anyhow!("redis.min_replica_acks: {why}"))?;
+    let timeout = Duration::from_millis(settings.redis.timeout_ms);
+    let tuned = |redis: RedisRevocations| {
+        redis
+            .coalescing(settings.redis.coalesce_checks)
+            .replica_acks(acks)
+    };
     if !cluster.is_empty() {
         let password = settings.redis.cluster_password.expose_secret();
         let redis = ClusterRevocations::new(
@@ -84,7 +90,7 @@ pub fn revocation_store(settings: &Settings, instance: &str) -> anyhow::Result<S
             Some(password),
             &settings.redis.key_prefix,
             settings.redis.cluster_buckets,
-            Duration::from_millis(settings.redis.timeout_ms),
+            timeout,
             instance,
         )?
         .coalescing(settings.redis.coalesce_checks);
@@ -101,22 +107,14 @@ pub fn revocation_store(settings: &Settings, instance: &str) -> anyhow::Result<S
             settings.redis.master_name.trim(),
             server,
             &settings.redis.key_prefix,
-            Duration::from_millis(settings.redis.timeout_ms),
+            timeout,
             instance,
-        )?
-        .coalescing(settings.redis.coalesce_checks)
-        .replica_acks(acks);
-        Ok(Arc::new(redis))
+        )?;
+        Ok(Arc::new(tuned(redis)))
     } else if settings.uses_redis() {
-        let redis = RedisRevocations::new(
-            settings.redis.url.expose_secret(),
-            &settings.redis.key_prefix,
-            Duration::from_millis(settings.redis.timeout_ms),
-            instance,
-        )?
-        .coalescing(settings.redis.coalesce_checks)
-        .replica_acks(acks);
-        Ok(Arc::new(redis))
+        let url = settings.redis.url.expose_secret();
+        let redis = RedisRevocations::new(url, &settings.redis.key_prefix, timeout, instance)?;
+        Ok(Arc::new(tuned(redis)))
     } else {
         Ok(Arc::new(MemoryRevocations::new()))
     }

@@ -40,33 +40,35 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ConsoleError> {
         .ok_or_else(|| ConsoleError::internal(anyhow::anyhow!("application state missing")))
 }
 
+impl ConsoleSession {
+    async fn resume(req: HttpRequest) -> Result<Self, ConsoleError> {
+        let state = state(&req)?;
+        let login = || ConsoleError::LoginRequired {
+            next: req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .filter(|p| {
+                    req.method() == actix_web::http::Method::GET && p.starts_with("/admin/")
+                })
+                .unwrap_or_else(|| "/admin/".to_owned()),
+        };
+        let cookie = req.cookie(COOKIE).ok_or_else(login)?;
+        let session = state.app.session(cookie.value()).await?.ok_or_else(login)?;
+        tracing::Span::current().record("admin", tracing::field::display(&session.operator.name));
+        Ok(Self {
+            operator: session.operator,
+            csrf: session.csrf,
+        })
+    }
+}
+
 impl FromRequest for ConsoleSession {
     type Error = ConsoleError;
     type Future = LocalBoxFuture<'static, Result<Self, ConsoleError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let state = state(&req)?;
-            let login = || ConsoleError::LoginRequired {
-                next: req
-                    .uri()
-                    .path_and_query()
-                    .map(|p| p.as_str().to_owned())
-                    .filter(|p| {
-                        req.method() == actix_web::http::Method::GET && p.starts_with("/admin/")
-                    })
-                    .unwrap_or_else(|| "/admin/".to_owned()),
-            };
-            let cookie = req.cookie(COOKIE).ok_or_else(login)?;
-            let session = state.app.session(cookie.value()).await?.ok_or_else(login)?;
-            tracing::Span::current()
-                .record("admin", tracing::field::display(&session.operator.name));
-            Ok(ConsoleSession {
-                operator: session.operator,
-                csrf: session.csrf,
-            })
-        })
+        Box::pin(Self::resume(req.clone()))
     }
 }
 

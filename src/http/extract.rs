@@ -45,30 +45,39 @@ fn bearer(req: &HttpRequest) -> Option<&str> {
         .map(str::trim)
 }
 
+/// The state, and the bearer token of a client allowed to try one now (401
+/// without a token, 429 while its failed logins are throttled).
+fn credentials(req: &HttpRequest) -> Result<(web::Data<AppState>, String), ApiError> {
+    let state = state(req)?;
+    let presented = bearer(req).ok_or(ApiError::Unauthorized)?.to_owned();
+    state.limits.login_allowed(req)?;
+    Ok((state, presented))
+}
+
+impl Vendor {
+    async fn authenticate(req: HttpRequest) -> Result<Self, ApiError> {
+        let (state, presented) = credentials(&req)?;
+        let caller = match state.app.authenticate_vendor(&presented).await? {
+            Authentication::Unknown => {
+                state.limits.login_failed(&req, LoginSurface::VendorApi);
+                return Err(ApiError::Unauthorized);
+            }
+            Authentication::Suspended => return Err(ApiError::VendorSuspended),
+            Authentication::Vendor(caller) => caller,
+        };
+        state.limits.vendor(caller.token)?;
+        tracing::Span::current().record("vendor_id", tracing::field::display(caller.tenant.vendor));
+        req.extensions_mut().insert(caller.tenant.environment);
+        Ok(Self(caller))
+    }
+}
+
 impl FromRequest for Vendor {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let state = state(&req)?;
-            let presented = bearer(&req).ok_or(ApiError::Unauthorized)?;
-            state.limits.login_allowed(&req)?;
-            let caller = match state.app.authenticate_vendor(presented).await? {
-                Authentication::Unknown => {
-                    state.limits.login_failed(&req, LoginSurface::VendorApi);
-                    return Err(ApiError::Unauthorized);
-                }
-                Authentication::Suspended => return Err(ApiError::VendorSuspended),
-                Authentication::Vendor(caller) => caller,
-            };
-            state.limits.vendor(caller.token)?;
-            tracing::Span::current()
-                .record("vendor_id", tracing::field::display(caller.tenant.vendor));
-            req.extensions_mut().insert(caller.tenant.environment);
-            Ok(Vendor(caller))
-        })
+        Box::pin(Self::authenticate(req.clone()))
     }
 }
 
@@ -76,23 +85,24 @@ impl FromRequest for Vendor {
 #[derive(Clone, Debug)]
 pub struct Admin(pub Operator);
 
+impl Admin {
+    async fn authenticate(req: HttpRequest) -> Result<Self, ApiError> {
+        let (state, presented) = credentials(&req)?;
+        let Some(operator) = state.app.authenticate_admin(&presented).await? else {
+            state.limits.login_failed(&req, LoginSurface::AdminApi);
+            return Err(ApiError::Unauthorized);
+        };
+        tracing::Span::current().record("admin", tracing::field::display(&operator.name));
+        Ok(Self(operator))
+    }
+}
+
 impl FromRequest for Admin {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let state = state(&req)?;
-            let presented = bearer(&req).ok_or(ApiError::Unauthorized)?;
-            state.limits.login_allowed(&req)?;
-            let Some(operator) = state.app.authenticate_admin(presented).await? else {
-                state.limits.login_failed(&req, LoginSurface::AdminApi);
-                return Err(ApiError::Unauthorized);
-            };
-            tracing::Span::current().record("admin", tracing::field::display(&operator.name));
-            Ok(Admin(operator))
-        })
+        Box::pin(Self::authenticate(req.clone()))
     }
 }
 

@@ -168,14 +168,8 @@ impl Store {
 
     /// The tenant's endpoints (not deleted), oldest first.
     pub async fn webhooks(&self, tenant: Tenant) -> Result<Vec<Webhook>, StoreError> {
-        webhooks::Entity::find()
-            .filter(webhooks::Column::VendorId.eq(tenant.vendor))
-            .filter(webhooks::Column::Environment.eq(tenant.environment))
-            .filter(webhooks::Column::Status.ne(WebhookStatus::Deleted))
-            .order_by_asc(webhooks::Column::CreatedAtMs)
-            .all(self.conn())
+        self.endpoints(tenant.vendor, Some(tenant.environment))
             .await
-            .op("listing webhook endpoints")
     }
 
     /// Every endpoint (not deleted) of a vendor, both environments.
@@ -183,10 +177,21 @@ impl Store {
         &self,
         vendor: crate::domain::VendorId,
     ) -> Result<Vec<Webhook>, StoreError> {
-        webhooks::Entity::find()
+        self.endpoints(vendor, None).await
+    }
+
+    async fn endpoints(
+        &self,
+        vendor: crate::domain::VendorId,
+        environment: Option<crate::domain::Environment>,
+    ) -> Result<Vec<Webhook>, StoreError> {
+        let mut q = webhooks::Entity::find()
             .filter(webhooks::Column::VendorId.eq(vendor))
-            .filter(webhooks::Column::Status.ne(WebhookStatus::Deleted))
-            .order_by_asc(webhooks::Column::CreatedAtMs)
+            .filter(webhooks::Column::Status.ne(WebhookStatus::Deleted));
+        if let Some(environment) = environment {
+            q = q.filter(webhooks::Column::Environment.eq(environment));
+        }
+        q.order_by_asc(webhooks::Column::CreatedAtMs)
             .all(self.conn())
             .await
             .op("listing webhook endpoints")

@@ -31,6 +31,8 @@ struct EntryBody {
     order_line_id: Option<i64>,
 }
 
+/// `POST /purchase/cancel-batch`: up to 500 lines or whole orders canceled at once; one
+/// result per entry, in input order (`canceled` entries are in force on every instance).
 #[utoipa::path(
     post,
     path = "/purchase/cancel-batch",

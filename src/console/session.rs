@@ -72,6 +72,48 @@ impl FromRequest for ConsoleSession {
     }
 }
 
+/// A form that carries the session's CSRF token.
+pub trait CarriesCsrf {
+    fn csrf(&self) -> &str;
+}
+
+/// The form of a page that only carries the CSRF token (log out, suspend, …).
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
+impl CarriesCsrf for CsrfForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// A state-changing form from a logged-in operator whose CSRF token is the
+/// session's (403 otherwise, nothing changed): a handler that takes it
+/// cannot forget the check.
+pub struct Submitted<T> {
+    pub session: ConsoleSession,
+    pub form: T,
+}
+
+impl<T: CarriesCsrf + serde::de::DeserializeOwned + 'static> FromRequest for Submitted<T> {
+    type Error = ConsoleError;
+    type Future = LocalBoxFuture<'static, Result<Self, ConsoleError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        // The session first: without one the browser goes to the login page.
+        let session = ConsoleSession::from_request(req, payload);
+        let form = super::ConsoleForm::<T>::from_request(req, payload);
+        Box::pin(async move {
+            let session = session.await?;
+            let super::ConsoleForm(form) = form.await?;
+            session.check_csrf(form.csrf())?;
+            Ok(Self { session, form })
+        })
+    }
+}
+
 /// The session cookie for `secret`, valid for `ttl_seconds`.
 pub fn cookie(secret: &SecretString, ttl_seconds: i64, secure: bool) -> Cookie<'static> {
     Cookie::build(COOKIE, secret.expose_secret().to_owned())

@@ -491,7 +491,18 @@ impl Store {
 
     /// Gives up this instance's lease of an endpoint.
     pub async fn release_endpoint(&self, id: WebhookId, instance: &str) -> Result<(), StoreError> {
-        webhooks::Entity::update_many()
+        self.release(Some(id), instance, "releasing a webhook endpoint")
+            .await
+    }
+
+    /// Gives up this instance's leases: of one endpoint, or of all it holds.
+    async fn release(
+        &self,
+        id: Option<WebhookId>,
+        instance: &str,
+        op: &'static str,
+    ) -> Result<(), StoreError> {
+        let mut release = webhooks::Entity::update_many()
             .col_expr(
                 webhooks::Column::LeaseUntilMs,
                 Expr::value(Option::<i64>::None),
@@ -500,12 +511,11 @@ impl Store {
                 webhooks::Column::LeasedBy,
                 Expr::value(Option::<String>::None),
             )
-            .filter(webhooks::Column::WebhookId.eq(id))
-            .filter(webhooks::Column::LeasedBy.eq(instance))
-            .exec(self.conn())
-            .await
-            .op("releasing a webhook endpoint")
-            .map(|_| ())
+            .filter(webhooks::Column::LeasedBy.eq(instance));
+        if let Some(id) = id {
+            release = release.filter(webhooks::Column::WebhookId.eq(id));
+        }
+        release.exec(self.conn()).await.op(op).map(|_| ())
     }
 
     /// Records an attempt and where the delivery goes next: `next_attempt_at`
@@ -572,20 +582,8 @@ impl Store {
     /// Gives up every endpoint lease this instance holds (shutdown): another
     /// instance takes them over at once instead of after the lease.
     pub async fn release_endpoints(&self, instance: &str) -> Result<(), StoreError> {
-        webhooks::Entity::update_many()
-            .col_expr(
-                webhooks::Column::LeaseUntilMs,
-                Expr::value(Option::<i64>::None),
-            )
-            .col_expr(
-                webhooks::Column::LeasedBy,
-                Expr::value(Option::<String>::None),
-            )
-            .filter(webhooks::Column::LeasedBy.eq(instance))
-            .exec(self.conn())
+        self.release(None, instance, "releasing webhook endpoints")
             .await
-            .op("releasing webhook endpoints")
-            .map(|_| ())
     }
 
     /// Endpoints failing (their last delivery attempts failed) right now.

@@ -4,9 +4,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::console::session::{COOKIE, cookie, removal};
+use crate::console::session::{COOKIE, CsrfForm, Submitted, cookie, removal};
 use crate::console::view::{html, see_other};
-use crate::console::{ConsoleError, ConsoleForm, ConsoleQuery, ConsoleSession};
+use crate::console::{ConsoleError, ConsoleForm, ConsoleQuery};
 use crate::http::error::ApiError;
 use crate::http::limits::LoginSurface;
 use crate::http::state::AppState;
@@ -98,18 +98,11 @@ pub async fn login(
     Ok(res)
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    pub csrf: String,
-}
-
 pub async fn logout(
-    session: ConsoleSession,
+    _: Submitted<CsrfForm>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    ConsoleForm(f): ConsoleForm<CsrfForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    session.check_csrf(&f.csrf)?;
     if let Some(c) = req.cookie(COOKIE) {
         state.app.end_session(c.value()).await?;
     }

@@ -8,12 +8,12 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::app::search::OrderDetail;
+use crate::console::session::{CarriesCsrf, Submitted};
 use crate::console::view::{Chrome, html, see_other, status_class, when};
-use crate::console::{ConsoleError, ConsoleForm, ConsoleQuery, ConsoleSession};
+use crate::console::{ConsoleError, ConsoleQuery, ConsoleSession};
 use crate::domain::{LineId, LineStatus, OrderLineId, OrderRef, ms_to_rfc3339};
-use crate::http::extract::path_param;
 use crate::http::params::encode_cursor;
-use crate::http::params::{DetailQuery, SearchQuery, order_of};
+use crate::http::params::{CancelBody, DetailQuery, SearchQuery, order_of, path_number};
 use crate::http::state::AppState;
 use crate::links::Action;
 use crate::store::events::Event;
@@ -409,20 +409,25 @@ pub struct CancelForm {
     line: Option<i64>,
 }
 
+impl CarriesCsrf for CancelForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 pub async fn cancel(
-    session: ConsoleSession,
+    Submitted { session, form: f }: Submitted<CancelForm>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    ConsoleForm(f): ConsoleForm<CancelForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    session.check_csrf(&f.csrf)?;
     let order = order_of(&req)?;
-    let code = f.reason_code.filter(|c| !c.is_empty());
-    let body =
-        serde_json::json!({"order_line_id": f.line, "reason": f.reason, "reason_code": code});
-    let parsed: crate::http::params::CancelBody =
-        serde_json::from_value(body).map_err(|e| ConsoleError::BadInput(e.to_string()))?;
-    let (line, reason) = parsed.parse()?;
+    // The admin API's cancel body, parsed the same way.
+    let (line, reason) = CancelBody {
+        order_line_id: f.line,
+        reason: f.reason,
+        reason_code: f.reason_code.filter(|c| !c.is_empty()),
+    }
+    .parse()?;
     state
         .app
         .operator_cancel(&session.operator, order, line, &reason)
@@ -448,19 +453,19 @@ pub struct LinkForm {
     action: Action,
 }
 
+impl CarriesCsrf for LinkForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 pub async fn reissue(
-    session: ConsoleSession,
+    Submitted { session, form: f }: Submitted<LinkForm>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    ConsoleForm(f): ConsoleForm<LinkForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    session.check_csrf(&f.csrf)?;
     let order = order_of(&req)?;
-    let line = path_param(&req, "order_line_id", |s| {
-        s.parse::<i64>()
-            .map_err(|_| "must be an integer >= 1".to_owned())
-            .and_then(|n| OrderLineId::parse(n).map_err(|e| e.to_string()))
-    })?;
+    let line = path_number(&req, "order_line_id", OrderLineId::parse)?;
     let minted = state
         .app
         .operator_link(&session.operator, order, line, f.action)

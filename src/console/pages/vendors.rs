@@ -2,11 +2,10 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use serde::Deserialize;
 
-use super::login::CsrfForm;
+use crate::console::session::{CsrfForm, Submitted};
 use crate::console::view::{Chrome, html, see_other, when};
-use crate::console::{ConsoleError, ConsoleForm, ConsoleSession};
+use crate::console::{ConsoleError, ConsoleSession};
 use crate::domain::{TokenId, VendorId, VendorStatus};
 use crate::http::extract::path_param;
 use crate::http::state::AppState;
@@ -133,10 +132,8 @@ async fn set_status(
     session: ConsoleSession,
     state: &AppState,
     req: &HttpRequest,
-    form: &CsrfForm,
     status: VendorStatus,
 ) -> Result<HttpResponse, ConsoleError> {
-    session.check_csrf(&form.csrf)?;
     let id = path_param(req, "vendor_id", VendorId::parse)?;
     state
         .app
@@ -146,35 +143,26 @@ async fn set_status(
 }
 
 pub async fn suspend(
-    session: ConsoleSession,
+    form: Submitted<CsrfForm>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    ConsoleForm(f): ConsoleForm<CsrfForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    set_status(session, &state, &req, &f, VendorStatus::Suspended).await
+    set_status(form.session, &state, &req, VendorStatus::Suspended).await
 }
 
 pub async fn activate(
-    session: ConsoleSession,
+    form: Submitted<CsrfForm>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    ConsoleForm(f): ConsoleForm<CsrfForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    set_status(session, &state, &req, &f, VendorStatus::Active).await
-}
-
-#[derive(Deserialize)]
-pub struct RevokeForm {
-    csrf: String,
+    set_status(form.session, &state, &req, VendorStatus::Active).await
 }
 
 pub async fn revoke_token(
-    session: ConsoleSession,
+    Submitted { session, .. }: Submitted<CsrfForm>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    ConsoleForm(f): ConsoleForm<RevokeForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    session.check_csrf(&f.csrf)?;
     let id = path_param(&req, "token_id", TokenId::parse)?;
     let token = state
         .app

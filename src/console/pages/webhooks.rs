@@ -3,9 +3,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::login::CsrfForm;
+use crate::console::session::{CsrfForm, Submitted};
 use crate::console::view::{Chrome, html, see_other, when};
-use crate::console::{ConsoleError, ConsoleForm, ConsoleSession};
+use crate::console::{ConsoleError, ConsoleSession};
 use crate::domain::{DeliveryState, WebhookId, WebhookStatus};
 use crate::http::extract::path_param;
 use crate::http::state::AppState;
@@ -149,12 +149,10 @@ pub async fn detail(
 }
 
 pub async fn redeliver(
-    session: ConsoleSession,
+    Submitted { session, .. }: Submitted<CsrfForm>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    ConsoleForm(f): ConsoleForm<CsrfForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    session.check_csrf(&f.csrf)?;
     let id = path_param(&req, "delivery_id", |raw: &str| {
         raw.parse::<i64>()
             .map_err(|_| "must be a delivery number".to_owned())

@@ -5,9 +5,9 @@
 //! and are not described.
 
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{RefOr, Schema};
-use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+use utoipa::{IntoResponses as _, Modify, OpenApi, PartialSchema, ToSchema};
 
 use super::routes;
 use crate::domain;
@@ -202,6 +202,21 @@ schema!(
         .description(Some("The shop's own data, stored and returned as given."))
 );
 
+/// Who may call a route, decided once, by its path: the admin API and
+/// `/metrics` take an admin token, `/health` and `/access` nothing, every
+/// other route a vendor token. Each authenticated operation is given its
+/// scheme and the refusals every route of its kind can answer
+/// (`VendorAuthErrors`, `AdminAuthErrors`), so no route can forget them.
+fn caller_scheme(path: &str) -> Option<&'static str> {
+    if path.starts_with("/admin/api/") || path == "/metrics" {
+        Some("admin_token")
+    } else if path == "/health" || path.starts_with("/access/") {
+        None
+    } else {
+        Some("vendor_token")
+    }
+}
+
 struct Security;
 
 impl Modify for Security {
@@ -217,6 +232,33 @@ impl Modify for Security {
             let mut scheme = Http::new(HttpAuthScheme::Bearer);
             scheme.description = Some(what.to_owned());
             components.add_security_scheme(name, SecurityScheme::Http(scheme));
+        }
+        for (path, item) in &mut openapi.paths.paths {
+            let Some(scheme) = caller_scheme(path) else {
+                continue;
+            };
+            let refusals = if scheme == "admin_token" {
+                super::responses::AdminAuthErrors::responses()
+            } else {
+                super::responses::VendorAuthErrors::responses()
+            };
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.head,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                op.security = Some(vec![SecurityRequirement::new(scheme, Vec::<String>::new())]);
+                for (status, response) in &refusals {
+                    op.responses
+                        .responses
+                        .entry(status.clone())
+                        .or_insert_with(|| response.clone());
+                }
+            }
         }
         // The typed answers' bodies, which the responses refer to by name.
         for (name, schema) in super::responses::schemas() {

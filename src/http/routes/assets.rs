@@ -25,10 +25,8 @@ pub struct ListQuery {
     responses(
         Json<AssetPage>,
         crate::http::responses::Invalid,
-        crate::http::responses::VendorAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("vendor_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn list(

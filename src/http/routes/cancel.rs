@@ -64,10 +64,8 @@ impl CancelQuery {
         (status = 409, description = "`idempotency_request_in_progress`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_cancelable`, `idempotency_key_reused`", body = crate::http::error::ErrorResponse),
         (status = 503, description = "`revocation_unavailable` (committed, not yet in force: retry with the same Idempotency-Key) or `database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        crate::http::responses::BodyErrors,
-        crate::http::responses::VendorAuthErrors
-    ),
-    security(("vendor_token" = []))
+        crate::http::responses::BodyErrors
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn cancel(

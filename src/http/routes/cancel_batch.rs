@@ -44,10 +44,8 @@ struct EntryBody {
         (status = 409, description = "`idempotency_request_in_progress`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field; `idempotency_key_reused`", body = crate::http::error::ErrorResponse),
         crate::http::responses::BodyErrors,
-        crate::http::responses::VendorAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("vendor_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn cancel_batch(

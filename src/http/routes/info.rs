@@ -74,10 +74,8 @@ impl From<Info> for InfoAnswer {
         InfoAnswer,
         (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
         crate::http::responses::Invalid,
-        crate::http::responses::VendorAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("vendor_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn info(

@@ -29,16 +29,14 @@ macro_rules! link_route {
                 Json<LinkItem>,
                 (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
                 (status = 422, description = $errors, body = crate::http::error::ErrorResponse),
-                crate::http::responses::VendorAuthErrors,
                 crate::http::responses::DatabaseUnavailable
-            ),
-            security(("vendor_token" = []))
+            )
         )]
         #[tracing::instrument(skip_all)]
         pub async fn $name(
             caller: Vendor,
             state: web::Data<AppState>,
-            ApiQuery(q): ApiQuery<LineQuery>,
+            ApiQuery(q): ApiQuery<LineQuery>
         ) -> Result<Json<LinkItem>, ApiError> {
             let line = OrderLineId::parse(q.order_line_id).field("order_line_id")?;
             let order = OrderNumber::parse(q.order_id).field("order_id")?;

@@ -73,10 +73,8 @@ impl ListQuery {
     responses(
         Json<LinePage>,
         crate::http::responses::Invalid,
-        crate::http::responses::VendorAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("vendor_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn list(

@@ -13,10 +13,8 @@ use crate::http::state::AppState;
     tag = "operations",
     responses(
         (status = 200, description = "Prometheus text format", body = String),
-        crate::http::responses::AdminAuthErrors,
         (status = 404, description = "`not_found`: `metrics.enabled` is false", body = crate::http::error::ErrorResponse)
-    ),
-    security(("admin_token" = []))
+    )
 )]
 pub async fn metrics(
     req: HttpRequest,

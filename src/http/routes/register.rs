@@ -116,10 +116,8 @@ impl RegisterBody {
         (status = 409, description = "`order_exists`, `idempotency_request_in_progress`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field; `validation_token_invalid`, `validation_token_expired`, `validation_token_used`, `idempotency_key_reused`", body = crate::http::error::ErrorResponse),
         crate::http::responses::BodyErrors,
-        crate::http::responses::VendorAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("vendor_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn register(

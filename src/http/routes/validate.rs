@@ -49,10 +49,8 @@ impl ValidateBody {
         (status = 404, description = "`asset_not_found`", body = crate::http::error::ErrorResponse),
         crate::http::responses::BodyErrors,
         crate::http::responses::Invalid,
-        crate::http::responses::VendorAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("vendor_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn validate(

@@ -32,10 +32,8 @@ pub struct CreateBody {
         Created<WebhookCreated>,
         crate::http::responses::BodyErrors,
         (status = 422, description = "`invalid_request`: `details.field` names the field; `webhook_url_not_allowed`, `webhook_limit_reached`", body = crate::http::error::ErrorResponse),
-        crate::http::responses::VendorAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("vendor_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn create(
@@ -92,10 +90,8 @@ pub async fn create(
     operation_id = "webhooks_list",
     responses(
         Json<WebhookList>,
-        crate::http::responses::VendorAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("vendor_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn list(
@@ -123,10 +119,8 @@ fn webhook_id(req: &HttpRequest) -> Result<WebhookId, ApiError> {
         NoContent,
         (status = 404, description = "`webhook_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        crate::http::responses::VendorAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("vendor_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn delete(
@@ -152,10 +146,8 @@ pub async fn delete(
         Json<DeliveryPage>,
         (status = 404, description = "`webhook_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        crate::http::responses::VendorAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("vendor_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn deliveries(
@@ -181,10 +173,8 @@ pub async fn deliveries(
         Accepted<Queued>,
         (status = 404, description = "`webhook_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        crate::http::responses::VendorAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("vendor_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn test(

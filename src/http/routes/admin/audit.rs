@@ -24,10 +24,8 @@ pub struct AuditQuery {
     responses(
         Json<AuditPage>,
         crate::http::responses::Invalid,
-        crate::http::responses::AdminAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("admin_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn audit(

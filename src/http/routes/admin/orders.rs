@@ -23,10 +23,8 @@ use crate::links::Action;
     responses(
         Json<OrderPage>,
         crate::http::responses::Invalid,
-        crate::http::responses::AdminAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("admin_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn search(
@@ -56,10 +54,8 @@ pub async fn search(
         Json<OrderDetailItem>,
         (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
         crate::http::responses::Invalid,
-        crate::http::responses::AdminAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("admin_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn detail(
@@ -86,10 +82,8 @@ pub async fn detail(
         (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_cancelable`", body = crate::http::error::ErrorResponse),
         (status = 503, description = "`revocation_unavailable` or `database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        crate::http::responses::BodyErrors,
-        crate::http::responses::AdminAuthErrors
-    ),
-    security(("admin_token" = []))
+        crate::http::responses::BodyErrors
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn cancel(
@@ -127,10 +121,8 @@ pub struct LinkBody {
         (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_accessible`, `asset_not_viewable`", body = crate::http::error::ErrorResponse),
         crate::http::responses::BodyErrors,
-        crate::http::responses::AdminAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("admin_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn link(

@@ -14,10 +14,8 @@ use crate::http::wire::OverviewItem;
     operation_id = "admin_overview",
     responses(
         Json<OverviewItem>,
-        crate::http::responses::AdminAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("admin_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn overview(

@@ -18,10 +18,8 @@ use crate::http::wire::{TokenItem, VendorItem};
     operation_id = "admin_vendors",
     responses(
         Json<VendorList>,
-        crate::http::responses::AdminAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("admin_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn list(_admin: Admin, state: web::Data<AppState>) -> Result<Json<VendorList>, ApiError> {
@@ -45,16 +43,14 @@ macro_rules! vendor_route {
                 $ok,
                 (status = 404, description = "`vendor_not_found`", body = crate::http::error::ErrorResponse),
                 crate::http::responses::Invalid,
-                crate::http::responses::AdminAuthErrors,
                 crate::http::responses::DatabaseUnavailable
-            ),
-            security(("admin_token" = []))
+            )
         )]
         #[tracing::instrument(skip_all)]
         pub async fn $name(
             admin: Admin,
             state: web::Data<AppState>,
-            req: HttpRequest,
+            req: HttpRequest
         ) -> Result<$ok, ApiError> {
             let id = path_param(&req, "vendor_id", VendorId::parse)?;
             let run = $($body)*;
@@ -136,10 +132,8 @@ vendor_route!(
         Json<TokenItem>,
         (status = 404, description = "`token_not_found`", body = crate::http::error::ErrorResponse),
         crate::http::responses::Invalid,
-        crate::http::responses::AdminAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("admin_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn revoke_token(
@@ -163,10 +157,8 @@ pub async fn revoke_token(
         Json<DeliveryPage>,
         (status = 404, description = "`webhook_not_found`", body = crate::http::error::ErrorResponse),
         crate::http::responses::Invalid,
-        crate::http::responses::AdminAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("admin_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn deliveries(
@@ -190,10 +182,8 @@ pub async fn deliveries(
         Accepted<Redelivered>,
         (status = 404, description = "`delivery_not_found`", body = crate::http::error::ErrorResponse),
         crate::http::responses::Invalid,
-        crate::http::responses::AdminAuthErrors,
         crate::http::responses::DatabaseUnavailable
-    ),
-    security(("admin_token" = []))
+    )
 )]
 #[tracing::instrument(skip_all)]
 pub async fn redeliver(

@@ -420,6 +420,8 @@ async fn main() {
     env.extend(redis_env);
 
     eprintln!("setting up: vendor, asset, {} order lines…", args.lines);
+    // Only `serve` and `migrate` create the schema; the CLI needs it first.
+    cli(&args.bin, &env, &["migrate"]);
     let vendor = cli(&args.bin, &env, &["vendor", "create", "--name", "Soak"]);
     let vendor = vendor["vendor_id"].as_str().unwrap().to_owned();
     let token = cli(

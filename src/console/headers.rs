@@ -5,8 +5,9 @@
 use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+
+use crate::http::middleware::set_headers;
 
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
     img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
@@ -18,24 +19,18 @@ pub async fn security_headers(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let static_file = req.path().starts_with("/admin/static/");
     let mut res = next.call(req).await?;
-    let headers = res.headers_mut();
-    for (name, value) in [
-        ("content-security-policy", CSP),
-        ("x-frame-options", "DENY"),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
-        ("cross-origin-opener-policy", "same-origin"),
-    ] {
-        headers.insert(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        );
-    }
+    set_headers(
+        res.headers_mut(),
+        &[
+            ("content-security-policy", CSP),
+            ("x-frame-options", "DENY"),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "no-referrer"),
+            ("cross-origin-opener-policy", "same-origin"),
+        ],
+    );
     if !static_file {
-        headers.insert(
-            HeaderName::from_static("cache-control"),
-            HeaderValue::from_static("no-store"),
-        );
+        set_headers(res.headers_mut(), &[("cache-control", "no-store")]);
     }
     Ok(res)
 }

@@ -117,24 +117,40 @@ pub async fn response_headers(
         .iter()
         .any(|p| path.starts_with(p));
     let mut res = next.call(req).await?;
-    let headers = res.headers_mut();
-    let set = |headers: &mut actix_web::http::header::HeaderMap, name, value| {
+    if docs {
+        set_headers(
+            res.headers_mut(),
+            &[
+                ("content-security-policy", DOCS_CSP),
+                ("x-frame-options", "DENY"),
+                ("x-content-type-options", "nosniff"),
+                ("referrer-policy", "no-referrer"),
+            ],
+        );
+    }
+    if api {
+        set_headers(
+            res.headers_mut(),
+            &[
+                ("cache-control", "no-store"),
+                ("x-content-type-options", "nosniff"),
+            ],
+        );
+    }
+    Ok(res)
+}
+
+/// Sets (replaces) each of these headers.
+pub fn set_headers(
+    headers: &mut actix_web::http::header::HeaderMap,
+    pairs: &[(&'static str, &'static str)],
+) {
+    for (name, value) in pairs {
         headers.insert(
             HeaderName::from_static(name),
             HeaderValue::from_static(value),
         );
-    };
-    if docs {
-        set(headers, "content-security-policy", DOCS_CSP);
-        set(headers, "x-frame-options", "DENY");
-        set(headers, "x-content-type-options", "nosniff");
-        set(headers, "referrer-policy", "no-referrer");
     }
-    if api {
-        set(headers, "cache-control", "no-store");
-        set(headers, "x-content-type-options", "nosniff");
-    }
-    Ok(res)
 }
 
 #[cfg(test)]

@@ -386,14 +386,10 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(data.clone())
             .configure(|cfg| http::configure(cfg, panic_route, metrics_enabled))
             .service(crate::console::scope(metrics_enabled))
-            // GET /openapi.json and the Swagger UI at /docs/ (vendored assets).
-            .service(
-                utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
-                    .url("/openapi.json", http::openapi::document()),
-            )
+            // The Swagger UI at /docs/ (vendored assets) of GET /openapi.json.
+            .service(http::openapi::docs())
             .default_service(web::to(http::not_found))
             .wrap(from_fn(middleware::environment_header))
-            .wrap(from_fn(middleware::response_headers))
             .wrap(TracingLogger::<AssetgateRootSpan>::new())
             .wrap(from_fn(middleware::request_id))
     })

@@ -103,40 +103,40 @@ pub const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'se
     img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
     base-uri 'none'; object-src 'none'";
 
-/// Headers by kind of path: `/docs/` gets a Content-Security-Policy, no
-/// framing and no sniffing (it shares the console's origin); the APIs' answers
-/// (links, buyers' names, tokens) are never stored by a cache (`no-store`)
-/// and never sniffed. Downloads (`/access`) and the console set their own.
-pub async fn response_headers(
+/// The API's answers (links, buyers' names, tokens) are never stored by a
+/// cache and never sniffed. Per API resource (`http::guarded`): downloads
+/// and the console set their own.
+pub async fn api_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let path = req.path();
-    let docs = path.starts_with("/docs");
-    let api = ["/purchase/", "/webhooks", "/admin/api/", "/assets/"]
-        .iter()
-        .any(|p| path.starts_with(p));
     let mut res = next.call(req).await?;
-    if docs {
-        set_headers(
-            res.headers_mut(),
-            &[
-                ("content-security-policy", DOCS_CSP),
-                ("x-frame-options", "DENY"),
-                ("x-content-type-options", "nosniff"),
-                ("referrer-policy", "no-referrer"),
-            ],
-        );
-    }
-    if api {
-        set_headers(
-            res.headers_mut(),
-            &[
-                ("cache-control", "no-store"),
-                ("x-content-type-options", "nosniff"),
-            ],
-        );
-    }
+    set_headers(
+        res.headers_mut(),
+        &[
+            ("cache-control", "no-store"),
+            ("x-content-type-options", "nosniff"),
+        ],
+    );
+    Ok(res)
+}
+
+/// `/docs/` shares the console's origin: a Content-Security-Policy, no
+/// framing, no sniffing, no referrer.
+pub async fn docs_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let mut res = next.call(req).await?;
+    set_headers(
+        res.headers_mut(),
+        &[
+            ("content-security-policy", DOCS_CSP),
+            ("x-frame-options", "DENY"),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "no-referrer"),
+        ],
+    );
     Ok(res)
 }
 

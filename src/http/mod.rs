@@ -32,9 +32,11 @@ fn resource(path: &str, allowed: &'static str) -> actix_web::Resource {
 
 /// Panics become JSON 500s. Applied per resource, i.e. after routing: actix's
 /// router needs the request unshared, so this cannot wrap the whole App.
-/// A resource with the panic guard and, when `metrics`, the request series.
+/// A resource with the panic guard, the API's headers and, when `metrics`,
+/// the request series.
 fn guarded(r: actix_web::Resource, metrics: bool) -> impl actix_web::dev::HttpServiceFactory {
     r.wrap(from_fn(middleware::catch_panic))
+        .wrap(from_fn(middleware::api_headers))
         .wrap(actix_web::middleware::Condition::new(
             metrics,
             from_fn(middleware::record_metrics),
@@ -51,6 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, panic_route: bool, metrics: bool)
         resource("/health", "GET").route(web::get().to(health::health)),
         resource("/metrics", "GET").route(web::get().to(metrics::metrics)),
         resource("/docs", "GET").route(web::get().to(docs_slash)),
+        resource("/openapi.json", "GET").route(web::get().to(openapi::json)),
         resource("/assets/list", "GET").route(web::get().to(assets::list)),
         resource("/purchase/validate-purchase-before-payment", "POST")
             .route(web::post().to(validate::validate)),

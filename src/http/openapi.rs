@@ -333,3 +333,33 @@ pub struct ApiDoc;
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
+
+/// `GET /openapi.json` (built once).
+pub async fn json() -> actix_web::HttpResponse {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let body = DOCUMENT.get_or_init(|| document().to_json().unwrap_or_default());
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body.as_str())
+}
+
+/// The Swagger UI at `/docs/`, with its own headers (`docs_headers`); it
+/// reads `/openapi.json`.
+pub fn docs() -> actix_web::Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    actix_web::web::scope("/docs")
+        .wrap(actix_web::middleware::from_fn(
+            super::middleware::docs_headers,
+        ))
+        .service(
+            utoipa_swagger_ui::SwaggerUi::new("/{_:.*}")
+                .config(utoipa_swagger_ui::Config::new(["/openapi.json"])),
+        )
+}

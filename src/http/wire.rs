@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use crate::app::LineView;
 use crate::app::operators::{AuditEntry, VendorSummary};
 use crate::app::search::{OrderDetail, OrderSummary, Overview};
 use crate::domain::{
@@ -23,10 +22,6 @@ use crate::store::vendors::Vendor;
 use crate::store::webhooks::{Delivery, Webhook};
 
 pub use crate::app::items::OrderItem;
-
-pub fn order_items(views: Vec<LineView>) -> Vec<OrderItem> {
-    views.into_iter().map(OrderItem::from).collect()
-}
 
 /// `AssetItem`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

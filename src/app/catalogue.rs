@@ -94,7 +94,8 @@ pub struct VerifyReport {
     pub problems: Vec<Problem>,
 }
 
-/// How a long catalogue operation reports its progress (bytes done of a total).
+/// How a long catalogue operation (import, verify) reports its progress:
+/// the total, then each file it starts and the bytes it gets through.
 pub trait Progress: Send + Sync + 'static {
     fn start(&self, _total_bytes: u64, _files: u64) {}
     fn file(&self, _index: u64) {}
@@ -115,7 +116,7 @@ impl App {
         by: &super::operators::Auditor,
         source: &Path,
         draft: AssetDraft,
-        progress: Arc<dyn Fn(u64, u64) + Send + Sync>,
+        progress: Arc<dyn Progress>,
     ) -> Result<Asset, AppError> {
         let title = draft.title.trim().to_owned();
         if !(1..=300).contains(&title.chars().count()) {
@@ -133,7 +134,14 @@ impl App {
         let storage = self.storage.clone();
         let path = source.to_owned();
         let stored = tokio::task::spawn_blocking(move || {
-            storage.import(&path, |copied, total| progress(copied, total))
+            let mut shown = 0;
+            storage.import(&path, |copied, total| {
+                if shown == 0 {
+                    progress.start(total, 1);
+                }
+                progress.bytes(copied - shown);
+                shown = copied;
+            })
         })
         .await
         .map_err(|e| AppError::Internal(e.into()))?

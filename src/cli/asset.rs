@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::Args;
 
 use crate::app::operators::Auditor;
-use crate::app::{App, AssetDraft};
+use crate::app::{App, AssetDraft, Progress};
 use crate::domain::{AssetId, CountryCode};
 use crate::store::assets::Asset;
 
@@ -61,18 +62,34 @@ pub async fn add(app: &App, by: &Auditor, args: AddArgs) -> anyhow::Result<Asset
         min_qty: args.min_qty,
         content_type: args.content_type,
     };
-    // Large files: a progress line on stderr every 5 %.
-    let shown = std::sync::atomic::AtomicU64::new(0);
-    let progress = Arc::new(move |copied: u64, total: u64| {
-        let last = shown.load(std::sync::atomic::Ordering::Relaxed);
-        if total >= 64 << 20 && (copied - last >= total / 20 || copied == total) {
-            shown.store(copied, std::sync::atomic::Ordering::Relaxed);
+    let progress = Arc::new(Lines::default());
+    Ok(app.import_asset(by, &args.file, draft, progress).await?)
+}
+
+/// Large files (64 MiB and more): a progress line on stderr every 5 %.
+#[derive(Default)]
+struct Lines {
+    total: AtomicU64,
+    done: AtomicU64,
+    shown: AtomicU64,
+}
+
+impl Progress for Lines {
+    fn start(&self, total_bytes: u64, _files: u64) {
+        self.total.store(total_bytes, Ordering::Relaxed);
+    }
+
+    fn bytes(&self, done: u64) {
+        let total = self.total.load(Ordering::Relaxed);
+        let copied = self.done.fetch_add(done, Ordering::Relaxed) + done;
+        let shown = self.shown.load(Ordering::Relaxed);
+        if total >= 64 << 20 && (copied - shown >= total / 20 || copied == total) {
+            self.shown.store(copied, Ordering::Relaxed);
             eprintln!(
                 "copying into storage: {} / {} MiB",
                 copied >> 20,
                 total >> 20
             );
         }
-    });
-    Ok(app.import_asset(by, &args.file, draft, progress).await?)
+    }
 }

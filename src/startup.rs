@@ -385,9 +385,9 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         ActixApp::new()
             .app_data(data.clone())
             .configure(|cfg| http::configure(cfg, panic_route, metrics_enabled))
-            .service(crate::console::scope(metrics_enabled))
+            .configure(|cfg| crate::console::configure(cfg, metrics_enabled))
             // The Swagger UI at /docs/ (vendored assets) of GET /openapi.json.
-            .service(http::openapi::docs())
+            .configure(http::openapi::docs)
             .default_service(web::to(http::not_found))
             .wrap(from_fn(middleware::environment_header))
             .wrap(TracingLogger::<AssetgateRootSpan>::new())

@@ -7,7 +7,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 
-use crate::http::middleware::set_headers;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
     img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
@@ -33,4 +33,14 @@ pub async fn security_headers(
         set_headers(res.headers_mut(), &[("cache-control", "no-store")]);
     }
     Ok(res)
+}
+
+/// Sets (replaces) each of these headers.
+fn set_headers(headers: &mut HeaderMap, pairs: &[(&'static str, &'static str)]) {
+    for (name, value) in pairs {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
 }

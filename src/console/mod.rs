@@ -23,69 +23,64 @@ pub use session::ConsoleSession;
 use crate::http::extract::read_body;
 
 /// Every console route, under one scope with the security headers.
-pub fn scope(
-    metrics: bool,
-) -> actix_web::Scope<
-    impl actix_web::dev::ServiceFactory<
-        actix_web::dev::ServiceRequest,
-        Config = (),
-        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
+pub fn configure(cfg: &mut web::ServiceConfig, metrics: bool) {
     use pages::*;
-    web::scope("/admin")
+    let routes = [
+        ("/", web::get().to(overview::overview)),
+        ("", web::get().to(overview::to_slash)),
+        ("/login", web::get().to(login::form)),
+        ("/login", web::post().to(login::login)),
+        ("/logout", web::post().to(login::logout)),
+        ("/orders", web::get().to(orders::list)),
+        (
+            "/orders/{vendor_id}/{environment}/{order_id}",
+            web::get().to(orders::detail),
+        ),
+        (
+            "/orders/{vendor_id}/{environment}/{order_id}/cancel",
+            web::get().to(orders::confirm_cancel),
+        ),
+        (
+            "/orders/{vendor_id}/{environment}/{order_id}/cancel",
+            web::post().to(orders::cancel),
+        ),
+        (
+            "/orders/{vendor_id}/{environment}/{order_id}/lines/{order_line_id}/links",
+            web::post().to(orders::reissue),
+        ),
+        ("/vendors", web::get().to(vendors::list)),
+        ("/vendors/{vendor_id}", web::get().to(vendors::detail)),
+        (
+            "/vendors/{vendor_id}/suspend",
+            web::post().to(vendors::suspend),
+        ),
+        (
+            "/vendors/{vendor_id}/activate",
+            web::post().to(vendors::activate),
+        ),
+        (
+            "/tokens/{token_id}/revoke",
+            web::post().to(vendors::revoke_token),
+        ),
+        ("/webhooks/{webhook_id}", web::get().to(webhooks::detail)),
+        (
+            "/deliveries/{delivery_id}/redeliver",
+            web::post().to(webhooks::redeliver),
+        ),
+        ("/assets", web::get().to(assets::list)),
+        ("/audit", web::get().to(audit::list)),
+        ("/static/{file}", web::get().to(static_files::serve)),
+    ];
+    let mut scope = web::scope("/admin")
         .wrap(from_fn(headers::security_headers))
         .wrap(actix_web::middleware::Condition::new(
             metrics,
             from_fn(crate::http::middleware::record_metrics),
-        ))
-        .route("/", web::get().to(overview::overview))
-        .route("", web::get().to(overview::to_slash))
-        .route("/login", web::get().to(login::form))
-        .route("/login", web::post().to(login::login))
-        .route("/logout", web::post().to(login::logout))
-        .route("/orders", web::get().to(orders::list))
-        .route(
-            "/orders/{vendor_id}/{environment}/{order_id}",
-            web::get().to(orders::detail),
-        )
-        .route(
-            "/orders/{vendor_id}/{environment}/{order_id}/cancel",
-            web::get().to(orders::confirm_cancel),
-        )
-        .route(
-            "/orders/{vendor_id}/{environment}/{order_id}/cancel",
-            web::post().to(orders::cancel),
-        )
-        .route(
-            "/orders/{vendor_id}/{environment}/{order_id}/lines/{order_line_id}/links",
-            web::post().to(orders::reissue),
-        )
-        .route("/vendors", web::get().to(vendors::list))
-        .route("/vendors/{vendor_id}", web::get().to(vendors::detail))
-        .route(
-            "/vendors/{vendor_id}/suspend",
-            web::post().to(vendors::suspend),
-        )
-        .route(
-            "/vendors/{vendor_id}/activate",
-            web::post().to(vendors::activate),
-        )
-        .route(
-            "/tokens/{token_id}/revoke",
-            web::post().to(vendors::revoke_token),
-        )
-        .route("/webhooks/{webhook_id}", web::get().to(webhooks::detail))
-        .route(
-            "/deliveries/{delivery_id}/redeliver",
-            web::post().to(webhooks::redeliver),
-        )
-        .route("/assets", web::get().to(assets::list))
-        .route("/audit", web::get().to(audit::list))
-        .route("/static/{file}", web::get().to(static_files::serve))
-        .default_service(web::to(not_found))
+        ));
+    for (path, route) in routes {
+        scope = scope.route(path, route);
+    }
+    cfg.service(scope.default_service(web::to(not_found)));
 }
 
 /// Unknown console pages: a readable 404 (the admin API keeps its JSON).

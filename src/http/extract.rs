@@ -106,16 +106,6 @@ impl FromRequest for Admin {
     }
 }
 
-/// A path segment of the matched route, parsed into a domain value (422 naming it).
-pub fn path_param<T, E: std::fmt::Display>(
-    req: &HttpRequest,
-    name: &str,
-    parse: impl FnOnce(&str) -> Result<T, E>,
-) -> Result<T, ApiError> {
-    let raw = req.match_info().get(name).unwrap_or_default();
-    parse(raw).map_err(|e| ApiError::invalid(name, e))
-}
-
 /// Optional `Idempotency-Key` header, parsed.
 pub struct IdempotencyHeader(pub Option<IdempotencyKey>);
 
@@ -134,6 +124,26 @@ impl FromRequest for IdempotencyHeader {
                 })
                 .map(|k| Self(Some(k))),
         })
+    }
+}
+
+impl utoipa::IntoParams for IdempotencyHeader {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{Required, schema::Type};
+        vec![
+            ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some("Makes a retry answer as the first request did"))
+                .schema(Some(
+                    utoipa::openapi::ObjectBuilder::new().schema_type(Type::String),
+                ))
+                .build(),
+        ]
     }
 }
 

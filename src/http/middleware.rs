@@ -5,7 +5,7 @@ use std::panic::AssertUnwindSafe;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::Next;
+use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::{Error, HttpMessage as _, ResponseError as _};
 use futures_util::FutureExt as _;
 
@@ -106,51 +106,20 @@ pub const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'se
 /// The API's answers (links, buyers' names, tokens) are never stored by a
 /// cache and never sniffed. Per API resource (`http::guarded`): downloads
 /// and the console set their own.
-pub async fn api_headers(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let mut res = next.call(req).await?;
-    set_headers(
-        res.headers_mut(),
-        &[
-            ("cache-control", "no-store"),
-            ("x-content-type-options", "nosniff"),
-        ],
-    );
-    Ok(res)
+pub fn api_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("cache-control", "no-store"))
+        .add(("x-content-type-options", "nosniff"))
 }
 
 /// `/docs/` shares the console's origin: a Content-Security-Policy, no
 /// framing, no sniffing, no referrer.
-pub async fn docs_headers(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let mut res = next.call(req).await?;
-    set_headers(
-        res.headers_mut(),
-        &[
-            ("content-security-policy", DOCS_CSP),
-            ("x-frame-options", "DENY"),
-            ("x-content-type-options", "nosniff"),
-            ("referrer-policy", "no-referrer"),
-        ],
-    );
-    Ok(res)
-}
-
-/// Sets (replaces) each of these headers.
-pub fn set_headers(
-    headers: &mut actix_web::http::header::HeaderMap,
-    pairs: &[(&'static str, &'static str)],
-) {
-    for (name, value) in pairs {
-        headers.insert(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        );
-    }
+pub fn docs_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("content-security-policy", DOCS_CSP))
+        .add(("x-frame-options", "DENY"))
+        .add(("x-content-type-options", "nosniff"))
+        .add(("referrer-policy", "no-referrer"))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod limits;
 pub mod middleware;
 pub mod openapi;
 pub mod params;
+pub mod path;
 pub mod range;
 pub mod responses;
 pub mod routes;
@@ -36,7 +37,7 @@ fn resource(path: &str, allowed: &'static str) -> actix_web::Resource {
 /// the request series.
 fn guarded(r: actix_web::Resource, metrics: bool) -> impl actix_web::dev::HttpServiceFactory {
     r.wrap(from_fn(middleware::catch_panic))
-        .wrap(from_fn(middleware::api_headers))
+        .wrap(middleware::api_headers())
         .wrap(actix_web::middleware::Condition::new(
             metrics,
             from_fn(middleware::record_metrics),

@@ -206,7 +206,10 @@ schema!(
 /// `/metrics` take an admin token, `/health` and `/access` nothing, every
 /// other route a vendor token. Each authenticated operation is given its
 /// scheme and the refusals every route of its kind can answer
-/// (`VendorAuthErrors`, `AdminAuthErrors`), so no route can forget them.
+/// (`VendorAuthErrors`, `AdminAuthErrors`: a refused token, an unreachable
+/// database) and, when it takes a parameter or a body, `invalid_request`
+/// (`Invalid`), so no route can forget them; a route's own description of a
+/// status wins.
 fn caller_scheme(path: &str) -> Option<&'static str> {
     if path.starts_with("/admin/api/") || path == "/metrics" {
         Some("admin_token")
@@ -252,7 +255,10 @@ impl Modify for Security {
             ];
             for op in operations.into_iter().flatten() {
                 op.security = Some(vec![SecurityRequirement::new(scheme, Vec::<String>::new())]);
-                for (status, response) in &refusals {
+                let takes_input = op.request_body.is_some()
+                    || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let invalid = takes_input.then(super::responses::Invalid::responses);
+                for (status, response) in refusals.iter().chain(invalid.iter().flatten()) {
                     op.responses
                         .responses
                         .entry(status.clone())
@@ -345,21 +351,13 @@ pub async fn json() -> actix_web::HttpResponse {
 
 /// The Swagger UI at `/docs/`, with its own headers (`docs_headers`); it
 /// reads `/openapi.json`.
-pub fn docs() -> actix_web::Scope<
-    impl actix_web::dev::ServiceFactory<
-        actix_web::dev::ServiceRequest,
-        Config = (),
-        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
-    actix_web::web::scope("/docs")
-        .wrap(actix_web::middleware::from_fn(
-            super::middleware::docs_headers,
-        ))
-        .service(
-            utoipa_swagger_ui::SwaggerUi::new("/{_:.*}")
-                .config(utoipa_swagger_ui::Config::new(["/openapi.json"])),
-        )
+pub fn docs(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(
+        actix_web::web::scope("/docs")
+            .wrap(super::middleware::docs_headers())
+            .service(
+                utoipa_swagger_ui::SwaggerUi::new("/{_:.*}")
+                    .config(utoipa_swagger_ui::Config::new(["/openapi.json"])),
+            ),
+    );
 }

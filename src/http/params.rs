@@ -3,16 +3,15 @@
 //! one route reads. A route never imports another route's internals; what
 //! two of them need lives here.
 
-use actix_web::HttpRequest;
 use base64::Engine as _;
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::extract::{Field as _, path_param};
+use super::extract::Field as _;
 use crate::app::search::{HistoryPage, OrderCursor, OrderFilter};
 use crate::domain::{
     CancelReason, CancelReasonCode, CancelWhy, Environment, LineStatus, OrderLineId, OrderNumber,
-    OrderRef, Tenant, VendorId,
+    VendorId,
 };
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -66,19 +65,6 @@ pub fn id_cursor(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
     raw.filter(|c| !c.is_empty())
         .map(|c| decode_cursor::<1>(c).map(|[id]| id))
         .transpose()
-}
-
-/// A path segment that must be a whole number ≥ 1, as a domain value.
-pub fn path_number<T, E: std::fmt::Display>(
-    req: &HttpRequest,
-    name: &str,
-    parse: impl FnOnce(i64) -> Result<T, E>,
-) -> Result<T, ApiError> {
-    path_param(req, name, |s| {
-        s.parse::<i64>()
-            .map_err(|_| "must be an integer >= 1".to_owned())
-            .and_then(|n| parse(n).map_err(|e| e.to_string()))
-    })
 }
 
 /// The reason (defaulted when blank) and the optional reason code of a cancel.
@@ -185,18 +171,6 @@ impl SearchQuery {
     pub fn page_size(&self) -> Result<u64, ApiError> {
         page_size(self.page_size, 50, 200)
     }
-}
-
-/// The order a path `/{vendor_id}/{environment}/{order_id}` names.
-pub fn order_of(req: &HttpRequest) -> Result<OrderRef, ApiError> {
-    let vendor = path_param(req, "vendor_id", VendorId::parse)?;
-    let environment = path_param(req, "environment", str::parse::<Environment>)?;
-    let order = path_number(req, "order_id", OrderNumber::parse)?;
-    Ok(Tenant {
-        vendor,
-        environment,
-    }
-    .order(order))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

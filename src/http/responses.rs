@@ -370,7 +370,8 @@ where
 
 // ---- Errors every route of a kind can answer (documentation only) ------
 
-/// What any route behind a vendor token can answer besides its own errors.
+/// What any route behind a vendor token can answer besides its own errors:
+/// a refused token, and (the token is looked up) an unreachable database.
 #[derive(IntoResponses)]
 pub enum VendorAuthErrors {
     #[response(
@@ -386,9 +387,16 @@ pub enum VendorAuthErrors {
         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
     )]
     RateLimited(ErrorResponse),
+    #[response(
+        status = 503,
+        description = "`database_unavailable`",
+        headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
+    )]
+    DatabaseUnavailable(ErrorResponse),
 }
 
-/// What any route behind an admin token can answer besides its own errors.
+/// What any route behind an admin token can answer besides its own errors:
+/// a refused token, and (the token is looked up) an unreachable database.
 #[derive(IntoResponses)]
 pub enum AdminAuthErrors {
     #[response(
@@ -402,17 +410,12 @@ pub enum AdminAuthErrors {
         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
     )]
     RateLimited(ErrorResponse),
-}
-
-/// The database could not be reached in time.
-#[derive(IntoResponses)]
-pub enum DatabaseUnavailable {
     #[response(
         status = 503,
         description = "`database_unavailable`",
         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
     )]
-    Unavailable(ErrorResponse),
+    DatabaseUnavailable(ErrorResponse),
 }
 
 /// What a route that reads a body can answer about the body itself.
@@ -430,7 +433,8 @@ pub enum BodyErrors {
     TooLarge(ErrorResponse),
 }
 
-/// A field that does not parse (and nothing more specific at 422).
+/// A field that does not parse (and nothing more specific at 422): every
+/// operation with a parameter or a body is given it by the document's modifier.
 #[derive(IntoResponses)]
 pub enum Invalid {
     #[response(
@@ -438,6 +442,54 @@ pub enum Invalid {
         description = "`invalid_request`: `details.field` names the field"
     )]
     Request(ErrorResponse),
+}
+
+// ---- One refusal of a route (documentation only) ------------------------
+
+/// An `ErrorResponse` answered with `status`, documented as `description`
+/// (a 503 also carries `Retry-After`).
+fn refused(status: u16, description: &str) -> BTreeMap<String, RefOr<Response>> {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name(ErrorResponse::name())))
+        .build();
+    let mut response = ResponseBuilder::new()
+        .description(description)
+        .content("application/json", content);
+    if status == 503 {
+        let seconds = utoipa::openapi::HeaderBuilder::new()
+            .schema(Some(u64::schema()))
+            .description(Some("Seconds to wait before retrying"))
+            .build();
+        response = response.header("Retry-After", seconds);
+    }
+    let response = response.build();
+    BTreeMap::from([(status.to_string(), RefOr::T(response))])
+}
+
+/// `refusal!(OrderNotFound = 404, "`order_not_found`")`: a type a route's
+/// `responses(...)` names, so each refusal is written once.
+macro_rules! refusal {
+    ($($name:ident = $status:literal, $description:literal;)*) => {$(
+        #[doc = concat!("Documents ", stringify!($status), ": ", $description, ".")]
+        pub struct $name;
+
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                refused($status, $description)
+            }
+        }
+    )*};
+}
+
+refusal! {
+    OrderNotFound = 404, "`order_not_found`";
+    AssetNotFound = 404, "`asset_not_found`";
+    WebhookNotFound = 404, "`webhook_not_found`";
+    VendorNotFound = 404, "`vendor_not_found`";
+    TokenNotFound = 404, "`token_not_found`";
+    DeliveryNotFound = 404, "`delivery_not_found`";
+    InProgress = 409, "`idempotency_request_in_progress`";
+    RevocationUnavailable = 503, "`revocation_unavailable` (committed, not yet in force: retry, with the same Idempotency-Key if one was sent) or `database_unavailable`";
 }
 
 /// The bodies the document lists as components (the `Json` answers refer to them by name).

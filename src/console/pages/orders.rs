@@ -13,7 +13,8 @@ use crate::console::view::{Chrome, html, see_other, status_class, when};
 use crate::console::{ConsoleError, ConsoleQuery, ConsoleSession};
 use crate::domain::{LineId, LineStatus, OrderLineId, OrderRef, ms_to_rfc3339};
 use crate::http::params::encode_cursor;
-use crate::http::params::{CancelBody, DetailQuery, SearchQuery, order_of, path_number};
+use crate::http::params::{CancelBody, DetailQuery, SearchQuery};
+use crate::http::path::{order_of, segment};
 use crate::http::state::AppState;
 use crate::links::Action;
 use crate::store::events::Event;
@@ -465,7 +466,7 @@ pub async fn reissue(
     req: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
     let order = order_of(&req)?;
-    let line = path_number(&req, "order_line_id", OrderLineId::parse)?;
+    let line = segment::<OrderLineId>(&req)?;
     let minted = state
         .app
         .operator_link(&session.operator, order, line, f.action)

@@ -7,7 +7,7 @@ use crate::console::session::{CsrfForm, Submitted};
 use crate::console::view::{Chrome, html, see_other, when};
 use crate::console::{ConsoleError, ConsoleSession};
 use crate::domain::{TokenId, VendorId, VendorStatus};
-use crate::http::extract::path_param;
+use crate::http::path::segment;
 use crate::http::state::AppState;
 
 fn vendor_status_class(status: VendorStatus) -> &'static str {
@@ -92,7 +92,7 @@ pub async fn detail(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
-    let id = path_param(&req, "vendor_id", VendorId::parse)?;
+    let id = segment::<VendorId>(&req)?;
     let vendor = state.app.vendor(id).await?;
     let tokens = state
         .app
@@ -134,7 +134,7 @@ async fn set_status(
     req: &HttpRequest,
     status: VendorStatus,
 ) -> Result<HttpResponse, ConsoleError> {
-    let id = path_param(req, "vendor_id", VendorId::parse)?;
+    let id = segment::<VendorId>(req)?;
     state
         .app
         .set_vendor_status(&session.operator, id, status)
@@ -163,7 +163,7 @@ pub async fn revoke_token(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
-    let id = path_param(&req, "token_id", TokenId::parse)?;
+    let id = segment::<TokenId>(&req)?;
     let token = state
         .app
         .operator_revoke_token(&session.operator, id)

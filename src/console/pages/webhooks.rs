@@ -7,7 +7,7 @@ use crate::console::session::{CsrfForm, Submitted};
 use crate::console::view::{Chrome, html, see_other, when};
 use crate::console::{ConsoleError, ConsoleSession};
 use crate::domain::{DeliveryState, WebhookId, WebhookStatus};
-use crate::http::extract::path_param;
+use crate::http::path::{DeliveryNumber, segment};
 use crate::http::state::AppState;
 use crate::store::webhooks::Webhook;
 
@@ -103,7 +103,7 @@ pub async fn detail(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
-    let id = path_param(&req, "webhook_id", WebhookId::parse)?;
+    let id = segment::<WebhookId>(&req)?;
     let webhook = state.app.webhook(id, None).await?;
     let vendor = state.app.vendor(webhook.vendor_id).await?;
     let before = query_value(&req, "before").and_then(|b| b.parse::<i64>().ok());
@@ -153,10 +153,7 @@ pub async fn redeliver(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
-    let id = path_param(&req, "delivery_id", |raw: &str| {
-        raw.parse::<i64>()
-            .map_err(|_| "must be a delivery number".to_owned())
-    })?;
+    let DeliveryNumber(id) = segment(&req)?;
     let delivery = state.app.redeliver(&session.operator, id).await?;
     Ok(see_other(&format!(
         "/admin/webhooks/{}?redelivered={}",

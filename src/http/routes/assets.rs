@@ -22,13 +22,8 @@ pub struct ListQuery {
     tag = "purchase",
     operation_id = "assets_list",
     params(ListQuery),
-    responses(
-        Json<AssetPage>,
-        crate::http::responses::Invalid,
-        crate::http::responses::DatabaseUnavailable
-    )
+    responses(Json<AssetPage>),
 )]
-#[tracing::instrument(skip_all)]
 pub async fn list(
     _caller: Vendor,
     state: web::Data<AppState>,

@@ -3,10 +3,12 @@ use serde::Deserialize;
 
 use crate::app::idempotency::{Attempt, Work};
 use crate::domain::{CancelWhy, OrderLineId, OrderNumber};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorResponse};
 use crate::http::extract::{ApiQuery, Field as _, IdempotencyHeader, OptionalJson, Vendor};
 use crate::http::params::parse_why;
-use crate::http::responses::{Created, OrderItems, idempotent};
+use crate::http::responses::{
+    BodyErrors, Created, InProgress, OrderItems, OrderNotFound, RevocationUnavailable, idempotent,
+};
 use crate::http::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -56,18 +58,17 @@ impl CancelQuery {
     delete,
     path = "/purchase/cancel",
     tag = "purchase",
-    params(CancelQuery, ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry answer as the first request did")),
+    params(CancelQuery, IdempotencyHeader),
     request_body = Option<CancelBody>,
     responses(
         Created<OrderItems>,
-        (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
-        (status = 409, description = "`idempotency_request_in_progress`", body = crate::http::error::ErrorResponse),
-        (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_cancelable`, `idempotency_key_reused`", body = crate::http::error::ErrorResponse),
-        (status = 503, description = "`revocation_unavailable` (committed, not yet in force: retry with the same Idempotency-Key) or `database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        crate::http::responses::BodyErrors
+        OrderNotFound,
+        InProgress,
+        (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_cancelable`, `idempotency_key_reused`", body = ErrorResponse),
+        RevocationUnavailable,
+        BodyErrors
     )
 )]
-#[tracing::instrument(skip_all)]
 pub async fn cancel(
     caller: Vendor,
     state: web::Data<AppState>,

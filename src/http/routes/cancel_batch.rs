@@ -9,10 +9,12 @@ use serde::Deserialize;
 use crate::app::CancelTarget;
 use crate::app::idempotency::{Attempt, Work};
 use crate::domain::{OrderLineId, OrderNumber};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorResponse};
 use crate::http::extract::{ApiJson, Field as _, IdempotencyHeader, Vendor};
 use crate::http::params::parse_why;
-use crate::http::responses::{BatchAnswer, BatchEntry, BatchResult, Json, idempotent};
+use crate::http::responses::{
+    BatchAnswer, BatchEntry, BatchResult, BodyErrors, InProgress, Json, idempotent,
+};
 use crate::http::state::AppState;
 
 /// The most entries one call may carry.
@@ -37,17 +39,15 @@ struct EntryBody {
     post,
     path = "/purchase/cancel-batch",
     tag = "purchase",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry answer as the first request did")),
+    params(IdempotencyHeader),
     request_body = BatchBody,
     responses(
         Json<BatchAnswer>,
-        (status = 409, description = "`idempotency_request_in_progress`", body = crate::http::error::ErrorResponse),
-        (status = 422, description = "`invalid_request`: `details.field` names the field; `idempotency_key_reused`", body = crate::http::error::ErrorResponse),
-        crate::http::responses::BodyErrors,
-        crate::http::responses::DatabaseUnavailable
+        InProgress,
+        (status = 422, description = "`invalid_request`: `details.field` names the field; `idempotency_key_reused`", body = ErrorResponse),
+        BodyErrors
     )
 )]
-#[tracing::instrument(skip_all)]
 pub async fn cancel_batch(
     caller: Vendor,
     state: web::Data<AppState>,

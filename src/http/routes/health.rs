@@ -1,5 +1,6 @@
 use actix_web::{HttpResponse, web};
 
+use crate::http::responses::HealthCheck;
 use crate::http::state::AppState;
 
 /// `GET /health`: public; 503 with the same list when any check fails.
@@ -8,11 +9,10 @@ use crate::http::state::AppState;
     path = "/health",
     tag = "operations",
     responses(
-        (status = 200, description = "Every check passed", body = Vec<crate::http::responses::HealthCheck>),
-        (status = 503, description = "A check failed (same list)", body = Vec<crate::http::responses::HealthCheck>)
+        (status = 200, description = "Every check passed", body = Vec<HealthCheck>),
+        (status = 503, description = "A check failed (same list)", body = Vec<HealthCheck>)
     )
 )]
-#[tracing::instrument(skip_all)]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let checks = state.app.health().await;
     let mut res = if checks.iter().all(|c| c.health) {
@@ -23,7 +23,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     res.insert_header(("Cache-Control", "no-store")).json(
         checks
             .into_iter()
-            .map(crate::http::responses::HealthCheck::from)
+            .map(HealthCheck::from)
             .collect::<Vec<_>>(),
     )
 }

@@ -6,7 +6,7 @@ use crate::app::Info;
 use crate::domain::OrderNumber;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiQuery, Field as _, Vendor};
-use crate::http::responses::{OrderItems, OrderPending};
+use crate::http::responses::{OrderItems, OrderNotFound, OrderPending};
 use crate::http::state::AppState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -70,14 +70,8 @@ impl From<Info> for InfoAnswer {
     path = "/purchase/info",
     tag = "purchase",
     params(InfoQuery),
-    responses(
-        InfoAnswer,
-        (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
-        crate::http::responses::Invalid,
-        crate::http::responses::DatabaseUnavailable
-    )
+    responses(InfoAnswer, OrderNotFound)
 )]
-#[tracing::instrument(skip_all)]
 pub async fn info(
     caller: Vendor,
     state: web::Data<AppState>,

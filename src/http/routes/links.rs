@@ -2,13 +2,13 @@ use actix_web::web;
 use serde::Deserialize;
 
 use crate::domain::{OrderLineId, OrderNumber};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorResponse};
 use crate::http::extract::{ApiQuery, Field as _, Vendor};
-use crate::http::responses::Json;
 use crate::http::state::AppState;
 use crate::http::wire::LinkItem;
 use crate::links::Action;
 
+use crate::http::responses::{Json, OrderNotFound};
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LineQuery {
@@ -21,28 +21,32 @@ macro_rules! link_route {
     ($path:literal, $action:expr, $via:literal, $errors:literal, $what:literal, $name:ident) => {
         #[doc = $what]
         #[utoipa::path(
-            get,
-            path = $path,
-            tag = "purchase",
-            params(LineQuery),
-            responses(
-                Json<LinkItem>,
-                (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
-                (status = 422, description = $errors, body = crate::http::error::ErrorResponse),
-                crate::http::responses::DatabaseUnavailable
-            )
-        )]
-        #[tracing::instrument(skip_all)]
+                                    get,
+                                    path = $path,
+                                    tag = "purchase",
+                                    params(LineQuery),
+                                    responses(
+                                        Json<LinkItem>,
+                                        OrderNotFound,
+                                        (status = 422, description = $errors, body = ErrorResponse)
+                                    )
+                                )]
         pub async fn $name(
             caller: Vendor,
             state: web::Data<AppState>,
-            ApiQuery(q): ApiQuery<LineQuery>
+            ApiQuery(q): ApiQuery<LineQuery>,
         ) -> Result<Json<LinkItem>, ApiError> {
             let line = OrderLineId::parse(q.order_line_id).field("order_line_id")?;
             let order = OrderNumber::parse(q.order_id).field("order_id")?;
             let minted = state
                 .app
-                .link(&caller.actor(), caller.tenant.order(order), line, $action, $via)
+                .link(
+                    &caller.actor(),
+                    caller.tenant.order(order),
+                    line,
+                    $action,
+                    $via,
+                )
                 .await?;
             Ok(Json(minted.into()))
         }

@@ -70,13 +70,8 @@ impl ListQuery {
     tag = "purchase",
     operation_id = "purchase_list",
     params(ListQuery),
-    responses(
-        Json<LinePage>,
-        crate::http::responses::Invalid,
-        crate::http::responses::DatabaseUnavailable
-    )
+    responses(Json<LinePage>),
 )]
-#[tracing::instrument(skip_all)]
 pub async fn list(
     caller: Vendor,
     state: web::Data<AppState>,

@@ -6,9 +6,9 @@ use crate::app::{Purchase, RegisterRequest};
 use crate::domain::{
     AssetId, CountryCode, CustomerName, Metadata, OrderLineId, OrderNumber, Price, Quantity,
 };
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorResponse};
 use crate::http::extract::{ApiJson, Field as _, IdempotencyHeader, Vendor};
-use crate::http::responses::{Created, Registered, idempotent};
+use crate::http::responses::{AssetNotFound, BodyErrors, Created, Registered, idempotent};
 use crate::http::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -107,19 +107,17 @@ impl RegisterBody {
     post,
     path = "/purchase/register",
     tag = "purchase",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry answer as the first request did")),
+    params(IdempotencyHeader),
     request_body = RegisterBody,
     responses(
         Created<Registered>,
-        (status = 400, description = "`quantity_below_minimum`, `region_not_allowed`", body = crate::http::error::ErrorResponse),
-        (status = 404, description = "`asset_not_found`", body = crate::http::error::ErrorResponse),
-        (status = 409, description = "`order_exists`, `idempotency_request_in_progress`", body = crate::http::error::ErrorResponse),
-        (status = 422, description = "`invalid_request`: `details.field` names the field; `validation_token_invalid`, `validation_token_expired`, `validation_token_used`, `idempotency_key_reused`", body = crate::http::error::ErrorResponse),
-        crate::http::responses::BodyErrors,
-        crate::http::responses::DatabaseUnavailable
+        (status = 400, description = "`quantity_below_minimum`, `region_not_allowed`", body = ErrorResponse),
+        AssetNotFound,
+        (status = 409, description = "`order_exists`, `idempotency_request_in_progress`", body = ErrorResponse),
+        (status = 422, description = "`invalid_request`: `details.field` names the field; `validation_token_invalid`, `validation_token_expired`, `validation_token_used`, `idempotency_key_reused`", body = ErrorResponse),
+        BodyErrors
     )
 )]
-#[tracing::instrument(skip_all)]
 pub async fn register(
     caller: Vendor,
     state: web::Data<AppState>,

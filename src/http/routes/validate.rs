@@ -4,9 +4,9 @@ use serde::Deserialize;
 
 use crate::app::ValidateRequest;
 use crate::domain::{AssetId, CountryCode, Quantity};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorResponse};
 use crate::http::extract::{ApiJson, Field as _, Vendor};
-use crate::http::responses::{Json, Validated};
+use crate::http::responses::{AssetNotFound, BodyErrors, Json, Validated};
 use crate::http::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -45,14 +45,11 @@ impl ValidateBody {
     request_body = ValidateBody,
     responses(
         Json<Validated>,
-        (status = 400, description = "`quantity_below_minimum`, `region_not_allowed`", body = crate::http::error::ErrorResponse),
-        (status = 404, description = "`asset_not_found`", body = crate::http::error::ErrorResponse),
-        crate::http::responses::BodyErrors,
-        crate::http::responses::Invalid,
-        crate::http::responses::DatabaseUnavailable
+        (status = 400, description = "`quantity_below_minimum`, `region_not_allowed`", body = ErrorResponse),
+        AssetNotFound,
+        BodyErrors
     )
 )]
-#[tracing::instrument(skip_all)]
 pub async fn validate(
     caller: Vendor,
     state: web::Data<AppState>,

@@ -1,15 +1,17 @@
 //! `/webhooks` (SPEC §9): a vendor's endpoints, their deliveries, a test event.
 
-use actix_web::{HttpRequest, web};
+use actix_web::web;
 use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 
 use crate::domain::{EventFilter, EventType, WebhookId};
-use crate::http::error::ApiError;
-use crate::http::extract::{ApiJson, ApiQuery, Vendor, path_param};
+use crate::http::error::{ApiError, ErrorResponse};
+use crate::http::extract::{ApiJson, ApiQuery, Vendor};
 use crate::http::params::DeliveriesQuery;
+use crate::http::path::At;
 use crate::http::responses::{
-    Accepted, Created, DeliveryPage, Json, NoContent, Queued, WebhookCreated, WebhookList,
+    Accepted, BodyErrors, Created, DeliveryPage, Json, NoContent, Queued, WebhookCreated,
+    WebhookList, WebhookNotFound,
 };
 use crate::http::state::AppState;
 
@@ -30,12 +32,10 @@ pub struct CreateBody {
     request_body = CreateBody,
     responses(
         Created<WebhookCreated>,
-        crate::http::responses::BodyErrors,
-        (status = 422, description = "`invalid_request`: `details.field` names the field; `webhook_url_not_allowed`, `webhook_limit_reached`", body = crate::http::error::ErrorResponse),
-        crate::http::responses::DatabaseUnavailable
+        BodyErrors,
+        (status = 422, description = "`invalid_request`: `details.field` names the field; `webhook_url_not_allowed`, `webhook_limit_reached`", body = ErrorResponse)
     )
 )]
-#[tracing::instrument(skip_all)]
 pub async fn create(
     caller: Vendor,
     state: web::Data<AppState>,
@@ -88,12 +88,8 @@ pub async fn create(
     path = "/webhooks",
     tag = "webhooks",
     operation_id = "webhooks_list",
-    responses(
-        Json<WebhookList>,
-        crate::http::responses::DatabaseUnavailable
-    )
+    responses(Json<WebhookList>),
 )]
-#[tracing::instrument(skip_all)]
 pub async fn list(
     caller: Vendor,
     state: web::Data<AppState>,
@@ -104,34 +100,21 @@ pub async fn list(
     }))
 }
 
-fn webhook_id(req: &HttpRequest) -> Result<WebhookId, ApiError> {
-    path_param(req, "webhook_id", WebhookId::parse)
-}
-
 /// `DELETE /webhooks/{webhook_id}`: 204; its pending deliveries stop.
 #[utoipa::path(
     delete,
     path = "/webhooks/{webhook_id}",
     tag = "webhooks",
     operation_id = "webhooks_delete",
-    params(("webhook_id" = String, Path, description = "The endpoint")),
-    responses(
-        NoContent,
-        (status = 404, description = "`webhook_not_found`", body = crate::http::error::ErrorResponse),
-        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        crate::http::responses::DatabaseUnavailable
-    )
+    params(At<WebhookId>),
+    responses(NoContent, WebhookNotFound),
 )]
-#[tracing::instrument(skip_all)]
 pub async fn delete(
     caller: Vendor,
     state: web::Data<AppState>,
-    req: HttpRequest,
+    At(id): At<WebhookId>,
 ) -> Result<NoContent, ApiError> {
-    state
-        .app
-        .delete_webhook(caller.tenant, webhook_id(&req)?)
-        .await?;
+    state.app.delete_webhook(caller.tenant, id).await?;
     Ok(NoContent)
 }
 
@@ -141,22 +124,15 @@ pub async fn delete(
     path = "/webhooks/{webhook_id}/deliveries",
     tag = "webhooks",
     operation_id = "webhooks_deliveries",
-    params(("webhook_id" = String, Path, description = "The endpoint"), DeliveriesQuery),
-    responses(
-        Json<DeliveryPage>,
-        (status = 404, description = "`webhook_not_found`", body = crate::http::error::ErrorResponse),
-        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        crate::http::responses::DatabaseUnavailable
-    )
+    params(At<WebhookId>, DeliveriesQuery),
+    responses(Json<DeliveryPage>, WebhookNotFound),
 )]
-#[tracing::instrument(skip_all)]
 pub async fn deliveries(
     caller: Vendor,
     state: web::Data<AppState>,
-    req: HttpRequest,
+    At(id): At<WebhookId>,
     ApiQuery(q): ApiQuery<DeliveriesQuery>,
 ) -> Result<Json<DeliveryPage>, ApiError> {
-    let id = webhook_id(&req)?;
     Ok(Json(
         DeliveryPage::load(&state, id, Some(caller.tenant), &q).await?,
     ))
@@ -168,23 +144,14 @@ pub async fn deliveries(
     path = "/webhooks/{webhook_id}/test",
     tag = "webhooks",
     operation_id = "webhooks_test",
-    params(("webhook_id" = String, Path, description = "The endpoint")),
-    responses(
-        Accepted<Queued>,
-        (status = 404, description = "`webhook_not_found`", body = crate::http::error::ErrorResponse),
-        (status = 422, description = "`invalid_request`: `details.field` names the field", body = crate::http::error::ErrorResponse),
-        crate::http::responses::DatabaseUnavailable
-    )
+    params(At<WebhookId>),
+    responses(Accepted<Queued>, WebhookNotFound),
 )]
-#[tracing::instrument(skip_all)]
 pub async fn test(
     caller: Vendor,
     state: web::Data<AppState>,
-    req: HttpRequest,
+    At(id): At<WebhookId>,
 ) -> Result<Accepted<Queued>, ApiError> {
-    state
-        .app
-        .test_webhook(caller.tenant, webhook_id(&req)?)
-        .await?;
+    state.app.test_webhook(caller.tenant, id).await?;
     Ok(Accepted::new(Queued::NOW))
 }

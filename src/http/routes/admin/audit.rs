@@ -21,13 +21,8 @@ pub struct AuditQuery {
     tag = "admin",
     operation_id = "admin_audit",
     params(AuditQuery),
-    responses(
-        Json<AuditPage>,
-        crate::http::responses::Invalid,
-        crate::http::responses::DatabaseUnavailable
-    )
+    responses(Json<AuditPage>),
 )]
-#[tracing::instrument(skip_all)]
 pub async fn audit(
     _admin: Admin,
     state: web::Data<AppState>,

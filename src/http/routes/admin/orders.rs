@@ -1,14 +1,15 @@
-use actix_web::{HttpRequest, web};
+use actix_web::web;
 use serde::Deserialize;
 
 use crate::app::search::HistoryPage;
 use crate::domain::OrderLineId;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorResponse};
 use crate::http::extract::{Admin, ApiJson, ApiQuery};
-use crate::http::params::{
-    CancelBody, DetailQuery, SearchQuery, encode_cursor, order_of, path_number,
+use crate::http::params::{CancelBody, DetailQuery, SearchQuery, encode_cursor};
+use crate::http::path::{At, InOrder};
+use crate::http::responses::{
+    BodyErrors, Created, Json, OrderNotFound, OrderPage, RevocationUnavailable,
 };
-use crate::http::responses::{Created, Json, OrderPage};
 use crate::http::state::AppState;
 use crate::http::wire::{LinkItem, OrderDetailItem};
 use crate::links::Action;
@@ -20,13 +21,8 @@ use crate::links::Action;
     tag = "admin",
     operation_id = "admin_orders_search",
     params(SearchQuery),
-    responses(
-        Json<OrderPage>,
-        crate::http::responses::Invalid,
-        crate::http::responses::DatabaseUnavailable
-    )
+    responses(Json<OrderPage>),
 )]
-#[tracing::instrument(skip_all)]
 pub async fn search(
     _admin: Admin,
     state: web::Data<AppState>,
@@ -49,22 +45,16 @@ pub async fn search(
     path = "/admin/api/orders/{vendor_id}/{environment}/{order_id}",
     tag = "admin",
     operation_id = "admin_order_detail",
-    params(("vendor_id" = String, Path, description = "The vendor"), ("environment" = String, Path, description = "LIVE or SANDBOX"), ("order_id" = i64, Path, description = "The order number"), DetailQuery),
-    responses(
-        Json<OrderDetailItem>,
-        (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
-        crate::http::responses::Invalid,
-        crate::http::responses::DatabaseUnavailable
-    )
+    params(InOrder, DetailQuery),
+    responses(Json<OrderDetailItem>, OrderNotFound),
 )]
-#[tracing::instrument(skip_all)]
 pub async fn detail(
     _admin: Admin,
     state: web::Data<AppState>,
-    req: HttpRequest,
+    InOrder(order): InOrder,
     ApiQuery(q): ApiQuery<DetailQuery>,
 ) -> Result<Json<OrderDetailItem>, ApiError> {
-    let detail = state.app.order_detail(order_of(&req)?, q.page()?).await?;
+    let detail = state.app.order_detail(order, q.page()?).await?;
     Ok(Json(detail.into()))
 }
 
@@ -75,24 +65,22 @@ pub async fn detail(
     path = "/admin/api/orders/{vendor_id}/{environment}/{order_id}/cancel",
     tag = "admin",
     operation_id = "admin_order_cancel",
-    params(("vendor_id" = String, Path, description = "The vendor"), ("environment" = String, Path, description = "LIVE or SANDBOX"), ("order_id" = i64, Path, description = "The order number")),
+    params(InOrder),
     request_body = CancelBody,
     responses(
         Created<OrderDetailItem>,
-        (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
-        (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_cancelable`", body = crate::http::error::ErrorResponse),
-        (status = 503, description = "`revocation_unavailable` or `database_unavailable`", body = crate::http::error::ErrorResponse, headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        crate::http::responses::BodyErrors
+        OrderNotFound,
+        (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_cancelable`", body = ErrorResponse),
+        RevocationUnavailable,
+        BodyErrors
     )
 )]
-#[tracing::instrument(skip_all)]
 pub async fn cancel(
     Admin(operator): Admin,
     state: web::Data<AppState>,
-    req: HttpRequest,
+    InOrder(order): InOrder,
     body: ApiJson<CancelBody>,
 ) -> Result<Created<OrderDetailItem>, ApiError> {
-    let order = order_of(&req)?;
     let (line, reason) = body.value.parse()?;
     state
         .app
@@ -114,25 +102,22 @@ pub struct LinkBody {
     path = "/admin/api/orders/{vendor_id}/{environment}/{order_id}/lines/{order_line_id}/links",
     tag = "admin",
     operation_id = "admin_order_link",
-    params(("vendor_id" = String, Path, description = "The vendor"), ("environment" = String, Path, description = "LIVE or SANDBOX"), ("order_id" = i64, Path, description = "The order number"), ("order_line_id" = i64, Path, description = "The line")),
+    params(InOrder, At<OrderLineId>),
     request_body = LinkBody,
     responses(
         Json<LinkItem>,
-        (status = 404, description = "`order_not_found`", body = crate::http::error::ErrorResponse),
-        (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_accessible`, `asset_not_viewable`", body = crate::http::error::ErrorResponse),
-        crate::http::responses::BodyErrors,
-        crate::http::responses::DatabaseUnavailable
+        OrderNotFound,
+        (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_accessible`, `asset_not_viewable`", body = ErrorResponse),
+        BodyErrors
     )
 )]
-#[tracing::instrument(skip_all)]
 pub async fn link(
     Admin(operator): Admin,
     state: web::Data<AppState>,
-    req: HttpRequest,
+    InOrder(order): InOrder,
+    At(line): At<OrderLineId>,
     body: ApiJson<LinkBody>,
 ) -> Result<Json<LinkItem>, ApiError> {
-    let order = order_of(&req)?;
-    let line = path_number(&req, "order_line_id", OrderLineId::parse)?;
     let minted = state
         .app
         .operator_link(&operator, order, line, body.value.action)

@@ -12,12 +12,8 @@ use crate::http::wire::OverviewItem;
     path = "/admin/api/overview",
     tag = "admin",
     operation_id = "admin_overview",
-    responses(
-        Json<OverviewItem>,
-        crate::http::responses::DatabaseUnavailable
-    )
+    responses(Json<OverviewItem>),
 )]
-#[tracing::instrument(skip_all)]
 pub async fn overview(
     _admin: Admin,
     state: web::Data<AppState>,

@@ -1,11 +1,13 @@
-use actix_web::{HttpRequest, web};
+use actix_web::web;
 
 use crate::domain::{TokenId, VendorId, VendorStatus, WebhookId};
 use crate::http::error::ApiError;
-use crate::http::extract::{Admin, ApiQuery, path_param};
-use crate::http::params::{DeliveriesQuery, path_number};
+use crate::http::extract::{Admin, ApiQuery};
+use crate::http::params::DeliveriesQuery;
+use crate::http::path::{At, DeliveryNumber};
 use crate::http::responses::{
-    Accepted, DeliveryPage, Json, Redelivered, TokenList, VendorList, WebhookList,
+    Accepted, DeliveryNotFound, DeliveryPage, Json, Redelivered, TokenList, TokenNotFound,
+    VendorList, VendorNotFound, WebhookList, WebhookNotFound,
 };
 use crate::http::state::AppState;
 use crate::http::wire::{TokenItem, VendorItem};
@@ -16,12 +18,8 @@ use crate::http::wire::{TokenItem, VendorItem};
     path = "/admin/api/vendors",
     tag = "admin",
     operation_id = "admin_vendors",
-    responses(
-        Json<VendorList>,
-        crate::http::responses::DatabaseUnavailable
-    )
+    responses(Json<VendorList>),
 )]
-#[tracing::instrument(skip_all)]
 pub async fn list(_admin: Admin, state: web::Data<AppState>) -> Result<Json<VendorList>, ApiError> {
     let vendors = state.app.vendors().await?;
     Ok(Json(VendorList {
@@ -38,21 +36,14 @@ macro_rules! vendor_route {
             path = $path,
             tag = "admin",
             operation_id = $op,
-            params(("vendor_id" = String, Path, description = "The vendor")),
-            responses(
-                $ok,
-                (status = 404, description = "`vendor_not_found`", body = crate::http::error::ErrorResponse),
-                crate::http::responses::Invalid,
-                crate::http::responses::DatabaseUnavailable
-            )
+            params(At<VendorId>),
+            responses($ok, VendorNotFound)
         )]
-        #[tracing::instrument(skip_all)]
         pub async fn $name(
             admin: Admin,
             state: web::Data<AppState>,
-            req: HttpRequest
+            At(id): At<VendorId>
         ) -> Result<$ok, ApiError> {
-            let id = path_param(&req, "vendor_id", VendorId::parse)?;
             let run = $($body)*;
             run(admin, &state, id).await
         }
@@ -127,21 +118,14 @@ vendor_route!(
     path = "/admin/api/tokens/{token_id}/revoke",
     tag = "admin",
     operation_id = "admin_token_revoke",
-    params(("token_id" = String, Path, description = "The token")),
-    responses(
-        Json<TokenItem>,
-        (status = 404, description = "`token_not_found`", body = crate::http::error::ErrorResponse),
-        crate::http::responses::Invalid,
-        crate::http::responses::DatabaseUnavailable
-    )
+    params(At<TokenId>),
+    responses(Json<TokenItem>, TokenNotFound),
 )]
-#[tracing::instrument(skip_all)]
 pub async fn revoke_token(
     Admin(operator): Admin,
     state: web::Data<AppState>,
-    req: HttpRequest,
+    At(id): At<TokenId>,
 ) -> Result<Json<TokenItem>, ApiError> {
-    let id = path_param(&req, "token_id", TokenId::parse)?;
     let token = state.app.operator_revoke_token(&operator, id).await?;
     Ok(Json(token.into()))
 }
@@ -152,22 +136,15 @@ pub async fn revoke_token(
     path = "/admin/api/webhooks/{webhook_id}/deliveries",
     tag = "admin",
     operation_id = "admin_webhook_deliveries",
-    params(("webhook_id" = String, Path, description = "The endpoint"), DeliveriesQuery),
-    responses(
-        Json<DeliveryPage>,
-        (status = 404, description = "`webhook_not_found`", body = crate::http::error::ErrorResponse),
-        crate::http::responses::Invalid,
-        crate::http::responses::DatabaseUnavailable
-    )
+    params(At<WebhookId>, DeliveriesQuery),
+    responses(Json<DeliveryPage>, WebhookNotFound),
 )]
-#[tracing::instrument(skip_all)]
 pub async fn deliveries(
     _admin: Admin,
     state: web::Data<AppState>,
-    req: HttpRequest,
+    At(id): At<WebhookId>,
     ApiQuery(q): ApiQuery<DeliveriesQuery>,
 ) -> Result<Json<DeliveryPage>, ApiError> {
-    let id = path_param(&req, "webhook_id", WebhookId::parse)?;
     Ok(Json(DeliveryPage::load(&state, id, None, &q).await?))
 }
 
@@ -177,21 +154,14 @@ pub async fn deliveries(
     path = "/admin/api/deliveries/{delivery_id}/redeliver",
     tag = "admin",
     operation_id = "admin_redeliver",
-    params(("delivery_id" = i64, Path, description = "The delivery")),
-    responses(
-        Accepted<Redelivered>,
-        (status = 404, description = "`delivery_not_found`", body = crate::http::error::ErrorResponse),
-        crate::http::responses::Invalid,
-        crate::http::responses::DatabaseUnavailable
-    )
+    params(At<DeliveryNumber>),
+    responses(Accepted<Redelivered>, DeliveryNotFound),
 )]
-#[tracing::instrument(skip_all)]
 pub async fn redeliver(
     Admin(operator): Admin,
     state: web::Data<AppState>,
-    req: HttpRequest,
+    At(DeliveryNumber(id)): At<DeliveryNumber>,
 ) -> Result<Accepted<Redelivered>, ApiError> {
-    let id = path_number(&req, "delivery_id", Ok::<i64, std::convert::Infallible>)?;
     let delivery = state.app.redeliver(&operator, id).await?;
     Ok(Json(Redelivered {
         delivery_id: delivery.id,

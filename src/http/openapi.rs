@@ -206,8 +206,8 @@ schema!(
 /// `/metrics` take an admin token, `/health` and `/access` nothing, every
 /// other route a vendor token. Each authenticated operation is given its
 /// scheme and the refusals every route of its kind can answer
-/// (`VendorAuthErrors`, `AdminAuthErrors`: a refused token, an unreachable
-/// database) and, when it takes a parameter or a body, `invalid_request`
+/// (`VendorAuthErrors`, `AdminAuthErrors`; `DatabaseUnavailable`: the token
+/// is looked up) and, when it takes a parameter or a body, `invalid_request`
 /// (`Invalid`), so no route can forget them; a route's own description of a
 /// status wins.
 fn caller_scheme(path: &str) -> Option<&'static str> {
@@ -258,7 +258,12 @@ impl Modify for Security {
                 let takes_input = op.request_body.is_some()
                     || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
                 let invalid = takes_input.then(super::responses::Invalid::responses);
-                for (status, response) in refusals.iter().chain(invalid.iter().flatten()) {
+                let database = super::responses::DatabaseUnavailable::responses();
+                let all = refusals
+                    .iter()
+                    .chain(&database)
+                    .chain(invalid.iter().flatten());
+                for (status, response) in all {
                     op.responses
                         .responses
                         .entry(status.clone())

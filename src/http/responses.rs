@@ -370,8 +370,7 @@ where
 
 // ---- Errors every route of a kind can answer (documentation only) ------
 
-/// What any route behind a vendor token can answer besides its own errors:
-/// a refused token, and (the token is looked up) an unreachable database.
+/// What any route behind a vendor token can answer besides its own errors.
 #[derive(IntoResponses)]
 pub enum VendorAuthErrors {
     #[response(
@@ -387,16 +386,9 @@ pub enum VendorAuthErrors {
         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
     )]
     RateLimited(ErrorResponse),
-    #[response(
-        status = 503,
-        description = "`database_unavailable`",
-        headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
-    )]
-    DatabaseUnavailable(ErrorResponse),
 }
 
-/// What any route behind an admin token can answer besides its own errors:
-/// a refused token, and (the token is looked up) an unreachable database.
+/// What any route behind an admin token can answer besides its own errors.
 #[derive(IntoResponses)]
 pub enum AdminAuthErrors {
     #[response(
@@ -410,12 +402,6 @@ pub enum AdminAuthErrors {
         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
     )]
     RateLimited(ErrorResponse),
-    #[response(
-        status = 503,
-        description = "`database_unavailable`",
-        headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))
-    )]
-    DatabaseUnavailable(ErrorResponse),
 }
 
 /// What a route that reads a body can answer about the body itself.
@@ -489,6 +475,7 @@ refusal! {
     TokenNotFound = 404, "`token_not_found`";
     DeliveryNotFound = 404, "`delivery_not_found`";
     InProgress = 409, "`idempotency_request_in_progress`";
+    DatabaseUnavailable = 503, "`database_unavailable`";
     RevocationUnavailable = 503, "`revocation_unavailable` (committed, not yet in force: retry, with the same Idempotency-Key if one was sent) or `database_unavailable`";
 }
 

@@ -79,3 +79,20 @@ ensure_schemathesis() {
   fi
   "$venv/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION" >&2
 }
+
+# s3s-fs (crates.io; a real S3-protocol server that checks SigV4 signatures)
+# for the object-storage tests, which start private instances of it. Built
+# once into a tool cache outside the checkout (a few minutes the first time);
+# the tests find it there (or through $S3S_FS). Its newest release needs a
+# newer Rust than 1.95: 0.14.1 is pinned.
+S3S_FS_VERSION=0.14.1
+ensure_s3s_fs() {
+  local root="${XDG_CACHE_HOME:-$HOME/.cache}/assetgate-tools"
+  if [ -x "$root/bin/s3s-fs" ] && "$root/bin/s3s-fs" --version 2>/dev/null | grep -q "$S3S_FS_VERSION"; then
+    return 0
+  fi
+  echo "installing s3s-fs $S3S_FS_VERSION into $root (once; a few minutes)…" >&2
+  CARGO_TARGET_DIR="$root/build" cargo install --quiet --locked --force \
+    --root "$root" --version "$S3S_FS_VERSION" --features binary s3s-fs >&2
+  rm -rf "$root/build"
+}

@@ -219,6 +219,84 @@ pub struct RevocationSettings {
 #[serde(deny_unknown_fields)]
 pub struct StorageSettings {
     pub path: PathBuf,
+    pub backend: StorageBackend,
+    pub s3: S3Settings,
+    /// Largest accepted upload (413 beyond).
+    pub max_upload_bytes: u64,
+}
+
+/// Where the catalogue's files live (SPEC §11).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// Files under `storage.path` on this machine.
+    Local,
+    /// Objects in an S3-compatible bucket (`storage.s3.*`).
+    S3,
+}
+
+/// An S3-compatible bucket (SPEC §11).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Settings {
+    pub bucket: String,
+    /// Empty: AWS.
+    pub endpoint: String,
+    pub region: String,
+    /// Objects live at `{prefix}{sha[0..2]}/{sha256}`.
+    pub prefix: String,
+    /// Empty (with the secret): the standard AWS credential chain.
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    pub force_path_style: bool,
+    pub allow_http: bool,
+}
+
+impl StorageSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_upload_bytes == 0 {
+            return Err(invalid("storage.max_upload_bytes", "must be at least 1"));
+        }
+        if self.backend != StorageBackend::S3 {
+            return Ok(());
+        }
+        let s3 = &self.s3;
+        if s3.bucket.trim().is_empty() {
+            return Err(invalid(
+                "storage.s3.bucket",
+                "is required with storage.backend = \"s3\"",
+            ));
+        }
+        let endpoint = s3.endpoint.trim();
+        if endpoint.starts_with("http://") && !s3.allow_http {
+            return Err(invalid(
+                "storage.s3.endpoint",
+                "is plain http: set storage.s3.allow_http = true to permit it",
+            ));
+        }
+        if !(endpoint.is_empty()
+            || endpoint.starts_with("http://")
+            || endpoint.starts_with("https://"))
+        {
+            return Err(invalid(
+                "storage.s3.endpoint",
+                "must start with http:// or https:// (or be empty for AWS)",
+            ));
+        }
+        if s3.access_key_id.is_empty() != s3.secret_access_key.expose_secret().is_empty() {
+            return Err(invalid(
+                "storage.s3.access_key_id",
+                "set both access_key_id and secret_access_key, or neither (the AWS credential chain)",
+            ));
+        }
+        if !(s3.prefix.is_empty() || s3.prefix.ends_with('/')) || s3.prefix.starts_with('/') {
+            return Err(invalid(
+                "storage.s3.prefix",
+                "must end with / and not start with one (e.g. assets/), or be empty",
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Deserialize)]
@@ -492,6 +570,7 @@ impl Settings {
                 "must start with sqlite: or postgres:// (e.g. sqlite://data/assetgate.db?mode=rwc)",
             ));
         }
+        self.storage.validate()?;
         if self.database.max_connections == 0 {
             return Err(invalid("database.max_connections", "must be at least 1"));
         }

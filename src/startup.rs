@@ -186,7 +186,7 @@ impl Application {
             std::process::id(),
         );
         let instance_for_shutdown = instance.clone();
-        let storage = Storage::open(&settings.storage.path)?;
+        let storage = Storage::open(&settings.storage)?;
         let store = Store::connect(&settings.database).await?;
         if settings.database.migrate_on_start {
             let applied = store
@@ -292,7 +292,7 @@ impl Application {
             limits,
         };
         let server = run(listener, state.clone())?;
-        tracing::info!(url = %public_url, port, revocation_store = state.app.revocation_store_kind(), "assetgate listening");
+        tracing::info!(url = %public_url, port, revocation_store = state.app.revocation_store_kind(), storage = %state.app.storage_description(), "assetgate listening");
         Ok(Self {
             port,
             public_url,

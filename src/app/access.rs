@@ -76,17 +76,27 @@ impl App {
     /// The granted file: small ones from memory (verified before they are
     /// kept), others opened for streaming. A file missing, or not the size or
     /// digest the link was signed with, is `file_unavailable`.
-    pub fn open_file(&self, grant: &Grant) -> Result<Source, AppError> {
-        match self.storage.open_for_serving(&grant.sha, grant.len) {
-            Ok(source) => Ok(source),
-            Err(VerifyError::Unreadable) => Err(AppError::internal(anyhow::anyhow!(
-                "asset file {} could not be read",
-                grant.sha
-            ))),
-            Err(e) => {
-                tracing::error!(sha256 = %grant.sha, problem = %e, "asset file unusable; not served");
-                Err(AppError::FileUnavailable)
-            }
+    pub async fn open_file(&self, grant: &Grant) -> Result<Source, AppError> {
+        self.storage
+            .open_for_serving(&grant.sha, grant.len)
+            .await
+            .map_err(|e| file_refusal(grant, e))
+    }
+}
+
+/// Why the granted file is not served: the store unreachable is
+/// `storage_unavailable` (503, retry), a file that cannot be read an
+/// internal error, one missing or not as signed `file_unavailable`.
+pub fn file_refusal(grant: &Grant, e: VerifyError) -> AppError {
+    match e {
+        VerifyError::Unavailable => AppError::StorageUnavailable,
+        VerifyError::Unreadable => AppError::internal(anyhow::anyhow!(
+            "asset file {} could not be read",
+            grant.sha
+        )),
+        e => {
+            tracing::error!(sha256 = %grant.sha, problem = %e, "asset file unusable; not served");
+            AppError::FileUnavailable
         }
     }
 }

@@ -131,21 +131,18 @@ impl App {
                 format!("{} is not a readable file", source.display()),
             ));
         }
-        let storage = self.storage.clone();
-        let path = source.to_owned();
-        let stored = tokio::task::spawn_blocking(move || {
-            let mut shown = 0;
-            storage.import(&path, |copied, total| {
+        let mut shown = 0;
+        let stored = self
+            .storage
+            .import_file(source, move |copied, total| {
                 if shown == 0 {
                     progress.start(total, 1);
                 }
                 progress.bytes(copied - shown);
                 shown = copied;
             })
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?
-        .map_err(AppError::Internal)?;
+            .await
+            .map_err(AppError::Internal)?;
         let original = source
             .file_name()
             .and_then(|n| n.to_str())
@@ -206,13 +203,11 @@ impl App {
             for asset in page {
                 progress.file(report.checked + 1);
                 let size = u64::try_from(asset.size_bytes).unwrap_or(0);
-                let (storage, sha, shown) =
-                    (self.storage.clone(), asset.sha256.clone(), progress.clone());
-                let result = tokio::task::spawn_blocking(move || {
-                    storage.verify_with(&sha, size, |n| shown.bytes(n))
-                })
-                .await
-                .map_err(|e| AppError::Internal(e.into()))?;
+                let shown = progress.clone();
+                let result = self
+                    .storage
+                    .verify_with(&asset.sha256, size, move |n| shown.bytes(n))
+                    .await;
                 report.checked += 1;
                 report.bytes += size;
                 match result {

@@ -84,6 +84,8 @@ pub enum AppError {
     FileUnavailable,
     #[error("Revocation status cannot be confirmed right now; retry in a few seconds.")]
     RevocationUnavailable,
+    #[error("The file store cannot be reached right now; retry in a few seconds.")]
+    StorageUnavailable,
     #[error("This Idempotency-Key was already used with a different request.")]
     IdempotencyKeyReused,
     #[error("A request with this Idempotency-Key is still being processed; retry shortly.")]

@@ -54,11 +54,8 @@ impl App {
             let outcome = match self.store.get_asset(c.asset).await? {
                 None => Err(format!("asset {} does not exist", c.asset)),
                 Some(asset) => {
-                    let storage = self.storage.clone();
                     let size = u64::try_from(asset.size_bytes).unwrap_or(0);
-                    match tokio::task::spawn_blocking(move || storage.verify(&asset.sha256, size))
-                        .await?
-                    {
+                    match self.storage.verify(&asset.sha256, size).await {
                         Err(e) if e.is_transient() && c.attempt < retry.max_attempts => {
                             let delay = retry.delay_ms(c.attempt);
                             tracing::warn!(line_id = %c.line, attempt = c.attempt, retry_in_ms = delay, problem = %e, "fulfilment failed; will retry");

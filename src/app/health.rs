@@ -18,9 +18,10 @@ pub struct Check {
 
 impl App {
     pub async fn health(&self) -> Vec<Check> {
-        let (database, revocation) = tokio::join!(
+        let (database, revocation, storage) = tokio::join!(
             tokio::time::timeout(CHECK_TIMEOUT, self.store.ping()),
             tokio::time::timeout(CHECK_TIMEOUT, self.revocations.state()),
+            tokio::time::timeout(CHECK_TIMEOUT, self.storage.healthy()),
         );
         let revocation = revocation.unwrap_or(SetState::Unreachable);
         if revocation == SetState::Incomplete {
@@ -43,7 +44,7 @@ impl App {
             },
             Check {
                 name: "storage",
-                health: self.storage.healthy(),
+                health: storage.unwrap_or(false),
             },
             Check {
                 name: "fulfilment",

@@ -48,7 +48,7 @@ pub mod worker;
 
 use std::sync::Arc;
 
-pub use access::{Authorization, Grant, LinkedLine, Source};
+pub use access::{Authorization, Grant, LinkedLine, Source, file_refusal};
 pub use auth::{Authentication, VendorCaller};
 pub use cancel::{BatchAnswer, BatchEntry, BatchResult, CancelTarget, EntryOutcome};
 pub use catalogue::{AssetDraft, AssetPage, Progress, VerifyReport};
@@ -121,5 +121,10 @@ impl App {
     /// Label of the revocation store (`redis` or `in-process`).
     pub fn revocation_store_kind(&self) -> &'static str {
         self.revocations.kind()
+    }
+
+    /// Where the catalogue lives: a folder, or `s3://bucket/prefix`.
+    pub fn storage_description(&self) -> String {
+        self.storage.describe()
     }
 }

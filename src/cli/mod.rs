@@ -291,7 +291,7 @@ async fn open_app(settings: &Settings) -> anyhow::Result<App> {
             .await
             .context("running database migrations")?;
     }
-    let storage = Storage::open(&settings.storage.path)?;
+    let storage = Storage::open(&settings.storage)?;
     let instance = format!("cli-{}", std::process::id());
     build_app(settings, store, storage, "http://cli.invalid", &instance)
 }

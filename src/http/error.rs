@@ -241,6 +241,7 @@ fn app_meta(e: &AppError) -> (&'static str, u32, StatusCode) {
         AppError::RevocationUnavailable => {
             ("revocation_unavailable", 50301, S::SERVICE_UNAVAILABLE)
         }
+        AppError::StorageUnavailable => ("storage_unavailable", 50303, S::SERVICE_UNAVAILABLE),
         AppError::IdempotencyInProgress => ("idempotency_request_in_progress", 40902, S::CONFLICT),
         AppError::IdempotencyKeyReused => {
             ("idempotency_key_reused", 42207, S::UNPROCESSABLE_ENTITY)
@@ -357,6 +358,7 @@ mod tests {
             },
             ApiError::App(AppError::IdempotencyInProgress),
             ApiError::App(AppError::FileUnavailable),
+            ApiError::App(AppError::StorageUnavailable),
             ApiError::invalid("x", "y"),
             ApiError::internal(anyhow::anyhow!("secret sql")),
         ];

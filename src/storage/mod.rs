@@ -1,10 +1,13 @@
-//! Asset files. Content-addressed: a file lives at `{root}/{sha[0..2]}/{sha}`,
-//! a name the gateway chooses, so no client input ever becomes a path.
+//! Asset files, content-addressed (`…/{sha[0..2]}/{sha256}`, a name the
+//! gateway chooses, so no client input ever becomes a path), in a local
+//! folder (`local`) or an S3-compatible bucket (`s3`, SPEC §11).
 
 pub mod cache;
+pub mod local;
+pub mod s3;
 pub mod stream;
 
-use std::io::{Read, Write as _};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,14 +15,23 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use sha2::{Digest as _, Sha256};
 
+use crate::config::{StorageBackend, StorageSettings};
 use crate::domain::Sha256Digest;
 
 const CHUNK: usize = 64 * 1024;
 
+/// The catalogue's files, on this machine's disk or in a bucket, with the
+/// small ones kept in memory for the download path.
 #[derive(Clone, Debug)]
 pub struct Storage {
-    root: PathBuf,
+    backend: Backend,
     small: Arc<cache::SmallFiles>,
+}
+
+#[derive(Clone, Debug)]
+enum Backend {
+    Local(local::Folder),
+    S3(s3::Bucket),
 }
 
 /// A file copied into storage.
@@ -42,12 +54,15 @@ pub enum VerifyError {
     /// An I/O error: may pass (a busy disk, a remount), unlike the others.
     #[error("the asset file could not be read")]
     Unreadable,
+    /// The object store did not answer (or refused): may pass.
+    #[error("the object store could not be reached")]
+    Unavailable,
 }
 
 impl VerifyError {
     /// Whether trying again later may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unreadable)
+        matches!(self, Self::Unreadable | Self::Unavailable)
     }
 }
 
@@ -55,8 +70,10 @@ impl VerifyError {
 pub enum Opened {
     /// A small file, whole and verified, from memory.
     Memory(Bytes),
-    /// An open file of this size, to stream.
+    /// An open local file of this size, to stream.
     File(std::fs::File, u64),
+    /// An object in the bucket, to stream with ranged GETs.
+    Object(s3::Object),
 }
 
 impl Opened {
@@ -64,6 +81,7 @@ impl Opened {
         match self {
             Self::Memory(bytes) => bytes.len() as u64,
             Self::File(_, size) => *size,
+            Self::Object(object) => object.size(),
         }
     }
 }
@@ -91,33 +109,69 @@ pub fn hash_stream(
     Ok((Sha256Digest::from_hasher(hasher), size))
 }
 
-/// A temporary file in storage that is removed unless it was moved into place.
-struct TempFile(Option<PathBuf>);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if let Some(path) = self.0.take() {
-            let _ = std::fs::remove_file(path);
-        }
-    }
+/// Runs blocking storage work off the runtime.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .context("storage task stopped")
 }
 
 impl Storage {
-    /// Opens (creating if needed) the storage folder.
-    pub fn open(root: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(root.join("tmp"))
-            .with_context(|| format!("creating the storage folder {}", root.display()))?;
+    /// The storage `settings` name: a local folder (created if needed) or a
+    /// bucket (no request is made yet).
+    pub fn open(settings: &StorageSettings) -> anyhow::Result<Self> {
+        let backend = match settings.backend {
+            StorageBackend::Local => Backend::Local(local::Folder::open(&settings.path)?),
+            StorageBackend::S3 => {
+                Backend::S3(s3::Bucket::connect(&settings.s3).context("configuring the S3 client")?)
+            }
+        };
         Ok(Self {
-            root: root.to_path_buf(),
+            backend,
             small: Arc::default(),
         })
+    }
+
+    /// A local folder (created if needed).
+    pub fn local(root: &Path) -> anyhow::Result<Self> {
+        Ok(Self {
+            backend: Backend::Local(local::Folder::open(root)?),
+            small: Arc::default(),
+        })
+    }
+
+    /// `local` or `s3`.
+    pub fn kind(&self) -> &'static str {
+        match self.backend {
+            Backend::Local(_) => "local",
+            Backend::S3(_) => "s3",
+        }
+    }
+
+    /// The folder or `s3://bucket/prefix`.
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Local(folder) => folder.root().display().to_string(),
+            Backend::S3(bucket) => bucket.describe(),
+        }
+    }
+
+    /// Where a local file lives (`None` in a bucket).
+    pub fn local_path(&self, sha256: &Sha256Digest) -> Option<PathBuf> {
+        match &self.backend {
+            Backend::Local(folder) => Some(folder.path_for(sha256)),
+            Backend::S3(_) => None,
+        }
     }
 
     /// The file with this digest, for serving. Small files come from memory,
     /// and enter it only once their length and SHA-256 were checked; a file
     /// whose size is not `expected_len` (the size the link was signed with)
-    /// is refused, as is a short read.
-    pub fn open_for_serving(
+    /// is refused, as is a short read. A large object in a bucket is not
+    /// asked for yet: [`s3::Object::range`] asks for the bytes wanted.
+    pub async fn open_for_serving(
         &self,
         sha256: &Sha256Digest,
         expected_len: Option<u64>,
@@ -125,144 +179,126 @@ impl Storage {
         if let Some(bytes) = self.small.get(sha256) {
             return Ok(Opened::Memory(bytes));
         }
-        let mut file = match std::fs::File::open(self.path_for(sha256)) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(VerifyError::Missing),
-            Err(_) => return Err(VerifyError::Unreadable),
+        let bytes = match &self.backend {
+            Backend::Local(folder) => {
+                let (mut file, size) = folder.open_file(sha256)?;
+                if let Some(expected) = expected_len.filter(|e| *e != size) {
+                    return Err(VerifyError::WrongSize {
+                        expected,
+                        actual: size,
+                    });
+                }
+                if size > cache::MAX_FILE {
+                    return Ok(Opened::File(file, size));
+                }
+                let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+                file.read_to_end(&mut bytes)
+                    .map_err(|_| VerifyError::Unreadable)?;
+                if bytes.len() as u64 != size {
+                    return Err(VerifyError::WrongSize {
+                        expected: size,
+                        actual: bytes.len() as u64,
+                    });
+                }
+                if Sha256Digest::of(&bytes) != *sha256 {
+                    return Err(VerifyError::WrongDigest);
+                }
+                Bytes::from(bytes)
+            }
+            Backend::S3(bucket) => {
+                let size = match expected_len {
+                    Some(size) => size,
+                    None => bucket.size_of(sha256).await?,
+                };
+                if size > cache::MAX_FILE {
+                    return Ok(Opened::Object(bucket.object(sha256, size)));
+                }
+                bucket.read_small(sha256, size).await?
+            }
         };
-        let size = file.metadata().map_err(|_| VerifyError::Unreadable)?.len();
-        if let Some(expected) = expected_len.filter(|e| *e != size) {
-            return Err(VerifyError::WrongSize {
-                expected,
-                actual: size,
-            });
-        }
-        if size > cache::MAX_FILE {
-            return Ok(Opened::File(file, size));
-        }
-        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        file.read_to_end(&mut bytes)
-            .map_err(|_| VerifyError::Unreadable)?;
-        if bytes.len() as u64 != size {
-            return Err(VerifyError::WrongSize {
-                expected: size,
-                actual: bytes.len() as u64,
-            });
-        }
-        if Sha256Digest::of(&bytes) != *sha256 {
-            return Err(VerifyError::WrongDigest);
-        }
-        let bytes = Bytes::from(bytes);
         self.small.insert(sha256, bytes.clone());
         Ok(Opened::Memory(bytes))
     }
 
-    /// Where the file with this digest lives (a digest is always a safe name).
-    pub fn path_for(&self, sha256: &Sha256Digest) -> PathBuf {
-        let hex = sha256.as_str();
-        self.root.join(&hex[..2]).join(hex)
-    }
-
     /// Copies `source` into storage, hashing as it goes (bounded memory).
     /// `progress(copied, total)` is called after every chunk.
-    pub fn import(
+    pub async fn import_file(
         &self,
         source: &Path,
-        progress: impl FnMut(u64, u64),
+        progress: impl FnMut(u64, u64) + Send + 'static,
     ) -> anyhow::Result<StoredFile> {
-        let input =
-            std::fs::File::open(source).with_context(|| format!("opening {}", source.display()))?;
-        let total = input.metadata().map(|m| m.len()).unwrap_or(0);
-        self.import_from(input, total, progress)
-            .with_context(|| format!("copying {} into storage", source.display()))
-    }
-
-    /// Copies what `input` yields into storage. If anything fails, nothing is
-    /// left behind (the temporary file is removed).
-    pub fn import_from(
-        &self,
-        input: impl Read,
-        total: u64,
-        mut progress: impl FnMut(u64, u64),
-    ) -> anyhow::Result<StoredFile> {
-        let tmp_path = self
-            .root
-            .join("tmp")
-            .join(uuid::Uuid::new_v4().simple().to_string());
-        let mut output = std::fs::File::create(&tmp_path)
-            .with_context(|| format!("creating {}", tmp_path.display()))?;
-        let mut tmp = TempFile(Some(tmp_path));
-        let mut head = Vec::new();
-        let mut copied = 0u64;
-        let (sha256, size_bytes) = hash_stream(input, |chunk| {
-            if head.len() < 8192 {
-                head.extend_from_slice(&chunk[..chunk.len().min(8192 - head.len())]);
+        let shown = source.display().to_string();
+        let stored = match &self.backend {
+            Backend::Local(folder) => {
+                let (folder, source) = (folder.clone(), source.to_owned());
+                blocking(move || {
+                    let input = std::fs::File::open(&source)
+                        .with_context(|| format!("opening {}", source.display()))?;
+                    let total = input.metadata().map(|m| m.len()).unwrap_or(0);
+                    folder.import(input, total, progress)
+                })
+                .await?
             }
-            output.write_all(chunk)?;
-            copied += chunk.len() as u64;
-            progress(copied, total);
-            Ok(())
-        })
-        .context("reading the file or writing into storage")?;
-        output.sync_all().context("flushing into storage")?;
-        let dest = self.path_for(&sha256);
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).context("creating the storage sub-folder")?;
-        }
-        let from = tmp.0.take().context("temporary file")?;
-        if let Err(e) = std::fs::rename(&from, &dest) {
-            tmp.0 = Some(from);
-            return Err(e).context("moving the file into place");
-        }
-        Ok(StoredFile {
-            sha256,
-            size_bytes,
-            head,
-        })
+            Backend::S3(bucket) => {
+                let input = tokio::fs::File::open(source)
+                    .await
+                    .with_context(|| format!("opening {shown}"))?;
+                let total = input.metadata().await.map(|m| m.len()).unwrap_or(0);
+                bucket.import(input, total, progress).await
+            }
+        };
+        stored.with_context(|| format!("copying {shown} into storage"))
     }
 
-    /// Checks that the stored file is present and intact (blocking: run off the runtime).
-    pub fn verify(&self, sha256: &Sha256Digest, size_bytes: u64) -> Result<(), VerifyError> {
-        self.verify_with(sha256, size_bytes, |_| {})
+    /// Copies what `input` yields (an upload's body; `total` bytes expected,
+    /// for progress) into storage, hashing as it goes, in bounded memory. If
+    /// anything fails, nothing is left behind: no temporary file, no
+    /// half-written object.
+    pub async fn import_reader(
+        &self,
+        input: impl tokio::io::AsyncRead + Unpin + Send,
+        total: u64,
+        progress: impl FnMut(u64, u64) + Send,
+    ) -> anyhow::Result<StoredFile> {
+        match &self.backend {
+            Backend::Local(folder) => folder.import_async(input, total, progress).await,
+            Backend::S3(bucket) => bucket.import(input, total, progress).await,
+        }
+    }
+
+    /// Checks that the stored file is present and intact.
+    pub async fn verify(&self, sha256: &Sha256Digest, size_bytes: u64) -> Result<(), VerifyError> {
+        self.verify_with(sha256, size_bytes, |_| {}).await
     }
 
     /// [`verify`](Self::verify), reporting each chunk's length to `progress`.
-    pub fn verify_with(
+    pub async fn verify_with(
         &self,
         sha256: &Sha256Digest,
         size_bytes: u64,
-        mut progress: impl FnMut(u64),
+        progress: impl FnMut(u64) + Send + 'static,
     ) -> Result<(), VerifyError> {
-        let file = match std::fs::File::open(self.path_for(sha256)) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(VerifyError::Missing),
-            Err(_) => return Err(VerifyError::Unreadable),
-        };
-        let meta = file.metadata().map_err(|_| VerifyError::Unreadable)?;
-        if !meta.is_file() {
-            return Err(VerifyError::Unreadable);
-        }
-        if meta.len() != size_bytes {
-            return Err(VerifyError::WrongSize {
-                expected: size_bytes,
-                actual: meta.len(),
-            });
-        }
-        let (actual, _) = hash_stream(file, |chunk| {
-            progress(chunk.len() as u64);
-            Ok(())
-        })
-        .map_err(|_| VerifyError::Unreadable)?;
-        if actual == *sha256 {
-            Ok(())
-        } else {
-            Err(VerifyError::WrongDigest)
+        match &self.backend {
+            Backend::Local(folder) => {
+                let (folder, sha256) = (folder.clone(), sha256.clone());
+                blocking(move || folder.verify(&sha256, size_bytes, progress))
+                    .await
+                    .unwrap_or(Err(VerifyError::Unreadable))
+            }
+            Backend::S3(bucket) => bucket.verify(sha256, size_bytes, progress).await,
         }
     }
 
-    /// Healthy when the folder exists and can be listed.
-    pub fn healthy(&self) -> bool {
-        std::fs::read_dir(&self.root).is_ok()
+    /// The folder can be listed, or the bucket answers (within a second).
+    pub async fn healthy(&self) -> bool {
+        match &self.backend {
+            Backend::Local(folder) => folder.healthy(),
+            Backend::S3(bucket) => {
+                tokio::time::timeout(std::time::Duration::from_secs(1), bucket.healthy())
+                    .await
+                    .unwrap_or(false)
+            }
+        }
     }
 }
 
@@ -297,31 +333,35 @@ pub fn format_label(file_name: &str, content_type: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn import_then_verify_detects_tampering() -> anyhow::Result<()> {
+    fn path(storage: &Storage, sha256: &Sha256Digest) -> anyhow::Result<PathBuf> {
+        storage.local_path(sha256).context("a local path")
+    }
+
+    #[tokio::test]
+    async fn import_then_verify_detects_tampering() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
-        let storage = Storage::open(&dir.path().join("assets"))?;
+        let storage = Storage::local(&dir.path().join("assets"))?;
         let src = dir.path().join("in.pdf");
         std::fs::write(&src, b"%PDF-1.4 hello")?;
-        let stored = storage.import(&src, |_, _| {})?;
+        let stored = storage.import_file(&src, |_, _| {}).await?;
         assert_eq!(stored.size_bytes, 14);
-        assert_eq!(storage.verify(&stored.sha256, 14), Ok(()));
+        assert_eq!(storage.verify(&stored.sha256, 14).await, Ok(()));
         assert_eq!(
-            storage.verify(&stored.sha256, 15),
+            storage.verify(&stored.sha256, 15).await,
             Err(VerifyError::WrongSize {
                 expected: 15,
                 actual: 14
             })
         );
-        let path = storage.path_for(&stored.sha256);
+        let path = path(&storage, &stored.sha256)?;
         std::fs::write(&path, b"%PDF-1.4 hellO")?;
         assert_eq!(
-            storage.verify(&stored.sha256, 14),
+            storage.verify(&stored.sha256, 14).await,
             Err(VerifyError::WrongDigest)
         );
         std::fs::remove_file(&path)?;
         assert_eq!(
-            storage.verify(&stored.sha256, 14),
+            storage.verify(&stored.sha256, 14).await,
             Err(VerifyError::Missing)
         );
         Ok(())
@@ -345,9 +385,9 @@ mod tests {
     #[test]
     fn a_failed_import_leaves_no_temporary_file_behind() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
-        let storage = Storage::open(dir.path())?;
-        let err = storage
-            .import_from(FailsAfter(200_000), 300_000, |_, _| {})
+        let folder = local::Folder::open(dir.path())?;
+        let err = folder
+            .import(FailsAfter(200_000), 300_000, |_, _| {})
             .err()
             .map(|e| format!("{e:#}"));
         assert!(err.is_some_and(|e| e.contains("No space left")));
@@ -355,31 +395,32 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn a_small_file_enters_memory_only_once_verified() -> anyhow::Result<()> {
+    #[tokio::test]
+    async fn a_small_file_enters_memory_only_once_verified() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
-        let storage = Storage::open(dir.path())?;
+        let storage = Storage::local(dir.path())?;
         let src = dir.path().join("in.pdf");
         std::fs::write(&src, b"%PDF-1.4 hello")?;
-        let stored = storage.import(&src, |_, _| {})?;
-        let path = storage.path_for(&stored.sha256);
+        let stored = storage.import_file(&src, |_, _| {}).await?;
+        let path = path(&storage, &stored.sha256)?;
 
         std::fs::write(&path, b"%PDF-1.4 he")?;
         assert!(matches!(
-            storage.open_for_serving(&stored.sha256, None),
+            storage.open_for_serving(&stored.sha256, None).await,
             Err(VerifyError::WrongDigest)
         ));
         assert!(matches!(
-            storage.open_for_serving(&stored.sha256, Some(14)),
+            storage.open_for_serving(&stored.sha256, Some(14)).await,
             Err(VerifyError::WrongSize { .. })
         ));
         std::fs::write(&path, b"%PDF-1.4 hellO")?;
         assert!(matches!(
-            storage.open_for_serving(&stored.sha256, Some(14)),
+            storage.open_for_serving(&stored.sha256, Some(14)).await,
             Err(VerifyError::WrongDigest)
         ));
         std::fs::write(&path, b"%PDF-1.4 hello")?;
-        let Ok(Opened::Memory(bytes)) = storage.open_for_serving(&stored.sha256, Some(14)) else {
+        let Ok(Opened::Memory(bytes)) = storage.open_for_serving(&stored.sha256, Some(14)).await
+        else {
             anyhow::bail!("the restored file serves");
         };
         assert_eq!(&bytes[..], b"%PDF-1.4 hello");
@@ -404,12 +445,12 @@ mod tests {
     #[test]
     fn only_hex_digests_become_paths() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
-        let storage = Storage::open(dir.path())?;
+        let storage = Storage::local(dir.path())?;
         assert!(Sha256Digest::parse("../../etc/passwd").is_err());
         assert!(Sha256Digest::parse(&"A".repeat(64)).is_err());
         let digest = Sha256Digest::parse(&"a".repeat(64))?;
         assert_eq!(
-            storage.path_for(&digest),
+            path(&storage, &digest)?,
             dir.path().join("aa").join("a".repeat(64))
         );
         Ok(())

@@ -243,6 +243,33 @@ fn bad_configuration_fails_at_start_naming_the_key() {
             vec![("ASSETGATE_CONFIG", "/no/such/file.toml".to_owned())],
             "--config",
         ),
+        (
+            vec![("ASSETGATE__STORAGE__BACKEND", "nfs".to_owned())],
+            "storage.backend",
+        ),
+        (
+            vec![("ASSETGATE__STORAGE__BACKEND", "s3".to_owned())],
+            "storage.s3.bucket",
+        ),
+        (
+            vec![
+                ("ASSETGATE__STORAGE__BACKEND", "s3".to_owned()),
+                ("ASSETGATE__STORAGE__S3__BUCKET", "b".to_owned()),
+                (
+                    "ASSETGATE__STORAGE__S3__ENDPOINT",
+                    "http://127.0.0.1:9000".to_owned(),
+                ),
+            ],
+            "storage.s3.allow_http",
+        ),
+        (
+            vec![
+                ("ASSETGATE__STORAGE__BACKEND", "s3".to_owned()),
+                ("ASSETGATE__STORAGE__S3__BUCKET", "b".to_owned()),
+                ("ASSETGATE__STORAGE__S3__ACCESS_KEY_ID", "AKIA".to_owned()),
+            ],
+            "secret_access_key",
+        ),
     ] {
         let out = run(
             dir.path(),
@@ -653,11 +680,45 @@ async fn fulfilment_works_on_postgres_under_a_63_character_host_name() {
 
 #[test]
 fn storage_verify_reports_missing_and_altered_files_and_exits_1() {
+    asset_add_list_and_verify(None);
+}
+
+/// `asset add`, `asset list` and `storage verify` on a bucket: nothing is
+/// written to the local folder, and damage to the objects is found.
+#[test]
+fn asset_commands_and_storage_verify_work_on_s3() {
+    let server = crate::s3_server::S3Server::start();
+    asset_add_list_and_verify(Some(&server));
+}
+
+fn asset_add_list_and_verify(s3: Option<&crate::s3_server::S3Server>) {
     let dir = tempfile::tempdir().unwrap();
-    let env = [(
+    let mut env = vec![(
         "DATABASE_URL",
         format!("sqlite://{}/verify.db?mode=rwc", dir.path().display()),
     )];
+    if let Some(server) = s3 {
+        use crate::s3_server::{ACCESS_KEY, BUCKET, PREFIX, SECRET_KEY};
+        env.extend([
+            ("ASSETGATE__STORAGE__BACKEND", "s3".to_owned()),
+            ("ASSETGATE__STORAGE__S3__BUCKET", BUCKET.to_owned()),
+            ("ASSETGATE__STORAGE__S3__ENDPOINT", server.endpoint()),
+            ("ASSETGATE__STORAGE__S3__PREFIX", PREFIX.to_owned()),
+            (
+                "ASSETGATE__STORAGE__S3__ACCESS_KEY_ID",
+                ACCESS_KEY.to_owned(),
+            ),
+            (
+                "ASSETGATE__STORAGE__S3__SECRET_ACCESS_KEY",
+                SECRET_KEY.to_owned(),
+            ),
+            (
+                "ASSETGATE__STORAGE__S3__FORCE_PATH_STYLE",
+                "true".to_owned(),
+            ),
+            ("ASSETGATE__STORAGE__S3__ALLOW_HTTP", "true".to_owned()),
+        ]);
+    }
     json_of(&run(dir.path(), &env, &["migrate"]));
     let mut digests = Vec::new();
     for (name, bytes) in [
@@ -681,13 +742,28 @@ fn storage_verify_reports_missing_and_altered_files_and_exits_1() {
         ));
         digests.push(asset["sha256"].as_str().unwrap().to_owned());
     }
+    let listed = json_of(&run(dir.path(), &env, &["asset", "list"]));
+    let listed: Vec<&str> = listed["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["sha256"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, digests);
     let report = json_of(&run(dir.path(), &env, &["storage", "verify"]));
     assert_eq!(report["checked"], 3);
     assert_eq!(report["ok"], 3);
     assert_eq!(report["failed"], 0);
     assert_eq!(report["bytes"], 14 + 15 + 200_000);
 
-    let stored = |sha: &str| dir.path().join("data/assets").join(&sha[..2]).join(sha);
+    let stored = |sha: &str| match s3 {
+        Some(server) => server.object_path(sha),
+        None => dir.path().join("data/assets").join(&sha[..2]).join(sha),
+    };
+    if s3.is_some() {
+        let local = dir.path().join("data/assets").join(&digests[0][..2]);
+        assert!(!local.exists(), "an s3 catalogue writes nothing locally");
+    }
     std::fs::remove_file(stored(&digests[0])).unwrap();
     let mut altered = std::fs::read(stored(&digests[2])).unwrap();
     altered[100_000] = 8;

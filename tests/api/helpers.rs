@@ -61,6 +61,10 @@ pub struct TestApp {
     pub storage: Storage,
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
+    /// The private S3 server holding the catalogue (`Options::s3`).
+    pub s3: Option<crate::s3_server::S3Server>,
+    /// The relay between the gateway and the S3 server (`Options::s3_proxy`).
+    pub s3_proxy: Option<crate::tcp_proxy::TcpProxy>,
     pg_database: Option<String>,
 }
 
@@ -78,6 +82,11 @@ pub struct Options {
     /// Short link lifetimes (margin 0) for expiry tests.
     pub link_ttl_seconds: Option<u64>,
     pub record_access: bool,
+    /// The catalogue in a bucket of a private S3 server, not in a folder.
+    pub s3: bool,
+    /// With `s3`: the gateway reaches the bucket through a [`TcpProxy`]
+    /// that counts (and can cut) what the store sends.
+    pub s3_proxy: bool,
     /// Last word on the settings.
     pub tweak: fn(&mut Settings),
 }
@@ -92,6 +101,8 @@ impl Default for Options {
             database_url: None,
             link_ttl_seconds: None,
             record_access: true,
+            s3: false,
+            s3_proxy: false,
             tweak: |_| {},
         }
     }
@@ -155,6 +166,16 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         settings.redis.cluster_nodes = nodes;
     }
     settings.redis.key_prefix = format!("agtest-{}", uuid::Uuid::new_v4().simple());
+    let s3 = options.s3.then(crate::s3_server::S3Server::start);
+    let mut s3_proxy = None;
+    if let Some(server) = &s3 {
+        server.configure(&mut settings);
+        if options.s3_proxy {
+            let proxy = crate::tcp_proxy::TcpProxy::start(server.port()).await;
+            settings.storage.s3.endpoint = proxy.endpoint();
+            s3_proxy = Some(proxy);
+        }
+    }
     (options.tweak)(&mut settings);
     assetgate::telemetry::init(settings.log.format, &settings.log.level);
 
@@ -162,7 +183,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
     let store = Store::connect(&settings.database)
         .await
         .expect("test store");
-    let storage = Storage::open(&settings.storage.path).expect("storage");
+    let storage = Storage::open(&settings.storage).expect("storage");
     TestApp {
         address,
         settings,
@@ -173,6 +194,8 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
             .build()
             .expect("client"),
         dir,
+        s3,
+        s3_proxy,
         pg_database,
     }
 }
@@ -388,7 +411,11 @@ impl TestApp {
         std::fs::create_dir_all(&src).expect("src dir");
         let path = src.join(spec.file_name);
         std::fs::write(&path, &spec.bytes).expect("write asset");
-        let stored = self.storage.import(&path, |_, _| {}).expect("import");
+        let stored = self
+            .storage
+            .import_file(&path, |_, _| {})
+            .await
+            .expect("import");
         self.store
             .add_asset(NewAsset {
                 asset_id: None,
@@ -412,7 +439,13 @@ impl TestApp {
     }
 
     pub fn asset_path(&self, asset: &Asset) -> PathBuf {
-        self.storage.path_for(&asset.sha256)
+        match &self.s3 {
+            Some(server) => server.object_path(asset.sha256.as_str()),
+            None => self
+                .storage
+                .local_path(&asset.sha256)
+                .expect("a local file"),
+        }
     }
 
     /// The stored lines of one order, read straight from the store.

@@ -31,10 +31,14 @@ mod purchase;
 mod races;
 mod receiver;
 mod reconcile;
+#[path = "../support/s3_server.rs"]
+mod s3_server;
 mod sentinel;
 #[path = "../support/sentinel_group.rs"]
 mod sentinel_group;
 mod shutdown;
 mod storage;
 mod store_contract;
+#[path = "../support/tcp_proxy.rs"]
+mod tcp_proxy;
 mod webhooks;

@@ -9,7 +9,7 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use futures_util::FutureExt as _;
 
-use crate::app::{Authorization, Grant, LinkedLine, Source};
+use crate::app::{Authorization, Grant, LinkedLine, Source, file_refusal};
 use crate::domain::{file_name, now_ms};
 use crate::history::AccessRecord;
 use crate::http::error::ApiError;
@@ -111,13 +111,13 @@ async fn serve(
 ) -> (Option<LinkedLine>, Result<HttpResponse, ApiError>) {
     let Authorization { link, grant } = state.app.authorize(token).await;
     let result = match grant {
-        Ok(grant) => stream_file(req, state, &grant),
+        Ok(grant) => stream_file(req, state, &grant).await,
         Err(e) => Err(e.into()),
     };
     (link, result)
 }
 
-fn stream_file(
+async fn stream_file(
     req: &HttpRequest,
     state: &AppState,
     grant: &Grant,
@@ -144,8 +144,8 @@ fn stream_file(
         },
         &grant.file_name,
     );
-    let source = state.app.open_file(grant)?;
-    let mut res = respond(req, source, grant, &etag, disposition)?;
+    let source = state.app.open_file(grant).await?;
+    let mut res = respond(req, source, grant, &etag, disposition).await?;
     if active {
         res.headers_mut().insert(
             header::CONTENT_SECURITY_POLICY,
@@ -181,8 +181,11 @@ pub fn is_active(content_type: &str) -> bool {
 }
 
 /// The file's bytes with the headers of SPEC §5: one `Range` (GET only,
-/// ignored when `If-Range` does not match) → 206 or 416; HEAD reads nothing.
-fn respond(
+/// ignored when `If-Range` does not match) → 206 or 416; HEAD reads nothing
+/// (an object in a bucket is checked with a HEAD of its own). An object's
+/// bytes are asked for as the range wanted, and the answer waits for the
+/// store's: an unreachable store is a 503 before any byte.
+async fn respond(
     req: &HttpRequest,
     source: Source,
     claims: &Grant,
@@ -230,6 +233,9 @@ fn respond(
         }
     };
     if req.method() == Method::HEAD {
+        if let Source::Object(object) = &source {
+            object.check().await.map_err(|e| file_refusal(claims, e))?;
+        }
         // Content-Length of what a GET would send; the writer sends no body.
         return Ok(res.body(SizedStream::new(
             len,
@@ -241,6 +247,13 @@ fn respond(
         Source::Memory(bytes) => res.body(bytes.slice(start as usize..(start + len) as usize)),
         Source::File(file, size) => {
             res.body(SizedStream::new(len, file_range(file, size, start, len)))
+        }
+        Source::Object(object) => {
+            let body = object
+                .range(start, len)
+                .await
+                .map_err(|e| file_refusal(claims, e))?;
+            res.body(SizedStream::new(len, Box::pin(body)))
         }
     })
 }
@@ -363,7 +376,7 @@ macro_rules! access_doc {
                 (status = 416, description = "`range_not_satisfiable`", body = crate::http::error::ErrorResponse),
                 (status = 429, description = "`rate_limited` (per client IP, when configured)", body = crate::http::error::ErrorResponse,
                     headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-                (status = 503, description = "`revocation_unavailable`: the revocation set cannot be confirmed, so nothing is served", body = crate::http::error::ErrorResponse,
+                (status = 503, description = "`revocation_unavailable`: the revocation set cannot be confirmed, so nothing is served; `storage_unavailable`: the object store cannot be reached (before any byte is sent)", body = crate::http::error::ErrorResponse,
                     headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
             ),
             security(())

@@ -12,6 +12,7 @@ mod m20261124_000004_actors;
 mod m20261124_000005_operators;
 mod m20261124_000006_webhooks;
 mod m20261205_000007_audit_actors;
+mod m20261205_000008_asset_status;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_operators::Migration),
             Box::new(m20261124_000006_webhooks::Migration),
             Box::new(m20261205_000007_audit_actors::Migration),
+            Box::new(m20261205_000008_asset_status::Migration),
         ]
     }
 }

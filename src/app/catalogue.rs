@@ -7,9 +7,13 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{App, AppError};
-use crate::domain::{AssetId, Countries, CountryCode, Quantity, Sha256Digest, file_name};
+use crate::domain::{
+    AssetId, AssetStatus, Countries, CountryCode, FileState, Quantity, Sha256Digest, file_name,
+};
+use crate::storage::StoredFile;
+use crate::storage::VerifyError;
 use crate::storage::{format_label, sniff_content_type};
-use crate::store::assets::{AddAssetError, Asset, NewAsset};
+use crate::store::assets::{AddAssetError, Asset, AssetChange, AssetFilter, NewAsset};
 
 /// One page of the catalogue, by ascending `asset_id`.
 pub struct AssetPage {
@@ -50,11 +54,25 @@ impl App {
             .ok_or(AppError::AssetNotFound(id))
     }
 
-    /// Assets after `after`, at most `limit`.
-    pub async fn list_assets(&self, after: i64, limit: u64) -> Result<AssetPage, AppError> {
+    /// The asset, if it is sold: `asset_not_found`, or `asset_retired`.
+    pub async fn asset_for_sale(&self, id: AssetId) -> Result<Asset, AppError> {
+        let asset = self.asset(id).await?;
+        if asset.status == AssetStatus::Retired {
+            return Err(AppError::AssetRetired(id));
+        }
+        Ok(asset)
+    }
+
+    /// The assets `filter` keeps after `after`, at most `limit`.
+    pub async fn list_assets(
+        &self,
+        filter: &AssetFilter,
+        after: i64,
+        limit: u64,
+    ) -> Result<AssetPage, AppError> {
         let mut assets = self
             .store
-            .list_assets(after, limit.saturating_add(1))
+            .list_assets(filter, after, limit.saturating_add(1))
             .await?;
         let more = assets.len() as u64 > limit;
         assets.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
@@ -74,6 +92,8 @@ pub struct AssetDraft {
     pub min_qty: i32,
     /// `None`: sniffed from the file.
     pub content_type: Option<String>,
+    /// `None`: from the file name's extension (else the MIME subtype).
+    pub format: Option<String>,
 }
 
 /// A file that did not match the catalogue.
@@ -109,6 +129,31 @@ impl Progress for () {}
 const VERIFY_PAGE: u64 = 100;
 
 impl App {
+    /// Refuses a draft before any byte of its file is stored: the title, the
+    /// minimum quantity, a given content type, a given id already taken.
+    pub async fn check_draft(&self, draft: &AssetDraft) -> Result<(), AppError> {
+        if !(1..=300).contains(&draft.title.trim().chars().count()) {
+            return Err(AppError::invalid("title", "must be 1 to 300 characters"));
+        }
+        if draft.min_qty < 1 {
+            return Err(AppError::invalid("min_qty", "must be at least 1"));
+        }
+        if let Some(ct) = &draft.content_type
+            && ct.parse::<mime_guess::mime::Mime>().is_err()
+        {
+            return Err(AppError::invalid(
+                "content_type",
+                format!("{ct:?} is not a MIME type"),
+            ));
+        }
+        if let Some(id) = draft.asset_id
+            && self.store.get_asset(id).await?.is_some()
+        {
+            return Err(AppError::AssetExists(id));
+        }
+        Ok(())
+    }
+
     /// Copies `source` into storage (named by its digest) and records it in
     /// the catalogue; audited as `asset_add`.
     pub async fn import_asset(
@@ -118,13 +163,7 @@ impl App {
         draft: AssetDraft,
         progress: Arc<dyn Progress>,
     ) -> Result<Asset, AppError> {
-        let title = draft.title.trim().to_owned();
-        if !(1..=300).contains(&title.chars().count()) {
-            return Err(AppError::invalid("title", "must be 1 to 300 characters"));
-        }
-        if draft.min_qty < 1 {
-            return Err(AppError::invalid("min_qty", "must be at least 1"));
-        }
+        self.check_draft(&draft).await?;
         if !source.is_file() {
             return Err(AppError::invalid(
                 "file",
@@ -147,25 +186,68 @@ impl App {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("asset");
+        self.add_stored_asset(by.clone(), draft, &stored, original)
+            .await
+    }
+
+    /// Streams an upload's body into storage (hashed on the way, bounded
+    /// memory); the caller then records it with [`add_stored_asset`]
+    /// (Self::add_stored_asset) once the rest of the request is known good.
+    pub async fn store_upload(
+        &self,
+        body: impl tokio::io::AsyncRead + Unpin,
+    ) -> Result<StoredFile, AppError> {
+        self.storage
+            .import_reader(body, 0, |_, _| {})
+            .await
+            .map_err(AppError::Internal)
+    }
+
+    /// Removes a stored file that no asset names (an upload whose request
+    /// turned out bad after its file part); a file an asset names stays.
+    pub async fn discard_upload(&self, stored: &StoredFile) -> Result<(), AppError> {
+        if self
+            .store
+            .asset_with_sha256(&stored.sha256)
+            .await?
+            .is_none()
+        {
+            self.storage
+                .remove(&stored.sha256)
+                .await
+                .map_err(AppError::Internal)?;
+        }
+        Ok(())
+    }
+
+    /// Records a stored file in the catalogue under `draft`; audited as
+    /// `asset_add`. `original` is the file's own name (for its format label
+    /// and the download name's extension).
+    pub async fn add_stored_asset(
+        &self,
+        by: impl Into<super::operators::Auditor>,
+        draft: AssetDraft,
+        stored: &StoredFile,
+        original: &str,
+    ) -> Result<Asset, AppError> {
+        self.check_draft(&draft).await?;
+        let title = draft.title.trim().to_owned();
         let content_type = draft
             .content_type
             .unwrap_or_else(|| sniff_content_type(&stored.head, original));
-        if content_type.parse::<mime_guess::mime::Mime>().is_err() {
-            return Err(AppError::invalid(
-                "content_type",
-                format!("{content_type:?} is not a MIME type"),
-            ));
-        }
+        let extension = Path::new(original).extension().and_then(|e| e.to_str());
         let new = NewAsset {
             asset_id: draft.asset_id,
-            format: format_label(original, &content_type),
-            file_name: file_name::from_title(&title, source.extension().and_then(|e| e.to_str())),
+            format: draft
+                .format
+                .unwrap_or_else(|| format_label(original, &content_type)),
+            file_name: file_name::from_title(&title, extension),
             title,
             description: draft.description,
             content_type,
             size_bytes: i64::try_from(stored.size_bytes)
                 .map_err(|_| AppError::invalid("file", "is too large"))?,
-            sha256: stored.sha256,
+            sha256: stored.sha256.clone(),
             viewable: draft.viewable,
             countries: Countries::new(draft.countries),
             min_qty: draft.min_qty,
@@ -177,7 +259,7 @@ impl App {
             Err(e @ AddAssetError::Contended) => return Err(AppError::Internal(e.into())),
         };
         self.audit(
-            by,
+            &by.into(),
             "asset_add",
             format!("asset {}", asset.asset_id),
             serde_json::json!({"title": asset.title, "sha256": asset.sha256, "size_bytes": asset.size_bytes}),
@@ -186,8 +268,70 @@ impl App {
         Ok(asset)
     }
 
+    /// Changes what an operator may change of an asset (never its file);
+    /// retiring is `status: RETIRED`. Audited as `asset_change`.
+    pub async fn change_asset(
+        &self,
+        by: impl Into<super::operators::Auditor>,
+        id: AssetId,
+        change: AssetChange,
+    ) -> Result<Asset, AppError> {
+        if let Some(title) = &change.title
+            && !(1..=300).contains(&title.trim().chars().count())
+        {
+            return Err(AppError::invalid("title", "must be 1 to 300 characters"));
+        }
+        if change.min_qty.is_some_and(|q| q < 1) {
+            return Err(AppError::invalid("min_qty", "must be at least 1"));
+        }
+        let summary = serde_json::json!({
+            "title": change.title,
+            "status": change.status,
+            "viewable": change.viewable,
+            "min_qty": change.min_qty,
+        });
+        let asset = self
+            .store
+            .update_asset(id, change)
+            .await?
+            .ok_or(AppError::AssetNotFound(id))?;
+        self.audit(&by.into(), "asset_change", format!("asset {id}"), summary)
+            .await;
+        Ok(asset)
+    }
+
+    /// One asset for operators, with the number of lines it was sold in.
+    pub async fn catalogue_entry(&self, id: AssetId) -> Result<(Asset, i64), AppError> {
+        let asset = self.asset(id).await?;
+        let lines = self.store.line_counts(&[id]).await?;
+        Ok((asset, lines.get(&id).copied().unwrap_or(0)))
+    }
+
+    /// A page of the catalogue for operators: each asset with the number of
+    /// lines it was sold in.
+    pub async fn catalogue(
+        &self,
+        filter: &AssetFilter,
+        after: i64,
+        limit: u64,
+    ) -> Result<(Vec<(Asset, i64)>, bool), AppError> {
+        let page = self.list_assets(filter, after, limit).await?;
+        let ids: Vec<AssetId> = page.assets.iter().map(|a| a.asset_id).collect();
+        let counts = self.store.line_counts(&ids).await?;
+        let rows = page
+            .assets
+            .into_iter()
+            .map(|a| {
+                let n = counts.get(&a.asset_id).copied().unwrap_or(0);
+                (a, n)
+            })
+            .collect();
+        Ok((rows, page.more))
+    }
+
     /// Re-hashes every asset file against the catalogue, page by page and
-    /// chunk by chunk (bounded memory).
+    /// chunk by chunk (bounded memory), and records what it found of each
+    /// file for the console (`ok`, `missing`, `altered`).
     pub async fn verify_storage(
         &self,
         progress: Arc<dyn Progress>,
@@ -197,7 +341,10 @@ impl App {
         let mut report = VerifyReport::default();
         let mut after = 0;
         loop {
-            let page = self.store.list_assets(after, VERIFY_PAGE).await?;
+            let page = self
+                .store
+                .list_assets(&AssetFilter::default(), after, VERIFY_PAGE)
+                .await?;
             let Some(last) = page.last() else { break };
             after = last.asset_id.get();
             for asset in page {
@@ -210,6 +357,18 @@ impl App {
                     .await;
                 report.checked += 1;
                 report.bytes += size;
+                // What the console shows; a store that could not be read says nothing.
+                let state = match &result {
+                    Ok(()) => Some(FileState::Ok),
+                    Err(VerifyError::Missing) => Some(FileState::Missing),
+                    Err(VerifyError::WrongSize { .. } | VerifyError::WrongDigest) => {
+                        Some(FileState::Altered)
+                    }
+                    Err(VerifyError::Unreadable | VerifyError::Unavailable) => None,
+                };
+                if let Some(state) = state {
+                    self.store.record_file_state(asset.asset_id, state).await?;
+                }
                 match result {
                     Ok(()) => report.ok += 1,
                     Err(e) => {

@@ -74,6 +74,8 @@ pub enum AppError {
     /// A value that parsed but does not fit the request (e.g. a part repeating a line).
     #[error("Invalid request: {field}: {reason}")]
     Invalid { field: String, reason: String },
+    #[error("Asset {0} is retired: it is no longer sold.")]
+    AssetRetired(AssetId),
     #[error("This link is not valid.")]
     LinkInvalid,
     #[error("This link has expired; ask the shop for a new one.")]

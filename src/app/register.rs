@@ -69,7 +69,7 @@ impl App {
                     "each line of one registration needs its own order_line_id",
                 ));
             }
-            parts.push((line, self.asset(asset).await?));
+            parts.push((line, self.asset_for_sale(asset).await?));
         }
 
         // Parts are components of the main line: the price stays on the main line.
@@ -121,7 +121,7 @@ impl App {
                 quantity,
                 country,
             } => {
-                let asset = self.asset(asset).await?;
+                let asset = self.asset_for_sale(asset).await?;
                 check_purchase(&asset, quantity, country.as_ref())?;
                 return Ok(Resolved {
                     asset,
@@ -166,7 +166,7 @@ impl App {
             ));
         }
         Ok(Resolved {
-            asset: self.asset(found.asset_id).await?,
+            asset: self.asset_for_sale(found.asset_id).await?,
             quantity: found.quantity,
             country: found.country_code,
             validation_token_id: Some(found.id),

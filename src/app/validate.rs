@@ -29,7 +29,7 @@ impl App {
         tenant: Tenant,
         req: ValidateRequest,
     ) -> Result<Validation, AppError> {
-        let asset = self.asset(req.asset).await?;
+        let asset = self.asset_for_sale(req.asset).await?;
         check_purchase(&asset, req.quantity, req.country.as_ref())?;
         let (token, expires_at_ms) = self
             .store

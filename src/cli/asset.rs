@@ -61,6 +61,7 @@ pub async fn add(app: &App, by: &Auditor, args: AddArgs) -> anyhow::Result<Asset
         countries,
         min_qty: args.min_qty,
         content_type: args.content_type,
+        format: None,
     };
     let progress = Arc::new(Lines::default());
     Ok(app.import_asset(by, &args.file, draft, progress).await?)

@@ -32,6 +32,7 @@ use crate::http::wire::{
 };
 use crate::startup::{Application, build_app};
 use crate::storage::Storage;
+use crate::store::assets::AssetFilter;
 use crate::store::{Open, Store};
 
 #[derive(Parser, Debug)]
@@ -431,7 +432,9 @@ async fn manage(app: &App, command: Command) -> anyhow::Result<serde_json::Value
         }
         Command::Asset(AssetCmd::List { after, limit }) => {
             anyhow::ensure!((1..=1000).contains(&limit), "--limit must be 1 to 1000");
-            let page = app.list_assets(after.max(0), limit).await?;
+            let page = app
+                .list_assets(&AssetFilter::default(), after.max(0), limit)
+                .await?;
             let next_after = page
                 .more
                 .then(|| page.assets.last().map(|a| a.asset_id))

@@ -18,7 +18,7 @@ pub use digest::{Sha256Digest, is_sha256_hex};
 pub use ids::{AdminId, AssetId, LineId, OrderLineId, OrderNumber, TokenId, VendorId, WebhookId};
 pub use privacy::IpPolicy;
 pub use revocation::Revocation;
-pub use status::{Environment, LineStatus, VendorStatus};
+pub use status::{AssetStatus, Environment, FileState, LineStatus, VendorStatus};
 pub use values::{
     AdminName, CancelReason, Countries, CountryCode, CustomerName, IdempotencyKey, Metadata, Price,
     Quantity, ValueError,

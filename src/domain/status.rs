@@ -82,6 +82,87 @@ impl FromStr for VendorStatus {
     }
 }
 
+/// Whether an asset is sold (SPEC §11): a `RETIRED` one is absent from
+/// `/assets/list` and refused by validate/register, and keeps serving every
+/// line already sold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, DeriveValueType)]
+#[serde(rename_all = "UPPERCASE")]
+#[sea_orm(value_type = "String")]
+pub enum AssetStatus {
+    Active,
+    Retired,
+}
+
+impl AssetStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Retired => "RETIRED",
+        }
+    }
+}
+
+impl fmt::Display for AssetStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AssetStatus {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "ACTIVE" => Ok(Self::Active),
+            "RETIRED" => Ok(Self::Retired),
+            _ => Err(ValueError::new("must be ACTIVE or RETIRED")),
+        }
+    }
+}
+
+/// What the last `storage verify` found of an asset's file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, DeriveValueType)]
+#[serde(rename_all = "lowercase")]
+#[sea_orm(value_type = "String")]
+pub enum FileState {
+    /// Present, of the recorded size and digest.
+    Ok,
+    Missing,
+    /// Another size or digest than recorded.
+    Altered,
+    /// Not verified yet (or the store could not be read).
+    Unchecked,
+}
+
+impl FileState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Missing => "missing",
+            Self::Altered => "altered",
+            Self::Unchecked => "unchecked",
+        }
+    }
+}
+
+impl fmt::Display for FileState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for FileState {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ok" => Ok(Self::Ok),
+            "missing" => Ok(Self::Missing),
+            "altered" => Ok(Self::Altered),
+            "unchecked" => Ok(Self::Unchecked),
+            _ => Err(ValueError::new("unknown file state")),
+        }
+    }
+}
+
 /// The order-line state machine (SPEC §4):
 ///
 /// ```text

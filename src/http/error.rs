@@ -48,6 +48,8 @@ pub enum ApiError {
         limit: u32,
         retry_after_seconds: u64,
     },
+    #[error("The request body must be {expected}.")]
+    UnsupportedMediaType { expected: &'static str },
     #[error("The requested range lies outside the file of {size} bytes.")]
     RangeNotSatisfiable { size: u64 },
     #[error("Invalid request: {field}: {reason}")]
@@ -95,6 +97,9 @@ impl ApiError {
             Self::RangeNotSatisfiable { .. } => {
                 ("range_not_satisfiable", 41601, S::RANGE_NOT_SATISFIABLE)
             }
+            Self::UnsupportedMediaType { .. } => {
+                ("unsupported_media_type", 41501, S::UNSUPPORTED_MEDIA_TYPE)
+            }
             Self::InvalidRequest { .. } => INVALID_REQUEST,
             Self::App(e) => app_meta(e),
             Self::Internal(_) => INTERNAL,
@@ -117,6 +122,7 @@ impl ApiError {
                 Some(json!({"limit_per_second": limit, "retry_after_seconds": retry_after_seconds}))
             }
             Self::RangeNotSatisfiable { size } => Some(json!({"size_bytes": size})),
+            Self::UnsupportedMediaType { expected } => Some(json!({"expected": expected})),
             Self::App(e) => app_details(e),
             _ => None,
         }
@@ -230,6 +236,7 @@ fn app_meta(e: &AppError) -> (&'static str, u32, StatusCode) {
         AppError::OrderNotAccessible { .. } => {
             ("order_not_accessible", 42202, S::UNPROCESSABLE_ENTITY)
         }
+        AppError::AssetRetired(_) => ("asset_retired", 42210, S::UNPROCESSABLE_ENTITY),
         AppError::AssetNotViewable(_) => ("asset_not_viewable", 42203, S::UNPROCESSABLE_ENTITY),
         AppError::ValidationTokenInvalid => {
             ("validation_token_invalid", 42204, S::UNPROCESSABLE_ENTITY)
@@ -260,6 +267,7 @@ fn app_details(e: &AppError) -> Option<Value> {
         }
         AppError::AssetNotFound(asset)
         | AppError::AssetNotViewable(asset)
+        | AppError::AssetRetired(asset)
         | AppError::AssetExists(asset) => Some(json!({"asset_id": asset})),
         AppError::VendorNotFound(vendor) => Some(json!({"vendor_id": vendor})),
         AppError::TokenNotFound(token) => Some(json!({"token_id": token})),
@@ -359,6 +367,12 @@ mod tests {
             ApiError::App(AppError::IdempotencyInProgress),
             ApiError::App(AppError::FileUnavailable),
             ApiError::App(AppError::StorageUnavailable),
+            ApiError::UnsupportedMediaType {
+                expected: "multipart/form-data",
+            },
+            ApiError::App(AppError::AssetRetired(
+                crate::domain::AssetId::parse(1).expect("an id"),
+            )),
             ApiError::invalid("x", "y"),
             ApiError::internal(anyhow::anyhow!("secret sql")),
         ];

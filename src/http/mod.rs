@@ -104,6 +104,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, panic_route: bool, metrics: bool)
             .route(web::get().to(admin::vendors::deliveries)),
         resource("/admin/api/deliveries/{delivery_id}/redeliver", "POST")
             .route(web::post().to(admin::vendors::redeliver)),
+        resource("/admin/api/assets", "GET, POST")
+            .route(web::get().to(admin::assets::list))
+            .route(web::post().to(admin::assets::upload)),
+        resource("/admin/api/assets/{asset_id}", "GET, PATCH")
+            .route(web::get().to(admin::assets::detail))
+            .route(web::patch().to(admin::assets::change)),
         resource("/admin/api/overview", "GET").route(web::get().to(admin::overview::overview)),
         resource("/admin/api/audit", "GET").route(web::get().to(admin::audit::audit)),
     ];

@@ -102,6 +102,22 @@ schema!(
     one_of(&["ACTIVE", "SUSPENDED"], "A vendor's state.")
 );
 schema!(
+    domain::AssetStatus,
+    "AssetStatus",
+    one_of(
+        &["ACTIVE", "RETIRED"],
+        "Whether an asset is sold; a RETIRED one keeps serving what was sold."
+    )
+);
+schema!(
+    domain::FileState,
+    "FileState",
+    one_of(
+        &["ok", "missing", "altered", "unchecked"],
+        "What the last `storage verify` found of the asset's file."
+    )
+);
+schema!(
     domain::EventType,
     "EventType",
     one_of(
@@ -317,6 +333,10 @@ impl Modify for Security {
         routes::admin::vendors::webhooks,
         routes::admin::vendors::deliveries,
         routes::admin::vendors::redeliver,
+        routes::admin::assets::upload,
+        routes::admin::assets::list,
+        routes::admin::assets::detail,
+        routes::admin::assets::change,
         routes::admin::overview::overview,
         routes::admin::audit::audit,
     ),
@@ -324,6 +344,7 @@ impl Modify for Security {
         domain::OrderNumber, domain::OrderLineId, domain::AssetId, domain::Quantity,
         domain::VendorId, domain::TokenId, domain::AdminId, domain::WebhookId,
         domain::Environment, domain::LineStatus, domain::VendorStatus, domain::EventType,
+        domain::AssetStatus, domain::FileState,
         domain::WebhookStatus, domain::DeliveryState, domain::CancelReasonCode,
         domain::CustomerName, domain::CancelReason, domain::AdminName, domain::CountryCode,
         domain::Sha256Digest, domain::Actor, domain::Price, domain::Metadata,

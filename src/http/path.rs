@@ -13,7 +13,7 @@ use utoipa::openapi::{RefOr, Required, Schema};
 
 use super::error::ApiError;
 use crate::domain::{
-    Environment, OrderLineId, OrderNumber, OrderRef, Tenant, TokenId, VendorId, WebhookId,
+    AssetId, Environment, OrderLineId, OrderNumber, OrderRef, Tenant, TokenId, VendorId, WebhookId,
 };
 
 /// A value addressed by one path segment.
@@ -68,6 +68,15 @@ impl Segment for OrderLineId {
     const INTEGER: bool = true;
     fn parse(raw: &str) -> Result<Self, String> {
         number(raw, OrderLineId::parse)
+    }
+}
+
+impl Segment for AssetId {
+    const NAME: &'static str = "asset_id";
+    const DESCRIPTION: &'static str = "The asset";
+    const INTEGER: bool = true;
+    fn parse(raw: &str) -> Result<Self, String> {
+        number(raw, AssetId::parse)
     }
 }
 

@@ -19,8 +19,8 @@ use super::error::{ApiError, ErrorResponse};
 use super::params::{DeliveriesQuery, encode_cursor, page_of};
 use super::state::AppState;
 use super::wire::{
-    AssetItem, AuditItem, DeliveryItem, OrderItem, OrderSummaryItem, TokenItem, VendorSummaryItem,
-    WebhookItem,
+    AdminAssetItem, AssetItem, AuditItem, DeliveryItem, OrderItem, OrderSummaryItem, TokenItem,
+    VendorSummaryItem, WebhookItem,
 };
 use crate::app::AppError;
 use crate::app::idempotency::{Attempt, Once, Ran, Reply, Work};
@@ -278,6 +278,13 @@ pub struct AssetPage {
     pub next_page: Option<String>,
 }
 
+/// A page of the catalogue for operators (`next_cursor` while more follow).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminAssetPage {
+    pub assets: Vec<AdminAssetItem>,
+    pub next_cursor: Option<String>,
+}
+
 /// Every operator change, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditPage {
@@ -496,6 +503,8 @@ pub fn schemas() -> Vec<(String, RefOr<Schema>)> {
     add::<WebhookList>(&mut out);
     add::<DeliveryPage>(&mut out);
     add::<Queued>(&mut out);
+    add::<AdminAssetPage>(&mut out);
+    add::<AdminAssetItem>(&mut out);
     add::<VendorList>(&mut out);
     add::<TokenList>(&mut out);
     add::<TokenItem>(&mut out);

@@ -8,9 +8,9 @@ use serde::Serialize;
 use crate::app::operators::{AuditEntry, VendorSummary};
 use crate::app::search::{OrderDetail, OrderSummary, Overview};
 use crate::domain::{
-    Actor, AdminId, AdminName, AssetId, CountryCode, DeliveryState, Environment, EventType, LineId,
-    LineStatus, OrderLineId, OrderNumber, Sha256Digest, TokenId, VendorId, VendorStatus, WebhookId,
-    WebhookStatus, ms_to_rfc3339,
+    Actor, AdminId, AdminName, AssetId, AssetStatus, CountryCode, DeliveryState, Environment,
+    EventType, FileState, LineId, LineStatus, OrderLineId, OrderNumber, Sha256Digest, TokenId,
+    VendorId, VendorStatus, WebhookId, WebhookStatus, ms_to_rfc3339,
 };
 use crate::links::Minted;
 use crate::revocation::SetState;
@@ -64,6 +64,37 @@ impl From<Asset> for AssetItem {
             keywords: Vec::new(),
             series: Vec::new(),
             skills: Vec::new(),
+        }
+    }
+}
+
+/// An asset as operators see it (admin API, SPEC §11): the `AssetItem`,
+/// whether it is sold, what the last `storage verify` found of its file, and
+/// how many lines it was sold in.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AdminAssetItem {
+    #[serde(flatten)]
+    pub asset: AssetItem,
+    pub status: AssetStatus,
+    pub file: FileState,
+    /// When `storage verify` (or the upload) last checked the file.
+    pub file_checked_at: Option<String>,
+    /// The name a download is saved under.
+    pub file_name: String,
+    pub created_at: String,
+    pub lines: i64,
+}
+
+impl AdminAssetItem {
+    pub fn new(asset: Asset, lines: i64) -> Self {
+        Self {
+            status: asset.status,
+            file: asset.file_state,
+            file_checked_at: asset.file_checked_at_ms.map(ms_to_rfc3339),
+            file_name: asset.file_name.clone(),
+            created_at: ms_to_rfc3339(asset.created_at_ms),
+            lines,
+            asset: asset.into(),
         }
     }
 }

@@ -37,6 +37,16 @@ impl SmallFiles {
             map.insert(sha256.clone(), bytes);
         }
     }
+
+    /// Forgets the file (it was removed from storage).
+    pub fn remove(&self, sha256: &Sha256Digest) {
+        if let Ok(mut guard) = self.entries.write() {
+            let (map, used) = &mut *guard;
+            if let Some(bytes) = map.remove(sha256) {
+                *used -= bytes.len();
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -113,9 +113,9 @@ impl Folder {
     /// [`import`](Self::import) of an asynchronous reader (an upload's body).
     pub async fn import_async(
         &self,
-        mut input: impl tokio::io::AsyncRead + Unpin + Send,
+        mut input: impl tokio::io::AsyncRead + Unpin,
         total: u64,
-        mut progress: impl FnMut(u64, u64) + Send,
+        mut progress: impl FnMut(u64, u64),
     ) -> anyhow::Result<StoredFile> {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
         let tmp_path = self

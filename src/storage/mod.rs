@@ -256,13 +256,27 @@ impl Storage {
     /// half-written object.
     pub async fn import_reader(
         &self,
-        input: impl tokio::io::AsyncRead + Unpin + Send,
+        input: impl tokio::io::AsyncRead + Unpin,
         total: u64,
-        progress: impl FnMut(u64, u64) + Send,
+        progress: impl FnMut(u64, u64),
     ) -> anyhow::Result<StoredFile> {
         match &self.backend {
             Backend::Local(folder) => folder.import_async(input, total, progress).await,
             Backend::S3(bucket) => bucket.import(input, total, progress).await,
+        }
+    }
+
+    /// Removes the file with this digest (one no asset names); gone already is fine.
+    pub async fn remove(&self, sha256: &Sha256Digest) -> anyhow::Result<()> {
+        self.small.remove(sha256);
+        match &self.backend {
+            Backend::Local(folder) => match std::fs::remove_file(folder.path_for(sha256)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(anyhow::Error::new(e).context("removing a stored file"))
+                }
+                _ => Ok(()),
+            },
+            Backend::S3(bucket) => bucket.remove(sha256).await,
         }
     }
 

@@ -236,9 +236,9 @@ impl Bucket {
     /// removed: nothing half-written stays in the bucket.
     pub async fn import(
         &self,
-        mut input: impl tokio::io::AsyncRead + Unpin + Send,
+        mut input: impl tokio::io::AsyncRead + Unpin,
         total: u64,
-        mut progress: impl FnMut(u64, u64) + Send,
+        mut progress: impl FnMut(u64, u64),
     ) -> anyhow::Result<StoredFile> {
         let tmp = ObjectPath::from(format!(
             "{}tmp/{}",
@@ -286,6 +286,14 @@ impl Bucket {
             size_bytes: copied,
             head,
         })
+    }
+
+    /// Removes the object with this digest (gone already is fine).
+    pub async fn remove(&self, sha256: &Sha256Digest) -> anyhow::Result<()> {
+        match self.store.delete(&self.location(sha256)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(anyhow::Error::new(e).context("removing an object")),
+        }
     }
 
     /// Copies the uploaded `tmp` to the digest's address, unless an intact

@@ -1,13 +1,16 @@
 //! The asset catalogue.
 
+use sea_orm::sea_query::{Expr, ExprTrait as _, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _,
-    QueryOrder as _, QuerySelect as _, sea_query::Expr,
+    QueryOrder as _, QuerySelect as _,
 };
 
-use super::entities::assets;
+use std::collections::HashMap;
+
+use super::entities::{assets, order_lines};
 use super::{Op as _, Store, StoreError};
-use crate::domain::{AssetId, Countries, Sha256Digest, now_ms};
+use crate::domain::{AssetId, AssetStatus, Countries, FileState, Sha256Digest, now_ms};
 
 /// One asset of the catalogue.
 pub use super::entities::assets::Model as Asset;
@@ -26,6 +29,35 @@ pub struct NewAsset {
     pub countries: Countries,
     pub min_qty: i32,
     pub file_name: String,
+}
+
+/// Which assets a listing keeps.
+#[derive(Clone, Debug, Default)]
+pub struct AssetFilter {
+    pub status: Option<AssetStatus>,
+    /// A piece of the title or file name, a sha256 prefix, or an asset id.
+    pub text: Option<String>,
+}
+
+impl AssetFilter {
+    /// The assets that are sold.
+    pub fn for_sale() -> Self {
+        Self {
+            status: Some(AssetStatus::Active),
+            text: None,
+        }
+    }
+}
+
+/// What an operator changes of an asset (`None`: unchanged). The file never changes.
+#[derive(Clone, Debug, Default)]
+pub struct AssetChange {
+    pub title: Option<String>,
+    pub description: Option<Option<String>>,
+    pub viewable: Option<bool>,
+    pub countries: Option<Countries>,
+    pub min_qty: Option<i32>,
+    pub status: Option<AssetStatus>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +92,9 @@ impl Store {
                 min_qty: Set(new.min_qty),
                 file_name: Set(new.file_name.clone()),
                 created_at_ms: Set(now_ms()),
+                status: Set(AssetStatus::Active),
+                file_state: Set(FileState::Ok),
+                file_checked_at_ms: Set(Some(now_ms())),
             };
             match model.insert(self.conn()).await {
                 Ok(_) => {
@@ -98,6 +133,18 @@ impl Store {
             .op("loading an asset")
     }
 
+    /// An asset whose file has this digest, if any.
+    pub async fn asset_with_sha256(
+        &self,
+        sha256: &Sha256Digest,
+    ) -> Result<Option<Asset>, StoreError> {
+        assets::Entity::find()
+            .filter(assets::Column::Sha256.eq(sha256.clone()))
+            .one(self.conn())
+            .await
+            .op("looking for an asset by its file")
+    }
+
     pub async fn get_assets(&self, ids: &[AssetId]) -> Result<Vec<Asset>, StoreError> {
         assets::Entity::find()
             .filter(assets::Column::AssetId.is_in(ids.to_vec()))
@@ -128,14 +175,102 @@ impl Store {
         ))
     }
 
-    /// Keyset page: assets with `asset_id > after`, ascending, at most `limit`.
-    pub async fn list_assets(&self, after: i64, limit: u64) -> Result<Vec<Asset>, StoreError> {
-        assets::Entity::find()
-            .filter(assets::Column::AssetId.gt(after))
+    /// Keyset page: the assets `filter` keeps with `asset_id > after`,
+    /// ascending, at most `limit`.
+    pub async fn list_assets(
+        &self,
+        filter: &AssetFilter,
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<Asset>, StoreError> {
+        let mut query = assets::Entity::find().filter(assets::Column::AssetId.gt(after));
+        if let Some(status) = filter.status {
+            query = query.filter(assets::Column::Status.eq(status));
+        }
+        if let Some(q) = filter
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+        {
+            let lower = q.to_lowercase();
+            let like = |column: assets::Column| {
+                Expr::expr(Func::lower(Expr::col(column)))
+                    .like(LikeExpr::new(super::search::contains(&lower)).escape('\\'))
+            };
+            let mut any = sea_orm::Condition::any()
+                .add(like(assets::Column::Title))
+                .add(like(assets::Column::FileName))
+                .add(assets::Column::Sha256.starts_with(&lower));
+            if let Ok(id) = q.trim_start_matches('#').parse::<i64>() {
+                any = any.add(assets::Column::AssetId.eq(id));
+            }
+            query = query.filter(any);
+        }
+        query
             .order_by_asc(assets::Column::AssetId)
             .limit(limit)
             .all(self.conn())
             .await
             .op("listing assets")
+    }
+
+    /// How many order lines each of these assets was sold in.
+    pub async fn line_counts(&self, ids: &[AssetId]) -> Result<HashMap<AssetId, i64>, StoreError> {
+        let rows: Vec<(AssetId, i64)> = order_lines::Entity::find()
+            .select_only()
+            .column(order_lines::Column::AssetId)
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .filter(order_lines::Column::AssetId.is_in(ids.to_vec()))
+            .group_by(order_lines::Column::AssetId)
+            .into_tuple()
+            .all(self.conn())
+            .await
+            .op("counting the lines of assets")?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Applies `change` to the asset; `None` when there is no such asset.
+    pub async fn update_asset(
+        &self,
+        id: AssetId,
+        change: AssetChange,
+    ) -> Result<Option<Asset>, StoreError> {
+        let op = "changing an asset";
+        let Some(asset) = self.get_asset(id).await? else {
+            return Ok(None);
+        };
+        let mut model: assets::ActiveModel = asset.into();
+        if let Some(title) = change.title {
+            model.title = Set(title);
+        }
+        if let Some(description) = change.description {
+            model.description = Set(description);
+        }
+        if let Some(viewable) = change.viewable {
+            model.viewable = Set(viewable);
+        }
+        if let Some(countries) = change.countries {
+            model.countries = Set(countries);
+        }
+        if let Some(min_qty) = change.min_qty {
+            model.min_qty = Set(min_qty);
+        }
+        if let Some(status) = change.status {
+            model.status = Set(status);
+        }
+        model.update(self.conn()).await.op(op).map(Some)
+    }
+
+    /// Records what `storage verify` found of the asset's file.
+    pub async fn record_file_state(&self, id: AssetId, state: FileState) -> Result<(), StoreError> {
+        assets::Entity::update_many()
+            .col_expr(assets::Column::FileState, Expr::value(state))
+            .col_expr(assets::Column::FileCheckedAtMs, Expr::value(now_ms()))
+            .filter(assets::Column::AssetId.eq(id))
+            .exec(self.conn())
+            .await
+            .op("recording a file's state")
+            .map(|_| ())
     }
 }

@@ -51,7 +51,7 @@ type OrderKey = (VendorId, Environment, OrderNumber);
 
 /// `%text%` for LIKE, with the pattern characters of `text` escaped by a
 /// backslash (PostgreSQL's default escape; SQLite is told with `ESCAPE`).
-fn contains(text: &str) -> String {
+pub(super) fn contains(text: &str) -> String {
     let escaped: String = text
         .chars()
         .flat_map(|c| match c {

@@ -39,6 +39,57 @@ macro_rules! both_backends {
     )*};
 }
 
+/// Runs each named `async fn name(store)` with the catalogue in a local
+/// folder (SQLite, in-process revocations: the embedded default) and in a
+/// bucket of a private S3 server (PostgreSQL, Redis: a fleet).
+#[macro_export]
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn local() {
+                super::$name($crate::helpers::Catalogue::Local).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn s3() {
+                super::$name($crate::helpers::Catalogue::S3).await
+            }
+        }
+    )*};
+}
+
+/// Where a test's catalogue lives (see [`both_stores!`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Catalogue {
+    Local,
+    S3,
+}
+
+/// The app for `store`, with `tweak` as the last word on its settings.
+pub async fn store_app_with(store: Catalogue, tweak: fn(&mut Settings)) -> TestApp {
+    match store {
+        Catalogue::Local => {
+            let options = Options {
+                tweak,
+                ..Options::default()
+            };
+            spawn_app_with(Backend::Sqlite, options).await
+        }
+        Catalogue::S3 => {
+            let options = Options {
+                s3: true,
+                tweak,
+                ..Options::default()
+            };
+            spawn_app_with(Backend::Postgres, options).await
+        }
+    }
+}
+
+pub async fn store_app(store: Catalogue) -> TestApp {
+    store_app_with(store, |_| {}).await
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -376,6 +427,55 @@ impl TestApp {
             vendor: vendor.vendor_id,
             token,
         }
+    }
+
+    /// Every stored file (local: below the storage folder, `tmp/` included;
+    /// S3: every key of the bucket), as relative names.
+    pub fn stored_files(&self) -> Vec<String> {
+        if let Some(server) = &self.s3 {
+            return server.keys();
+        }
+        let root = &self.settings.storage.path;
+        let mut files = Vec::new();
+        let mut dirs = vec![root.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if let Ok(rel) = path.strip_prefix(root) {
+                    files.push(rel.to_string_lossy().into_owned());
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    /// `POST /admin/api/assets` with these text fields, then `file` (when given).
+    pub async fn upload(
+        &self,
+        admin: &str,
+        fields: &[(&str, &str)],
+        file: Option<(&str, Vec<u8>)>,
+    ) -> Response {
+        let mut form = reqwest::multipart::Form::new();
+        for (name, value) in fields {
+            form = form.text(name.to_string(), value.to_string());
+        }
+        if let Some((name, bytes)) = file {
+            form = form.part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+            );
+        }
+        self.client
+            .post(self.url("/admin/api/assets"))
+            .bearer_auth(admin)
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload")
     }
 
     /// A new operator; returns its admin token.

@@ -9,6 +9,7 @@ mod helpers;
 mod admin;
 mod assets;
 mod auth;
+mod catalogue;
 mod cli;
 mod cluster;
 #[path = "../support/cluster_group.rs"]

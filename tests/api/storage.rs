@@ -12,44 +12,11 @@ use std::time::{Duration, Instant};
 use assetgate::domain::Environment;
 use reqwest::StatusCode;
 
+use crate::both_stores;
 use crate::helpers::{
-    AssetSpec, Backend, Options, TestApp, assert_error, sample_pdf, spawn_app_with,
+    AssetSpec, Backend, Catalogue as Store, Options, TestApp, assert_error, sample_pdf,
+    spawn_app_with, store_app as app,
 };
-
-/// Runs each named `async fn name(store)` on local files and on S3.
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn local() {
-                super::$name(super::Store::Local).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn s3() {
-                super::$name(super::Store::S3).await
-            }
-        }
-    )*};
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Store {
-    Local,
-    S3,
-}
-
-async fn app(store: Store) -> TestApp {
-    match store {
-        Store::Local => spawn_app_with(Backend::Sqlite, Options::default()).await,
-        Store::S3 => {
-            let options = Options {
-                s3: true,
-                ..Options::default()
-            };
-            spawn_app_with(Backend::Postgres, options).await
-        }
-    }
-}
 
 both_stores!(
     downloads_ranges_heads_and_etags_behave_alike,

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use crate::console::view::{Chrome, html};
 use crate::console::{ConsoleError, ConsoleQuery, ConsoleSession};
 use crate::http::state::AppState;
+use crate::store::assets::AssetFilter;
 
 pub struct AssetRow {
     pub id: i64,
@@ -56,7 +57,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ConsoleError> {
     let page = state
         .app
-        .list_assets(q.after.unwrap_or(0).max(0), PAGE)
+        .list_assets(&AssetFilter::default(), q.after.unwrap_or(0).max(0), PAGE)
         .await?;
     let next_href = page
         .more

@@ -7,6 +7,7 @@ use crate::http::params::page_size;
 use crate::http::responses::{AssetPage, Json};
 use crate::http::state::AppState;
 use crate::http::wire::AssetItem;
+use crate::store::assets::AssetFilter;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -34,7 +35,10 @@ pub async fn list(
     if after < 0 {
         return Err(ApiError::invalid("last_id", "must be an integer >= 0"));
     }
-    let page = state.app.list_assets(after, limit).await?;
+    let page = state
+        .app
+        .list_assets(&AssetFilter::for_sale(), after, limit)
+        .await?;
     let last_id = page.assets.last().map_or(after, |a| a.asset_id.get());
     let next_page = page.more.then(|| {
         format!(

@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::domain::{AssetId, Countries, Sha256Digest};
+use crate::domain::{AssetId, AssetStatus, Countries, FileState, Sha256Digest};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "assets")]
@@ -18,6 +18,9 @@ pub struct Model {
     pub min_qty: i32,
     pub file_name: String,
     pub created_at_ms: i64,
+    pub status: AssetStatus,
+    pub file_state: FileState,
+    pub file_checked_at_ms: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

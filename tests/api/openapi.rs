@@ -58,6 +58,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/api/deliveries/{delivery_id}/redeliver"),
     ("get", "/admin/api/overview"),
     ("get", "/admin/api/audit"),
+    ("post", "/admin/api/assets"),
+    ("get", "/admin/api/assets"),
+    ("get", "/admin/api/assets/{asset_id}"),
+    ("patch", "/admin/api/assets/{asset_id}"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

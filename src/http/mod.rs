@@ -14,6 +14,7 @@ pub mod range;
 pub mod responses;
 pub mod routes;
 pub mod state;
+pub mod upload;
 pub mod wire;
 
 use actix_web::middleware::from_fn;

@@ -68,6 +68,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, metrics: bool) {
             web::post().to(webhooks::redeliver),
         ),
         ("/assets", web::get().to(assets::list)),
+        ("/assets", web::post().to(assets::upload)),
+        ("/assets/{asset_id}", web::get().to(assets::detail)),
+        ("/assets/{asset_id}", web::post().to(assets::edit)),
+        (
+            "/assets/{asset_id}/status",
+            web::post().to(assets::set_status),
+        ),
         ("/audit", web::get().to(audit::list)),
         ("/static/{file}", web::get().to(static_files::serve)),
     ];

@@ -5,6 +5,7 @@
 
 use assetgate::domain::Environment;
 use reqwest::StatusCode;
+use secrecy::ExposeSecret as _;
 use serde_json::json;
 use thirtyfour::prelude::*;
 
@@ -524,4 +525,194 @@ async fn an_operator_sees_a_disabled_webhook_and_redelivers_its_event() {
     assert!(audit.contains("webhook_redeliver"), "{audit}");
     no_alert(&browser).await;
     browser.driver.clone().quit().await.unwrap();
+}
+
+/// The Assets page on a fleet's catalogue (a bucket): upload with a progress
+/// bar, a refused upload explained, retire, and the badge `storage verify`
+/// leaves on a file that went missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_uploads_retires_and_sees_a_missing_file_on_the_assets_page() {
+    let app = crate::helpers::store_app_with(crate::helpers::Catalogue::S3, |s| {
+        s.storage.max_upload_bytes = 40 * 1024 * 1024;
+    })
+    .await;
+    let token = app.admin("Cat Alogue").await;
+    let browser = Browser::start().await;
+    let d = &browser.driver;
+    log_in(&browser, &app, &token).await;
+    d.goto(app.url("/admin/assets")).await.unwrap();
+    assert!(
+        d.find(By::Css(".empty"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("No asset yet")
+    );
+
+    // A refused upload (over the limit) says so, and adds nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let too_big = dir.path().join("too-big.bin");
+    std::fs::write(&too_big, vec![7u8; 41 * 1024 * 1024]).unwrap();
+    d.find(By::Css("#add-asset summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let fill = async |title: &str, file: &std::path::Path| {
+        let input = d.find(By::Id("title")).await.unwrap();
+        input.clear().await.unwrap();
+        input.send_keys(title).await.unwrap();
+        d.find(By::Id("file"))
+            .await
+            .unwrap()
+            .send_keys(file.to_str().unwrap())
+            .await
+            .unwrap();
+        d.find(By::Id("upload-button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    };
+    fill("Too big", &too_big).await;
+    let error = d.find(By::Id("upload-error")).await.unwrap();
+    error
+        .wait_until()
+        .wait(
+            std::time::Duration::from_secs(30),
+            std::time::Duration::from_millis(100),
+        )
+        .displayed()
+        .await
+        .unwrap();
+    let message = error.text().await.unwrap();
+    assert!(message.contains("Nothing was added"), "{message}");
+    browser.screenshot("20-assets-upload-refused").await;
+    assert!(app.stored_files().iter().all(|f| !f.starts_with("assets/")));
+
+    // A 30 MiB upload: the bar moves to 100 %, then the new asset is listed.
+    let score = dir.path().join("score.pdf");
+    let bytes = sample_pdf(30 * 1024 * 1024);
+    std::fs::write(&score, &bytes).unwrap();
+    browser
+        .eval(
+            "var seen = []; var text = document.getElementById('upload-text');
+             new MutationObserver(function () {
+               seen.push(document.getElementById('upload-bar').value);
+               sessionStorage.setItem('seen', JSON.stringify(seen));
+             }).observe(text, {childList: true, characterData: true, subtree: true});
+             return true;",
+        )
+        .await;
+    let old = browser.page().await;
+    fill("Ballade No. 1 <b>in G minor</b>", &score).await;
+    browser.wait_replaced(old).await;
+    let seen = browser
+        .eval("return JSON.parse(sessionStorage.getItem('seen') || '[]');")
+        .await;
+    let seen: Vec<f64> = serde_json::from_value(seen).unwrap();
+    assert!(
+        seen.last() == Some(&100.0),
+        "the bar reached 100 %: {seen:?}"
+    );
+    let notice = d
+        .find(By::Css(".notice.ok"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(notice.contains("added"), "{notice}");
+    let row = d
+        .find(By::Css("tbody tr"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        row.contains("Ballade No. 1 <b>in G minor</b>"),
+        "escaped: {row}"
+    );
+    assert!(row.contains("file ok"), "{row}");
+    fits_the_window(&browser, "assets").await;
+    no_alert(&browser).await;
+    browser.screenshot("21-assets-uploaded").await;
+    let page: serde_json::Value = app
+        .get("/admin/api/assets", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sha = page["assets"][0]["sha256"].as_str().unwrap().to_owned();
+    assert_eq!(
+        sha,
+        assetgate::domain::Sha256Digest::of(&bytes).as_str(),
+        "the stored file is the uploaded one"
+    );
+
+    // Edit → Retire (confirmed): no longer on sale.
+    browser
+        .click_to_load(d.find(By::LinkText("Edit")).await.unwrap())
+        .await;
+    let old = browser.page().await;
+    d.find(By::Css("button.danger"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    d.accept_alert().await.unwrap();
+    browser.wait_replaced(old).await;
+    let head = d.find(By::Css("h1")).await.unwrap().text().await.unwrap();
+    assert!(head.contains("retired"), "{head}");
+    browser.screenshot("22-asset-retired").await;
+
+    // The file goes missing; `storage verify` finds it; the page says so.
+    let server = app.s3.as_ref().unwrap();
+    std::fs::remove_file(server.object_path(&sha)).unwrap();
+    use crate::s3_server::{ACCESS_KEY, BUCKET, PREFIX, SECRET_KEY};
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_assetgate"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("DATABASE_URL", app.settings.database.url.expose_secret())
+        .env("ASSETGATE__STORAGE__BACKEND", "s3")
+        .env("ASSETGATE__STORAGE__S3__BUCKET", BUCKET)
+        .env("ASSETGATE__STORAGE__S3__ENDPOINT", server.endpoint())
+        .env("ASSETGATE__STORAGE__S3__PREFIX", PREFIX)
+        .env("ASSETGATE__STORAGE__S3__ACCESS_KEY_ID", ACCESS_KEY)
+        .env("ASSETGATE__STORAGE__S3__SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("ASSETGATE__STORAGE__S3__FORCE_PATH_STYLE", "true")
+        .env("ASSETGATE__STORAGE__S3__ALLOW_HTTP", "true")
+        .args(["storage", "verify"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    d.goto(app.url("/admin/assets")).await.unwrap();
+    let alert = d
+        .find(By::Css(".notice.error"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(alert.contains("missing or altered"), "{alert}");
+    let badge = d
+        .find(By::Css("tbody .badge.red"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(badge, "file missing");
+    browser.screenshot("23-assets-file-missing").await;
 }

@@ -252,6 +252,13 @@ pub struct S3Settings {
     pub allow_http: bool,
 }
 
+impl Settings {
+    /// The storage settings' checks alone (after changing the backend).
+    pub fn validate_storage(&self) -> Result<(), ConfigError> {
+        self.storage.validate()
+    }
+}
+
 impl StorageSettings {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.max_upload_bytes == 0 {

@@ -114,6 +114,19 @@ pub struct VerifyReport {
     pub problems: Vec<Problem>,
 }
 
+/// What `migrate_storage` did.
+#[derive(Debug, Default, Serialize)]
+pub struct MigrateReport {
+    pub assets: u64,
+    /// Copied now, and verified (the digest of the bytes sent is the recorded one).
+    pub copied: u64,
+    /// Already at the destination, and verified there.
+    pub present: u64,
+    pub failed: u64,
+    pub bytes_copied: u64,
+    pub problems: Vec<Problem>,
+}
+
 /// How a long catalogue operation (import, verify) reports its progress:
 /// the total, then each file it starts and the bytes it gets through.
 pub trait Progress: Send + Sync + 'static {
@@ -327,6 +340,109 @@ impl App {
             })
             .collect();
         Ok((rows, page.more))
+    }
+
+    /// Copies every asset file from `from` (the local folder) into this
+    /// app's storage (the bucket), verifying each sha256: a file already at
+    /// the destination is re-hashed there and kept when intact, replaced when
+    /// not; a copy is hashed on the way and must give the recorded digest.
+    /// Idempotent: run it again after an interruption and it copies what is
+    /// still missing. A local file that is missing or altered is reported and
+    /// never stored under its recorded address.
+    pub async fn migrate_storage(
+        &self,
+        from: &crate::storage::Storage,
+        progress: Arc<dyn Progress>,
+    ) -> Result<MigrateReport, AppError> {
+        let (count, total) = self.store.asset_totals().await?;
+        progress.start(total, count);
+        let mut report = MigrateReport::default();
+        let mut after = 0;
+        loop {
+            let page = self
+                .store
+                .list_assets(&AssetFilter::default(), after, VERIFY_PAGE)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.asset_id.get();
+            for asset in page {
+                report.assets += 1;
+                progress.file(report.assets);
+                let size = u64::try_from(asset.size_bytes).unwrap_or(0);
+                let outcome = self.migrate_one(from, &asset, size, progress.clone()).await;
+                match outcome {
+                    Ok(true) => {
+                        report.copied += 1;
+                        report.bytes_copied += size;
+                    }
+                    Ok(false) => report.present += 1,
+                    Err(problem) => {
+                        report.failed += 1;
+                        report.problems.push(Problem {
+                            asset_id: asset.asset_id,
+                            sha256: asset.sha256.clone(),
+                            problem,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// `Ok(true)`: copied; `Ok(false)`: already there, intact.
+    async fn migrate_one(
+        &self,
+        from: &crate::storage::Storage,
+        asset: &Asset,
+        size: u64,
+        progress: Arc<dyn Progress>,
+    ) -> Result<bool, String> {
+        let sha = &asset.sha256;
+        match self.storage.size_of(sha).await {
+            Ok(Some(_)) => {
+                let shown = progress.clone();
+                match self
+                    .storage
+                    .verify_with(sha, size, move |n| shown.bytes(n))
+                    .await
+                {
+                    Ok(()) => return Ok(false),
+                    Err(VerifyError::WrongSize { .. } | VerifyError::WrongDigest) => {
+                        // A damaged copy at the destination: replaced below.
+                        self.storage
+                            .remove(sha)
+                            .await
+                            .map_err(|e| format!("{e:#}"))?;
+                    }
+                    Err(e) => return Err(format!("at the destination: {e}")),
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return Err(format!("at the destination: {e}")),
+        }
+        let input = from
+            .open_local(sha)
+            .await
+            .map_err(|e| format!("the local file: {e:#}"))?;
+        let mut shown = 0;
+        let stored = self
+            .storage
+            .import_reader(input, size, move |copied, _| {
+                progress.bytes(copied - shown);
+                shown = copied;
+            })
+            .await
+            .map_err(|e| format!("copying: {e:#}"))?;
+        if stored.sha256 != *sha || stored.size_bytes != size {
+            // Stored under the digest of what was read, which no asset names.
+            let _ = self.discard_upload(&stored).await;
+            return Err(format!(
+                "the local file is altered ({} bytes, sha256 {}); not copied",
+                stored.size_bytes, stored.sha256
+            ));
+        }
+        Ok(true)
     }
 
     /// Re-hashes every asset file against the catalogue, page by page and

@@ -51,7 +51,7 @@ use std::sync::Arc;
 pub use access::{Authorization, Grant, LinkedLine, Source, file_refusal};
 pub use auth::{Authentication, VendorCaller};
 pub use cancel::{BatchAnswer, BatchEntry, BatchResult, CancelTarget, EntryOutcome};
-pub use catalogue::{AssetDraft, AssetPage, Progress, VerifyReport};
+pub use catalogue::{AssetDraft, AssetPage, MigrateReport, Progress, VerifyReport};
 pub use error::AppError;
 pub use fulfil::{Fulfilment, Retry};
 pub use health::Check;

@@ -93,6 +93,15 @@ enum StorageCmd {
     /// Re-hash every asset file against the catalogue; prints a JSON report
     /// and exits 1 if any file is missing or altered.
     Verify,
+    /// Copy the local catalogue (storage.path) into the bucket of
+    /// storage.s3.*, verifying every sha256; safe to run again (it copies
+    /// what is missing). Then set storage.backend = "s3". Exits 1 if a file
+    /// could not be copied.
+    Migrate {
+        /// Where to: `s3`.
+        #[arg(long, value_parser = ["s3"])]
+        to: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -334,6 +343,29 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<Option<Outp
                 "key": base64::engine::general_purpose::STANDARD.encode(key),
                 "kid": crate::links::key_id(&key),
             })
+        }
+        Command::Storage(StorageCmd::Migrate { .. }) => {
+            let from = Storage::local(&settings.storage.path)?;
+            let mut to = settings.clone();
+            to.storage.backend = crate::config::StorageBackend::S3;
+            to.validate_storage()?;
+            let app = open_app(&to).await?;
+            eprintln!(
+                "copying the catalogue from {} to {}",
+                from.describe(),
+                app.storage_description()
+            );
+            let report = storage::migrate(&app, &from).await?;
+            let failure = (report.failed > 0).then(|| {
+                format!(
+                    "{} of {} asset files could not be copied; see \"problems\" (run again once fixed)",
+                    report.failed, report.assets
+                )
+            });
+            return Ok(Some(Output {
+                json: serde_json::to_value(report)?,
+                failure,
+            }));
         }
         Command::Storage(StorageCmd::Verify) => {
             let app = open_app(&settings).await?;

@@ -266,6 +266,29 @@ impl Storage {
         }
     }
 
+    /// The size of the stored file with this digest (`None`: not there).
+    pub async fn size_of(&self, sha256: &Sha256Digest) -> Result<Option<u64>, VerifyError> {
+        let found = match &self.backend {
+            Backend::Local(folder) => folder.open_file(sha256).map(|(_, size)| size),
+            Backend::S3(bucket) => bucket.size_of(sha256).await,
+        };
+        match found {
+            Ok(size) => Ok(Some(size)),
+            Err(VerifyError::Missing) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The local file with this digest, opened for an asynchronous read.
+    pub async fn open_local(&self, sha256: &Sha256Digest) -> anyhow::Result<tokio::fs::File> {
+        let path = self
+            .local_path(sha256)
+            .context("the catalogue is not in a local folder")?;
+        tokio::fs::File::open(&path)
+            .await
+            .with_context(|| format!("opening {}", path.display()))
+    }
+
     /// Removes the file with this digest (one no asset names); gone already is fine.
     pub async fn remove(&self, sha256: &Sha256Digest) -> anyhow::Result<()> {
         self.small.remove(sha256);

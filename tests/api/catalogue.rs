@@ -502,3 +502,135 @@ async fn two_instances_without_a_shared_disk_sell_what_one_of_them_received() {
     let res = app.client.get(on_other(path)).send().await.unwrap();
     assert_error(res, StatusCode::FORBIDDEN, "access_revoked").await;
 }
+
+/// `assetgate storage migrate --to s3` with `env` (the app's database and
+/// local folder, the bucket); the JSON report and the exit code.
+fn migrate(app: &TestApp, server: &crate::s3_server::S3Server) -> (Value, Option<i32>) {
+    use crate::s3_server::{ACCESS_KEY, BUCKET, PREFIX, SECRET_KEY};
+    use secrecy::ExposeSecret as _;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_assetgate"))
+        .current_dir(app.dir.path())
+        .env_clear()
+        .env("DATABASE_URL", app.settings.database.url.expose_secret())
+        .env("ASSETGATE__STORAGE__PATH", &app.settings.storage.path)
+        .env("ASSETGATE__STORAGE__S3__BUCKET", BUCKET)
+        .env("ASSETGATE__STORAGE__S3__ENDPOINT", server.endpoint())
+        .env("ASSETGATE__STORAGE__S3__PREFIX", PREFIX)
+        .env("ASSETGATE__STORAGE__S3__ACCESS_KEY_ID", ACCESS_KEY)
+        .env("ASSETGATE__STORAGE__S3__SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("ASSETGATE__STORAGE__S3__FORCE_PATH_STYLE", "true")
+        .env("ASSETGATE__STORAGE__S3__ALLOW_HTTP", "true")
+        .args(["storage", "migrate", "--to", "s3"])
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "not JSON: {} / {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (report, out.status.code())
+}
+
+/// A local catalogue with sold lines moves into a bucket: every sha256
+/// verified, idempotent, resumable, a damaged local file reported and never
+/// stored; then an instance on `s3` with an empty `storage.path` serves the
+/// old links with the same bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_migrate_moves_a_sold_catalogue_into_a_bucket_and_old_links_keep_working() {
+    let app = spawn_app_with(Backend::Postgres, Options::default()).await;
+    let server = crate::s3_server::S3Server::start();
+    let small = sample_pdf(2_000);
+    let large = sample_pdf(3 * 1024 * 1024);
+    let vt = app.vendor(Environment::Live).await;
+    let mut links = Vec::new();
+    let mut assets = Vec::new();
+    for (order, bytes) in [(1, &small), (2, &large)] {
+        let asset = app
+            .add_asset(crate::helpers::AssetSpec {
+                bytes: bytes.clone(),
+                ..crate::helpers::AssetSpec::default()
+            })
+            .await;
+        app.completed_order(&vt.token, order, &[(1, &asset)]).await;
+        links.push(app.link(&vt.token, order, 1).await);
+        assets.push(asset);
+    }
+    let in_bucket = || {
+        server
+            .keys()
+            .into_iter()
+            .filter(|k| k.starts_with("assets/"))
+            .count()
+    };
+
+    let (report, code) = migrate(&app, &server);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(
+        (&report["copied"], &report["present"], &report["failed"]),
+        (&json!(2), &json!(0), &json!(0)),
+        "{report}"
+    );
+    assert_eq!(in_bucket(), 2);
+    for asset in &assets {
+        assert_eq!(
+            std::fs::read(server.object_path(asset.sha256.as_str())).unwrap(),
+            std::fs::read(app.asset_path(asset)).unwrap()
+        );
+    }
+
+    // Again: nothing to copy. Interrupted (one object gone): it copies that one.
+    let (report, _) = migrate(&app, &server);
+    assert_eq!(
+        (&report["copied"], &report["present"]),
+        (&json!(0), &json!(2)),
+        "{report}"
+    );
+    std::fs::remove_file(server.object_path(assets[1].sha256.as_str())).unwrap();
+    let (report, _) = migrate(&app, &server);
+    assert_eq!(
+        (&report["copied"], &report["present"]),
+        (&json!(1), &json!(1)),
+        "{report}"
+    );
+
+    // A damaged local file is reported, exit 1, and nothing lands in the bucket for it.
+    std::fs::remove_file(server.object_path(assets[1].sha256.as_str())).unwrap();
+    let local = app.asset_path(&assets[1]);
+    let mut damaged = large.clone();
+    damaged[1_000_000] ^= 1;
+    std::fs::write(&local, &damaged).unwrap();
+    let (report, code) = migrate(&app, &server);
+    assert_eq!(code, Some(1), "{report}");
+    assert_eq!(report["failed"], 1, "{report}");
+    assert!(
+        report["problems"][0]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("altered"),
+        "{report}"
+    );
+    assert_eq!(in_bucket(), 1, "{:?}", server.keys());
+    std::fs::write(&local, &large).unwrap();
+    let (report, code) = migrate(&app, &server);
+    assert_eq!((code, &report["copied"]), (Some(0), &json!(1)), "{report}");
+
+    // An instance on the bucket, with an empty folder of its own, serves the old links.
+    let mut settings = app.settings.clone();
+    server.configure(&mut settings);
+    let empty = tempfile::tempdir().unwrap();
+    settings.storage.path = empty.path().join("assets");
+    let on_s3 = start_instance(&settings).await;
+    for (link, bytes) in links.iter().zip([&small, &large]) {
+        let path = &link[link.find("/access/").unwrap()..];
+        let res = app
+            .client
+            .get(format!("{on_s3}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.bytes().await.unwrap().as_ref(), &bytes[..]);
+    }
+}

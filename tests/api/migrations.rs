@@ -132,3 +132,41 @@ async fn the_audit_actor_migration_keeps_old_entries_and_ids_go_on(backend: Back
         ]
     );
 }
+
+both_backends!(the_asset_status_migration_keeps_old_assets_on_sale_and_unverified);
+
+async fn the_asset_status_migration_keeps_old_assets_on_sale_and_unverified(backend: Backend) {
+    let empty = EmptyDatabase::create(backend).await;
+    let db = Database::connect(&empty.url).await.unwrap();
+    Migrator::up(&db, Some(7)).await.unwrap();
+    db.execute_unprepared(&format!(
+        "INSERT INTO assets (asset_id, title, format, content_type, size_bytes, sha256, \
+         viewable, countries, min_qty, file_name, created_at_ms) VALUES \
+         (1, 'Old', 'PDF', 'application/pdf', 10, '{}', FALSE, '', 1, 'Old.pdf', 1)",
+        "a".repeat(64)
+    ))
+    .await
+    .unwrap();
+
+    Migrator::up(&db, None).await.unwrap();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT status, file_state, file_checked_at_ms FROM assets".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<String>("", "status").unwrap(), "ACTIVE");
+    assert_eq!(
+        row.try_get::<String>("", "file_state").unwrap(),
+        "unchecked"
+    );
+    assert_eq!(
+        row.try_get::<Option<i64>>("", "file_checked_at_ms")
+            .unwrap(),
+        None
+    );
+    Migrator::down(&db, Some(1)).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+}

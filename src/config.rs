@@ -35,6 +35,7 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub revocation: RevocationSettings,
     pub storage: StorageSettings,
+    pub delivery: DeliverySettings,
     pub links: LinkSettings,
     pub validation: ValidationSettings,
     pub fulfilment: FulfilmentSettings,
@@ -233,6 +234,25 @@ pub enum StorageBackend {
     Local,
     /// Objects in an S3-compatible bucket (`storage.s3.*`).
     S3,
+}
+
+/// How `/access` hands over the bytes once every check passed (SPEC §11).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    pub mode: DeliveryMode,
+    /// A presigned URL lives max(60 s, size ÷ 50 KiB/s), capped here.
+    pub redirect_max_ttl_seconds: u64,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryMode {
+    /// The gateway sends the bytes.
+    Stream,
+    /// 303 to a presigned GET URL of the object (`s3` only); weaker: a URL
+    /// handed out before a cancel works until it expires.
+    Redirect,
 }
 
 /// An S3-compatible bucket (SPEC §11).
@@ -578,6 +598,20 @@ impl Settings {
             ));
         }
         self.storage.validate()?;
+        if self.delivery.mode == DeliveryMode::Redirect
+            && self.storage.backend != StorageBackend::S3
+        {
+            return Err(invalid(
+                "delivery.mode",
+                "\"redirect\" needs storage.backend = \"s3\" (it redirects to the bucket)",
+            ));
+        }
+        if !(60..=7 * 24 * 3600).contains(&self.delivery.redirect_max_ttl_seconds) {
+            return Err(invalid(
+                "delivery.redirect_max_ttl_seconds",
+                "must be from 60 to 604800 (S3's limit for a presigned URL)",
+            ));
+        }
         if self.database.max_connections == 0 {
             return Err(invalid("database.max_connections", "must be at least 1"));
         }

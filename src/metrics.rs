@@ -73,7 +73,7 @@ fn describe() {
     );
     describe_counter!(
         "assetgate_access_total",
-        "/access answers by result: served, not_modified, revoked, expired, invalid, unavailable, rate_limited, error"
+        "/access answers by result: served, redirected, not_modified, revoked, expired, invalid, unavailable, rate_limited, error"
     );
     describe_counter!(
         "assetgate_access_bytes_total",
@@ -204,7 +204,9 @@ pub fn record_revocation_check(elapsed: Duration) {
 
 /// The statuses `/access` answers, each with its request series registered
 /// once (GET, HEAD); anything else goes through [`record_request`].
-const ACCESS_STATUSES: [u16; 12] = [200, 206, 304, 400, 403, 404, 405, 410, 416, 429, 500, 503];
+const ACCESS_STATUSES: [u16; 13] = [
+    200, 206, 303, 304, 400, 403, 404, 405, 410, 416, 429, 500, 503,
+];
 
 /// The `/access` series, registered once: requests by method and status,
 /// latency, results, bytes, the revocation check.
@@ -212,6 +214,7 @@ pub struct AccessSeries {
     get: [Counter; ACCESS_STATUSES.len()],
     head: [Counter; ACCESS_STATUSES.len()],
     served: Counter,
+    redirected: Counter,
     not_modified: Counter,
     revoked: Counter,
     expired: Counter,
@@ -241,6 +244,7 @@ pub static ACCESS: LazyLock<AccessSeries> = LazyLock::new(|| {
         head: requests("HEAD"),
 
         served: result("served"),
+        redirected: result("redirected"),
         not_modified: result("not_modified"),
         revoked: result("revoked"),
         expired: result("expired"),
@@ -277,11 +281,12 @@ impl AccessSeries {
     pub fn count(&self, result: &str) {
         match result {
             "served" => &self.served,
+            "redirected" => &self.redirected,
             "not_modified" => &self.not_modified,
             "access_revoked" => &self.revoked,
             "link_expired" => &self.expired,
             "link_invalid" | "route_not_found" => &self.invalid,
-            "revocation_unavailable" => &self.unavailable,
+            "revocation_unavailable" | "storage_unavailable" => &self.unavailable,
             "rate_limited" => &self.rate_limited,
             _ => &self.error,
         }

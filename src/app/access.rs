@@ -73,6 +73,26 @@ impl App {
         }
     }
 
+    /// A presigned URL of the granted file (delivery `redirect`), living
+    /// max(60 s, size ÷ 50 KiB/s) capped at `max_ttl`; the answer carries
+    /// `disposition` and the grant's content type.
+    pub async fn presigned_url(
+        &self,
+        grant: &Grant,
+        max_ttl: std::time::Duration,
+        disposition: &str,
+    ) -> Result<String, AppError> {
+        let by_size = std::time::Duration::from_secs(grant.len.unwrap_or(0) / (50 * 1024));
+        let ttl = by_size.max(std::time::Duration::from_secs(60)).min(max_ttl);
+        self.storage
+            .presign(&grant.sha, ttl, disposition, &grant.ct)
+            .await
+            .map_err(|e| file_refusal(grant, e))?
+            .ok_or_else(|| {
+                AppError::internal(anyhow::anyhow!("redirect delivery needs the s3 backend"))
+            })
+    }
+
     /// The granted file: small ones from memory (verified before they are
     /// kept), others opened for streaming. A file missing, or not the size or
     /// digest the link was signed with, is `file_unavailable`.

@@ -289,6 +289,24 @@ impl Storage {
             .with_context(|| format!("opening {}", path.display()))
     }
 
+    /// A presigned URL for the object (delivery `redirect`); `None` when the
+    /// catalogue is a local folder.
+    pub async fn presign(
+        &self,
+        sha256: &Sha256Digest,
+        ttl: std::time::Duration,
+        disposition: &str,
+        content_type: &str,
+    ) -> Result<Option<String>, VerifyError> {
+        match &self.backend {
+            Backend::Local(_) => Ok(None),
+            Backend::S3(bucket) => bucket
+                .presign(sha256, ttl, disposition, content_type)
+                .await
+                .map(Some),
+        }
+    }
+
     /// Removes the file with this digest (one no asset names); gone already is fine.
     pub async fn remove(&self, sha256: &Sha256Digest) -> anyhow::Result<()> {
         self.small.remove(sha256);

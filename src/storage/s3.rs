@@ -11,10 +11,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
+use object_store::signer::{SignedUrlOptions, Signer as _};
 use object_store::{
-    BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt as _,
+    BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore as _, ObjectStoreExt as _,
     RetryConfig, WriteMultipart,
 };
 use secrecy::ExposeSecret as _;
@@ -36,7 +37,7 @@ const IDLE: Duration = Duration::from_secs(20);
 /// One bucket (and prefix) holding the catalogue.
 #[derive(Clone, Debug)]
 pub struct Bucket {
-    store: Arc<dyn ObjectStore>,
+    store: Arc<AmazonS3>,
     prefix: String,
     name: String,
 }
@@ -166,6 +167,28 @@ impl Bucket {
             return Err(VerifyError::WrongDigest);
         }
         Ok(bytes)
+    }
+
+    /// A URL that lets its bearer GET the object for `ttl`, answered with
+    /// these `Content-Disposition` and `Content-Type` (signed in: the
+    /// bearer cannot change them). Made locally: no request to the store.
+    pub async fn presign(
+        &self,
+        sha256: &Sha256Digest,
+        ttl: Duration,
+        disposition: &str,
+        content_type: &str,
+    ) -> Result<String, VerifyError> {
+        let options = SignedUrlOptions::new().with_query([
+            ("response-content-disposition", disposition),
+            ("response-content-type", content_type),
+            ("response-cache-control", "private, no-store"),
+        ]);
+        self.store
+            .signed_url_opts(http::Method::GET, &self.location(sha256), ttl, &options)
+            .await
+            .map(String::from)
+            .map_err(|e| refused(&e))
     }
 
     /// The object with this digest, to be streamed (no request yet).

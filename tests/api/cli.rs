@@ -271,6 +271,10 @@ fn bad_configuration_fails_at_start_naming_the_key() {
             ],
             "secret_access_key",
         ),
+        (
+            vec![("ASSETGATE__DELIVERY__MODE", "redirect".to_owned())],
+            "delivery.mode",
+        ),
     ] {
         let out = run(
             dir.path(),

@@ -402,3 +402,117 @@ async fn uploads_into_the_bucket_leave_nothing_half_written_and_are_stored_once(
         .await
         .unwrap();
 }
+
+/// `delivery.mode = redirect`: after every check, a 303 to a presigned URL
+/// (its lifetime by the file's size, its name and type signed in). Its
+/// weaker guarantee, as documented: after a cancel every new request
+/// through the link is refused, while a presigned URL handed out before
+/// works until it expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirect_delivery_hands_out_presigned_urls_and_refuses_the_link_after_a_cancel() {
+    let app = crate::helpers::store_app_with(Store::S3, |s| {
+        s.delivery.mode = assetgate::config::DeliveryMode::Redirect;
+    })
+    .await;
+    let data = numbered(2 * 1024 * 1024);
+    let asset = app
+        .add_asset(AssetSpec {
+            bytes: data.clone(),
+            ..AssetSpec::default()
+        })
+        .await;
+    let vt = app.vendor(Environment::Live).await;
+    app.completed_order(&vt.token, 1, &[(1, &asset)]).await;
+    let link = app.link(&vt.token, 1, 1).await;
+
+    let res = app.client.get(&link).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["cache-control"], "private, no-store");
+    let url = res.headers()["location"].to_str().unwrap().to_owned();
+    let server = app.s3.as_ref().unwrap();
+    assert!(url.starts_with(&server.endpoint()), "{url}");
+    assert!(
+        url.contains("X-Amz-Expires=60&"),
+        "max(60 s, 2 MiB at 50 KiB/s): {url}"
+    );
+    assert!(url.contains(asset.sha256.as_str()), "{url}");
+
+    let res = app.client.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // The store answers with the gateway's name, type and caching, signed in.
+    assert_eq!(
+        res.headers()["content-disposition"],
+        "attachment; filename=\"suite.pdf\"; filename*=UTF-8''suite.pdf"
+    );
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    assert_eq!(res.headers()["cache-control"], "private, no-store");
+    assert_eq!(res.bytes().await.unwrap().as_ref(), &data[..]);
+    let res = ranged(&app, &url, "bytes=100-199").await;
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(res.bytes().await.unwrap().as_ref(), &data[100..200]);
+    // The signature covers the answer's headers: a changed name is refused by the store.
+    let forged = url.replace(
+        "response-content-type=",
+        "response-content-type=text%2Fhtml%3B",
+    );
+    assert_eq!(
+        app.client.get(&forged).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+
+    let res = app
+        .client
+        .get(&link)
+        .header("If-None-Match", format!("\"{}\"", asset.sha256))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::NOT_MODIFIED,
+        "the ETag needs no store"
+    );
+
+    // Canceled: the link refuses every new request; the URL handed out before
+    // keeps working until it expires (the documented price of `redirect`).
+    assert_eq!(
+        app.cancel(&vt.token, "order_id=1").await.status(),
+        StatusCode::CREATED
+    );
+    assert_error(
+        app.client.get(&link).send().await.unwrap(),
+        StatusCode::FORBIDDEN,
+        "access_revoked",
+    )
+    .await;
+    assert_eq!(
+        app.client.get(&url).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    // The console says what "redirect" costs, next to the catalogue.
+    let admin = app.admin("Ann Support").await;
+    let res = app
+        .client
+        .post(app.url("/admin/login"))
+        .form(&[("token", admin.as_str()), ("next", "/admin/assets")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let page = app
+        .client
+        .get(app.url("/admin/assets"))
+        .header("Cookie", session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("keeps working until it expires") && page.contains("at most 3600 s"),
+        "{page}"
+    );
+}

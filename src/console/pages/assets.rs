@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::config::DeliveryMode;
 use crate::console::session::{CarriesCsrf, Submitted};
 use crate::console::view::{Chrome, html, see_other, when};
 use crate::console::{ConsoleError, ConsoleQuery, ConsoleSession};
@@ -79,6 +80,8 @@ struct AssetsPage {
     notice: Option<String>,
     max_upload: String,
     storage: String,
+    /// Under `delivery.mode = redirect`: its weaker guarantee, in words.
+    redirect: Option<String>,
     damaged: usize,
 }
 
@@ -160,6 +163,15 @@ pub async fn list(
             i64::try_from(state.settings.storage.max_upload_bytes).unwrap_or(i64::MAX),
         ),
         storage: state.app.storage_description(),
+        redirect: (state.settings.delivery.mode == DeliveryMode::Redirect).then(|| {
+            format!(
+                "Delivery is \"redirect\": after every check, buyers are sent to a presigned URL \
+                 of the bucket. A URL handed out before a cancel keeps working until it expires \
+                 (at most {} s); every new request through a canceled link is refused. With \
+                 \"stream\" (the default) a cancel stops every later request.",
+                state.settings.delivery.redirect_max_ttl_seconds
+            )
+        }),
     })
 }
 

@@ -10,6 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use futures_util::FutureExt as _;
 
 use crate::app::{Authorization, Grant, LinkedLine, Source, file_refusal};
+use crate::config::DeliveryMode;
 use crate::domain::{file_name, now_ms};
 use crate::history::AccessRecord;
 use crate::http::error::ApiError;
@@ -73,6 +74,7 @@ async fn answer(req: &HttpRequest, state: &web::Data<AppState>) -> HttpResponse 
     };
     let name = match &result {
         Ok(res) if res.status() == actix_web::http::StatusCode::NOT_MODIFIED => "not_modified",
+        Ok(res) if res.status() == actix_web::http::StatusCode::SEE_OTHER => "redirected",
         Ok(_) => "served",
         Err(e) => e.name(),
     };
@@ -144,6 +146,18 @@ async fn stream_file(
         },
         &grant.file_name,
     );
+    if state.settings.delivery.mode == DeliveryMode::Redirect {
+        let max_ttl =
+            std::time::Duration::from_secs(state.settings.delivery.redirect_max_ttl_seconds);
+        let url = state
+            .app
+            .presigned_url(grant, max_ttl, disposition.to_str().unwrap_or("attachment"))
+            .await?;
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, url))
+            .insert_header((header::CACHE_CONTROL, "private, no-store"))
+            .finish());
+    }
     let source = state.app.open_file(grant).await?;
     let mut res = respond(req, source, grant, &etag, disposition).await?;
     if active {
@@ -368,6 +382,8 @@ macro_rules! access_doc {
             responses(
                 (status = 200, description = "The whole file", content_type = "*/*", body = Vec<u8>),
                 (status = 206, description = "The requested range", content_type = "*/*", body = Vec<u8>),
+                (status = 303, description = "`delivery.mode = redirect`: after every check, to a presigned URL of the file in the bucket",
+                    headers(("Location" = String, description = "The presigned URL"))),
                 (status = 304, description = "Not modified (after the revocation check)"),
                 (status = 403, description = "`link_invalid`, `access_revoked`", body = crate::http::error::ErrorResponse),
                 (status = 404, description = "`file_unavailable`, `not_found`", body = crate::http::error::ErrorResponse),

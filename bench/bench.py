@@ -5,7 +5,13 @@ import base64, hashlib, json, os, re, shutil, signal, socket, statistics, subpro
 
 QUICK = "--quick" in sys.argv
 # BENCH_ONLY=a,d runs only those scenarios (for iterating on one number).
-ONLY = set(os.environ.get("BENCH_ONLY", "a,b,c,d,e,f,g,h").split(","))
+ONLY = set(os.environ.get("BENCH_ONLY", "a,b,c,d,e,f,g,h,s").split(","))
+# (s): the PostgreSQL + Redis gateway with the catalogue in a bucket of a
+# private s3s-fs (a real S3 server, on this machine's disk), in (a)-(c).
+S3_NAME = "assetgate (PostgreSQL + Redis, S3)"
+S3S_FS = os.environ.get("S3S_FS") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+    "assetgate-tools/bin/s3s-fs")
 # Rounds of the interleaved A/B scenarios (f is fixed at 3), e.g. BENCH_AB_ROUNDS=7.
 AB_ROUNDS = int(os.environ.get("BENCH_AB_ROUNDS", "3"))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -280,6 +286,24 @@ def main():
     coalescing = [Gateway("checks coalesced", tmp, f"{PG}/{db}", REDIS),
                   Gateway("one read per check", tmp, f"{PG}/{db}", REDIS,
                           ASSETGATE__REDIS__COALESCE_CHECKS="false")] if "h" in ONLY else []
+    s3s = None
+    if "s" in ONLY:
+        s3_root, s3_port = os.path.join(tmp, "s3"), free_port()
+        os.makedirs(os.path.join(s3_root, "bench"))
+        s3s = subprocess.Popen([S3S_FS, "--host", "127.0.0.1", "--port", str(s3_port),
+                                "--access-key", "bench", "--secret-key", "bench-secret", s3_root],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            try: socket.create_connection(("127.0.0.1", s3_port), 0.1).close(); break
+            except OSError: time.sleep(0.05)
+        gws.append(Gateway(S3_NAME, tmp, f"{PG}/{db}", REDIS,
+                           ASSETGATE__STORAGE__BACKEND="s3",
+                           ASSETGATE__STORAGE__S3__BUCKET="bench",
+                           ASSETGATE__STORAGE__S3__ENDPOINT=f"http://127.0.0.1:{s3_port}",
+                           ASSETGATE__STORAGE__S3__ACCESS_KEY_ID="bench",
+                           ASSETGATE__STORAGE__S3__SECRET_ACCESS_KEY="bench-secret",
+                           ASSETGATE__STORAGE__S3__FORCE_PATH_STYLE="true",
+                           ASSETGATE__STORAGE__S3__ALLOW_HTTP="true"))
     rows, extra, ngx = [], {}, None
     try:
         log("setting up gateways and nginx…")
@@ -325,7 +349,7 @@ def main():
                 log(f"{t}: (b) 1 MiB…"); results[(t, "b")] = measure(t, lambda: wrk(links[t]["1m.bin"], 16))
             if "c" in ONLY:
                 log(f"{t}: (c) {BIG >> 20} MiB × {BIG_CLIENTS}…"); results[(t, "c")] = measure(t, lambda: big_download(links[t]["big.bin"]))
-            if "d" not in ONLY: continue
+            if "d" not in ONLY or t == S3_NAME: continue
             # wrk paces per connection in whole milliseconds: D_DELAY_MS (10) ms
             # think time, so each connection sends one request per (think time +
             # latency); as many connections as the rate needs, counting the
@@ -353,7 +377,7 @@ def main():
         # (e) as a ratio: the revoked link against the same gateway's hit, in
         # interleaved rounds (one run each right after (d) swings with the machine).
         revoked_runs = {}
-        for gw in gws if "e" in ONLY else []:
+        for gw in [g for g in gws if g.name != S3_NAME] if "e" in ONLY else []:
             hits, refused = [], []
             for round_ in range(AB_ROUNDS):
                 for kind in (("hit", "revoked") if round_ % 2 == 0 else ("revoked", "hit")):
@@ -368,7 +392,8 @@ def main():
         if "d" in ONLY:
             common = results[("nginx secure_link", "a")]["rps"] / 2
             for round_ in range(AB_ROUNDS):
-                for t in targets[round_ % len(targets):] + targets[:round_ % len(targets)]:
+                paced = [t for t in targets if t != S3_NAME]
+                for t in paced[round_ % len(paced):] + paced[:round_ % len(paced)]:
                     for kind, rate in (("own", results[(t, "a")]["rps"] / 2), ("common", common)):
                         conns = max(2, round(rate * (D_DELAY_MS + results[(t, "a")]["p50"]) / 1000))
                         log(f"(d) {t}, {kind} rate {rate:.0f}/s, round {round_ + 1}/{AB_ROUNDS}…")
@@ -413,7 +438,7 @@ def main():
                   "at nginx's rate, req/s done | p99 ms per round | median p99 | ratio to nginx |")
             print("|---|---:|---|---:|---:|---:|---|---:|---:|")
             med = {k: statistics.median(r["p99"] for r in v) for k, v in paced_runs.items()}
-            for t in targets:
+            for t in [t for t in targets if t != S3_NAME]:
                 cells = []
                 for kind in ("own", "common"):
                     runs = paced_runs[(t, kind)]
@@ -422,6 +447,16 @@ def main():
                               f"{med[(t, kind)]:.2f}",
                               f"{med[(t, kind)] / max(med[('nginx secure_link', kind)], 1e-9):.2f}×"]
                 print(f"| {t} | " + " | ".join(cells) + " |")
+        if s3s and (S3_NAME, "b") in results:
+            local = gws[0].name
+            print("\n(s) the catalogue in a bucket (s3s-fs on this machine) vs on local disk, same gateway "
+                  "otherwise (PostgreSQL + Redis); the goal is ≥ 0.8× on (b) and peak RSS ≤ 64 MiB on (c)\n")
+            print("| scenario | local | S3 | S3 ÷ local | S3 peak RSS MiB |\n|---|---:|---:|---:|---:|")
+            for key, metric, unit in (("a", "rps", "req/s"), ("b", "rps", "req/s"), ("c", "mib", "MiB/s")):
+                l, s = results.get((local, key)), results.get((S3_NAME, key))
+                if l and s:
+                    print(f"| {scen[key]} | {l[metric]:.0f} {unit} | {s[metric]:.0f} {unit} | "
+                          f"{s[metric] / l[metric]:.2f}× | {s['rss']:.1f} |")
         if toggles:
             on, off = (statistics.median(toggle_rps[gw.name]) for gw in toggles)
             print("\n(f) scenario (a) on PostgreSQL + Redis with metrics and rate limiting on (defaults, plus a "
@@ -462,6 +497,7 @@ def main():
         for gw in gws + toggles + shards + coalescing:
             if hasattr(gw, "proc"): gw.stop()
         for p in redis_procs: p.kill()
+        if s3s: s3s.kill()
         if ngx: ngx.terminate()
         subprocess.run(["pkill", "-f", f"nginx -c {tmp}/nginx.conf"], check=False)
         run(["psql", f"{PG}/postgres", "-qc", f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'], check=False)

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 source scripts/services.sh
 ensure_postgres
 ensure_redis
+ensure_s3s_fs   # scenario (s): the catalogue in a bucket of a private s3s-fs
 missing=()
 command -v nginx >/dev/null || missing+=(nginx)
 command -v wrk >/dev/null || missing+=(wrk)

@@ -10,8 +10,8 @@ use super::{App, AppError};
 use crate::domain::{
     AssetId, AssetStatus, Countries, CountryCode, FileState, Quantity, Sha256Digest, file_name,
 };
-use crate::storage::StoredFile;
 use crate::storage::VerifyError;
+use crate::storage::{Staged, StoredFile};
 use crate::storage::{format_label, sniff_content_type};
 use crate::store::assets::{AddAssetError, Asset, AssetChange, AssetFilter, NewAsset};
 
@@ -102,6 +102,16 @@ pub struct Problem {
     pub asset_id: AssetId,
     pub sha256: Sha256Digest,
     pub problem: String,
+}
+
+impl Problem {
+    fn of(asset: Asset, problem: String) -> Self {
+        Self {
+            asset_id: asset.asset_id,
+            sha256: asset.sha256,
+            problem,
+        }
+    }
 }
 
 /// What `verify_storage` found.
@@ -203,34 +213,39 @@ impl App {
             .await
     }
 
-    /// Streams an upload's body into storage (hashed on the way, bounded
-    /// memory); the caller then records it with [`add_stored_asset`]
-    /// (Self::add_stored_asset) once the rest of the request is known good.
-    pub async fn store_upload(
+    /// Streams an upload's body into storage under a temporary name of its
+    /// own (hashed on the way, bounded memory); [`add_uploaded_asset`]
+    /// (Self::add_uploaded_asset) records it once the rest of the request
+    /// is known good, and dropping it instead leaves nothing behind.
+    pub async fn stage_upload(
         &self,
         body: impl tokio::io::AsyncRead + Unpin,
-    ) -> Result<StoredFile, AppError> {
+    ) -> Result<Staged, AppError> {
         self.storage
-            .import_reader(body, 0, |_, _| {})
+            .stage(body, 0, |_, _| {})
             .await
             .map_err(AppError::Internal)
     }
 
-    /// Removes a stored file that no asset names (an upload whose request
-    /// turned out bad after its file part); a file an asset names stays.
-    pub async fn discard_upload(&self, stored: &StoredFile) -> Result<(), AppError> {
-        if self
-            .store
-            .asset_with_sha256(&stored.sha256)
-            .await?
-            .is_none()
-        {
-            self.storage
-                .remove(&stored.sha256)
-                .await
-                .map_err(AppError::Internal)?;
+    /// Puts a staged upload at its content address and records it under
+    /// `draft` (checked again first: nothing is placed for a refused draft).
+    pub async fn add_uploaded_asset(
+        &self,
+        by: impl Into<super::operators::Auditor>,
+        draft: AssetDraft,
+        staged: Staged,
+        original: &str,
+    ) -> Result<Asset, AppError> {
+        if staged.file.size_bytes == 0 {
+            staged.discard().await;
+            return Err(AppError::invalid("file", "is empty"));
         }
-        Ok(())
+        if let Err(e) = self.check_draft(&draft).await {
+            staged.discard().await;
+            return Err(e);
+        }
+        let stored = staged.commit().await.map_err(AppError::Internal)?;
+        self.add_stored_asset(by, draft, &stored, original).await
     }
 
     /// Records a stored file in the catalogue under `draft`; audited as
@@ -354,40 +369,51 @@ impl App {
         from: &crate::storage::Storage,
         progress: Arc<dyn Progress>,
     ) -> Result<MigrateReport, AppError> {
+        let mut report = MigrateReport::default();
+        self.each_asset(progress.as_ref(), async |asset| {
+            report.assets += 1;
+            progress.file(report.assets);
+            let size = u64::try_from(asset.size_bytes).unwrap_or(0);
+            match self.migrate_one(from, &asset, size, progress.clone()).await {
+                Ok(true) => {
+                    report.copied += 1;
+                    report.bytes_copied += size;
+                }
+                Ok(false) => report.present += 1,
+                Err(problem) => {
+                    report.failed += 1;
+                    report.problems.push(Problem::of(asset, problem));
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(report)
+    }
+
+    /// Runs `each` on every asset of the catalogue, page by page (bounded
+    /// memory), once `progress` knows the totals.
+    async fn each_asset(
+        &self,
+        progress: &dyn Progress,
+        mut each: impl AsyncFnMut(Asset) -> Result<(), AppError>,
+    ) -> Result<(), AppError> {
         let (count, total) = self.store.asset_totals().await?;
         progress.start(total, count);
-        let mut report = MigrateReport::default();
         let mut after = 0;
         loop {
             let page = self
                 .store
                 .list_assets(&AssetFilter::default(), after, VERIFY_PAGE)
                 .await?;
-            let Some(last) = page.last() else { break };
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
             after = last.asset_id.get();
             for asset in page {
-                report.assets += 1;
-                progress.file(report.assets);
-                let size = u64::try_from(asset.size_bytes).unwrap_or(0);
-                let outcome = self.migrate_one(from, &asset, size, progress.clone()).await;
-                match outcome {
-                    Ok(true) => {
-                        report.copied += 1;
-                        report.bytes_copied += size;
-                    }
-                    Ok(false) => report.present += 1,
-                    Err(problem) => {
-                        report.failed += 1;
-                        report.problems.push(Problem {
-                            asset_id: asset.asset_id,
-                            sha256: asset.sha256.clone(),
-                            problem,
-                        });
-                    }
-                }
+                each(asset).await?;
             }
         }
-        Ok(report)
     }
 
     /// `Ok(true)`: copied; `Ok(false)`: already there, intact.
@@ -426,22 +452,26 @@ impl App {
             .await
             .map_err(|e| format!("the local file: {e:#}"))?;
         let mut shown = 0;
-        let stored = self
+        let staged = self
             .storage
-            .import_reader(input, size, move |copied, _| {
+            .stage(input, size, move |copied, _| {
                 progress.bytes(copied - shown);
                 shown = copied;
             })
             .await
             .map_err(|e| format!("copying: {e:#}"))?;
-        if stored.sha256 != *sha || stored.size_bytes != size {
-            // Stored under the digest of what was read, which no asset names.
-            let _ = self.discard_upload(&stored).await;
+        let read = staged.file.clone();
+        if read.sha256 != *sha || read.size_bytes != size {
+            staged.discard().await;
             return Err(format!(
                 "the local file is altered ({} bytes, sha256 {}); not copied",
-                stored.size_bytes, stored.sha256
+                read.size_bytes, read.sha256
             ));
         }
+        staged
+            .commit()
+            .await
+            .map_err(|e| format!("copying: {e:#}"))?;
         Ok(true)
     }
 
@@ -452,52 +482,39 @@ impl App {
         &self,
         progress: Arc<dyn Progress>,
     ) -> Result<VerifyReport, AppError> {
-        let (count, total) = self.store.asset_totals().await?;
-        progress.start(total, count);
         let mut report = VerifyReport::default();
-        let mut after = 0;
-        loop {
-            let page = self
-                .store
-                .list_assets(&AssetFilter::default(), after, VERIFY_PAGE)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = last.asset_id.get();
-            for asset in page {
-                progress.file(report.checked + 1);
-                let size = u64::try_from(asset.size_bytes).unwrap_or(0);
-                let shown = progress.clone();
-                let result = self
-                    .storage
-                    .verify_with(&asset.sha256, size, move |n| shown.bytes(n))
-                    .await;
-                report.checked += 1;
-                report.bytes += size;
-                // What the console shows; a store that could not be read says nothing.
-                let state = match &result {
-                    Ok(()) => Some(FileState::Ok),
-                    Err(VerifyError::Missing) => Some(FileState::Missing),
-                    Err(VerifyError::WrongSize { .. } | VerifyError::WrongDigest) => {
-                        Some(FileState::Altered)
-                    }
-                    Err(VerifyError::Unreadable | VerifyError::Unavailable) => None,
-                };
-                if let Some(state) = state {
-                    self.store.record_file_state(asset.asset_id, state).await?;
+        self.each_asset(progress.as_ref(), async |asset| {
+            progress.file(report.checked + 1);
+            let size = u64::try_from(asset.size_bytes).unwrap_or(0);
+            let shown = progress.clone();
+            let result = self
+                .storage
+                .verify_with(&asset.sha256, size, move |n| shown.bytes(n))
+                .await;
+            report.checked += 1;
+            report.bytes += size;
+            // What the console shows; a store that could not be read says nothing.
+            let state = match &result {
+                Ok(()) => Some(FileState::Ok),
+                Err(VerifyError::Missing) => Some(FileState::Missing),
+                Err(VerifyError::WrongSize { .. } | VerifyError::WrongDigest) => {
+                    Some(FileState::Altered)
                 }
-                match result {
-                    Ok(()) => report.ok += 1,
-                    Err(e) => {
-                        report.failed += 1;
-                        report.problems.push(Problem {
-                            asset_id: asset.asset_id,
-                            sha256: asset.sha256,
-                            problem: e.to_string(),
-                        });
-                    }
+                Err(VerifyError::Unreadable | VerifyError::Unavailable) => None,
+            };
+            if let Some(state) = state {
+                self.store.record_file_state(asset.asset_id, state).await?;
+            }
+            match result {
+                Ok(()) => report.ok += 1,
+                Err(e) => {
+                    report.failed += 1;
+                    report.problems.push(Problem::of(asset, e.to_string()));
                 }
             }
-        }
+            Ok(())
+        })
+        .await?;
         Ok(report)
     }
 }

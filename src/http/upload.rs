@@ -23,7 +23,7 @@ use super::state::AppState;
 use crate::app::AssetDraft;
 use crate::app::operators::Auditor;
 use crate::domain::{AssetId, CountryCode};
-use crate::storage::StoredFile;
+use crate::storage::Staged;
 use crate::store::assets::Asset;
 
 /// Room for the form's own bytes (boundaries, part headers, the fields) on
@@ -233,34 +233,30 @@ pub async fn receive(
     let idle = Duration::from_millis(limit_ms);
     let mut form = Multipart::new(req.headers(), payload);
     let mut fields = Fields::default();
-    let mut uploaded: Option<(StoredFile, String, AssetDraft)> = None;
-    // A refusal after the file was stored removes it (unless an asset names it).
-    let refuse = async |file: Option<&StoredFile>, e: ApiError| {
-        if let Some(file) = file {
-            state.app.discard_upload(file).await?;
-        }
-        Err::<Asset, _>(e)
-    };
+    // The file, staged under a temporary name of its own: a refusal after
+    // it drops it, and nothing shared with another upload is touched.
+    let mut uploaded: Option<(Staged, String, AssetDraft)> = None;
     loop {
         let Ok(next) = tokio::time::timeout(idle, form.next()).await else {
-            return refuse(
-                uploaded.as_ref().map(|u| &u.0),
-                ApiError::RequestTimeout { limit_ms },
-            )
-            .await;
+            return Err(ApiError::RequestTimeout { limit_ms });
         };
         let Some(part) = next else { break };
         let mut part = match part {
             Ok(part) => part,
             Err(e) => {
-                let e = ApiError::invalid("body", format!("is not a readable form: {e}"));
-                return refuse(uploaded.as_ref().map(|u| &u.0), e).await;
+                return Err(ApiError::invalid(
+                    "body",
+                    format!("is not a readable form: {e}"),
+                ));
             }
         };
         let name = part.name().unwrap_or_default().to_owned();
-        if uploaded.is_some() {
-            let e = ApiError::invalid(name, "comes after the part `file`, which must be the last");
-            return refuse(uploaded.as_ref().map(|u| &u.0), e).await;
+        if let Some((staged, ..)) = uploaded.take() {
+            staged.discard().await;
+            return Err(ApiError::invalid(
+                name,
+                "comes after the part `file`, which must be the last",
+            ));
         }
         if name != "file" {
             fields.set(&name, read_text(&mut part, &name, idle).await?, extra)?;
@@ -278,7 +274,7 @@ pub async fn receive(
         let body = limited(part, limit, idle, fault.clone());
         let stored = state
             .app
-            .store_upload(tokio_util::io::StreamReader::new(Box::pin(body)))
+            .stage_upload(tokio_util::io::StreamReader::new(Box::pin(body)))
             .await;
         match (stored, fault.get()) {
             (_, Some(BodyFault::TooLarge)) => return Err(too_large),
@@ -293,21 +289,14 @@ pub async fn receive(
             (Ok(file), None) => uploaded = Some((file, original, draft)),
         }
     }
-    let Some((file, original, draft)) = uploaded else {
+    let Some((staged, original, draft)) = uploaded else {
         return Err(ApiError::invalid(
             "file",
             "is required: send the asset's file as the part `file`, after the other fields",
         ));
     };
-    if file.size_bytes == 0 {
-        return refuse(Some(&file), ApiError::invalid("file", "is empty")).await;
-    }
-    match state
+    Ok(state
         .app
-        .add_stored_asset(by, draft, &file, &original)
-        .await
-    {
-        Ok(asset) => Ok(asset),
-        Err(e) => refuse(Some(&file), e.into()).await,
-    }
+        .add_uploaded_asset(by, draft, staged, &original)
+        .await?)
 }

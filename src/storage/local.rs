@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::{StoredFile, VerifyError, hash_stream};
+use super::{Intake, StoredFile, VerifyError, hash_stream};
 use crate::domain::Sha256Digest;
 
 #[derive(Clone, Debug)]
@@ -18,7 +18,7 @@ pub struct Folder {
 }
 
 /// A temporary file in storage that is removed unless it was moved into place.
-struct TempFile(Option<PathBuf>);
+pub struct TempFile(Option<PathBuf>);
 
 impl Drop for TempFile {
     fn drop(&mut self) {
@@ -94,15 +94,7 @@ impl Folder {
         })
         .context("reading the file or writing into storage")?;
         output.sync_all().context("flushing into storage")?;
-        let dest = self.path_for(&sha256);
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).context("creating the storage sub-folder")?;
-        }
-        let from = tmp.0.take().context("temporary file")?;
-        if let Err(e) = std::fs::rename(&from, &dest) {
-            tmp.0 = Some(from);
-            return Err(e).context("moving the file into place");
-        }
+        self.put_in_place(&mut tmp, &sha256)?;
         Ok(StoredFile {
             sha256,
             size_bytes,
@@ -110,13 +102,14 @@ impl Folder {
         })
     }
 
-    /// [`import`](Self::import) of an asynchronous reader (an upload's body).
-    pub async fn import_async(
+    /// [`import`](Self::import) of an asynchronous reader (an upload's
+    /// body), left in a temporary file until [`Staged::commit`](super::Staged::commit).
+    pub async fn stage(
         &self,
         mut input: impl tokio::io::AsyncRead + Unpin,
         total: u64,
         mut progress: impl FnMut(u64, u64),
-    ) -> anyhow::Result<StoredFile> {
+    ) -> anyhow::Result<(StoredFile, TempFile)> {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
         let tmp_path = self
             .root
@@ -125,47 +118,37 @@ impl Folder {
         let mut output = tokio::fs::File::create(&tmp_path)
             .await
             .with_context(|| format!("creating {}", tmp_path.display()))?;
-        let mut tmp = TempFile(Some(tmp_path));
-        let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
-        let mut head = Vec::new();
-        let mut copied = 0u64;
+        let tmp = TempFile(Some(tmp_path));
+        let mut intake = Intake::default();
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             let n = input.read(&mut buf).await.context("reading the upload")?;
             if n == 0 {
                 break;
             }
-            let chunk = &buf[..n];
-            sha2::Digest::update(&mut hasher, chunk);
-            if head.len() < 8192 {
-                head.extend_from_slice(&chunk[..n.min(8192 - head.len())]);
-            }
             output
-                .write_all(chunk)
+                .write_all(&buf[..n])
                 .await
                 .context("writing into storage")?;
-            copied += n as u64;
-            progress(copied, total);
+            progress(intake.take(&buf[..n]), total);
         }
         output.sync_all().await.context("flushing into storage")?;
         drop(output);
-        let sha256 = Sha256Digest::from_hasher(hasher);
-        let dest = self.path_for(&sha256);
+        Ok((intake.finish(), tmp))
+    }
+
+    /// Moves the finished temporary file to its content address.
+    pub fn put_in_place(&self, tmp: &mut TempFile, sha256: &Sha256Digest) -> anyhow::Result<()> {
+        let dest = self.path_for(sha256);
         if let Some(parent) = dest.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .context("creating the storage sub-folder")?;
+            std::fs::create_dir_all(parent).context("creating the storage sub-folder")?;
         }
         let from = tmp.0.take().context("temporary file")?;
-        if let Err(e) = tokio::fs::rename(&from, &dest).await {
+        if let Err(e) = std::fs::rename(&from, &dest) {
             tmp.0 = Some(from);
             return Err(e).context("moving the file into place");
         }
-        Ok(StoredFile {
-            sha256,
-            size_bytes: copied,
-            head,
-        })
+        Ok(())
     }
 
     /// Checks that the stored file is present and intact.

@@ -66,6 +66,49 @@ impl VerifyError {
     }
 }
 
+/// An upload stored under a temporary name: [`commit`](Self::commit) it or
+/// [`discard`](Self::discard) it (dropped, a local one is removed; a
+/// bucket's temporary key is removed in the background).
+pub struct Staged {
+    pub file: StoredFile,
+    at: StagedAt,
+}
+
+enum StagedAt {
+    Local(local::Folder, local::TempFile),
+    S3(s3::Bucket, s3::ObjectPath),
+    Done,
+}
+
+impl Staged {
+    /// Puts the file at its content address.
+    pub async fn commit(mut self) -> anyhow::Result<StoredFile> {
+        match std::mem::replace(&mut self.at, StagedAt::Done) {
+            StagedAt::Local(folder, mut tmp) => folder.put_in_place(&mut tmp, &self.file.sha256)?,
+            StagedAt::S3(bucket, key) => bucket.commit(&key, &self.file).await?,
+            StagedAt::Done => {}
+        }
+        Ok(self.file.clone())
+    }
+
+    /// Removes the staged copy.
+    pub async fn discard(mut self) {
+        if let StagedAt::S3(bucket, key) = std::mem::replace(&mut self.at, StagedAt::Done) {
+            bucket.discard(&key).await;
+        }
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let StagedAt::S3(bucket, key) = std::mem::replace(&mut self.at, StagedAt::Done)
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move { bucket.discard(&key).await });
+        }
+    }
+}
+
 /// A file ready to be served.
 pub enum Opened {
     /// A small file, whole and verified, from memory.
@@ -107,6 +150,50 @@ pub fn hash_stream(
         size += n as u64;
     }
     Ok((Sha256Digest::from_hasher(hasher), size))
+}
+
+/// What an import has taken in so far: the running digest, the size and
+/// the first bytes (for content-type sniffing).
+#[derive(Default)]
+pub(crate) struct Intake {
+    hasher: Sha256,
+    head: Vec<u8>,
+    size: u64,
+}
+
+impl Intake {
+    /// Takes in the next chunk; returns the size so far.
+    pub(crate) fn take(&mut self, chunk: &[u8]) -> u64 {
+        self.hasher.update(chunk);
+        if self.head.len() < 8192 {
+            let room = 8192 - self.head.len();
+            self.head.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        }
+        self.size += chunk.len() as u64;
+        self.size
+    }
+
+    pub(crate) fn finish(self) -> StoredFile {
+        StoredFile {
+            sha256: Sha256Digest::from_hasher(self.hasher),
+            size_bytes: self.size,
+            head: self.head,
+        }
+    }
+}
+
+/// `bytes`, read whole, if they are `size` bytes with this digest.
+pub(crate) fn whole(bytes: Bytes, size: u64, sha256: &Sha256Digest) -> Result<Bytes, VerifyError> {
+    if bytes.len() as u64 != size {
+        return Err(VerifyError::WrongSize {
+            expected: size,
+            actual: bytes.len() as u64,
+        });
+    }
+    if Sha256Digest::of(&bytes) != *sha256 {
+        return Err(VerifyError::WrongDigest);
+    }
+    Ok(bytes)
 }
 
 /// Runs blocking storage work off the runtime.
@@ -194,16 +281,7 @@ impl Storage {
                 let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
                 file.read_to_end(&mut bytes)
                     .map_err(|_| VerifyError::Unreadable)?;
-                if bytes.len() as u64 != size {
-                    return Err(VerifyError::WrongSize {
-                        expected: size,
-                        actual: bytes.len() as u64,
-                    });
-                }
-                if Sha256Digest::of(&bytes) != *sha256 {
-                    return Err(VerifyError::WrongDigest);
-                }
-                Bytes::from(bytes)
+                whole(Bytes::from(bytes), size, sha256)?
             }
             Backend::S3(bucket) => {
                 let size = match expected_len {
@@ -239,12 +317,12 @@ impl Storage {
                 })
                 .await?
             }
-            Backend::S3(bucket) => {
+            Backend::S3(_) => {
                 let input = tokio::fs::File::open(source)
                     .await
                     .with_context(|| format!("opening {shown}"))?;
                 let total = input.metadata().await.map(|m| m.len()).unwrap_or(0);
-                bucket.import(input, total, progress).await
+                self.import_reader(input, total, progress).await
             }
         };
         stored.with_context(|| format!("copying {shown} into storage"))
@@ -260,10 +338,32 @@ impl Storage {
         total: u64,
         progress: impl FnMut(u64, u64),
     ) -> anyhow::Result<StoredFile> {
-        match &self.backend {
-            Backend::Local(folder) => folder.import_async(input, total, progress).await,
-            Backend::S3(bucket) => bucket.import(input, total, progress).await,
-        }
+        self.stage(input, total, progress).await?.commit().await
+    }
+
+    /// [`import_reader`](Self::import_reader) in two steps: the bytes are
+    /// stored and hashed under a temporary name of their own, and reach
+    /// their content address only on [`Staged::commit`]. A request that
+    /// turns out bad after its file (a part after it, a refused field)
+    /// discards its own staged copy and never touches a file another upload
+    /// or an asset may share.
+    pub async fn stage(
+        &self,
+        input: impl tokio::io::AsyncRead + Unpin,
+        total: u64,
+        progress: impl FnMut(u64, u64),
+    ) -> anyhow::Result<Staged> {
+        let (file, at) = match &self.backend {
+            Backend::Local(folder) => {
+                let (file, tmp) = folder.stage(input, total, progress).await?;
+                (file, StagedAt::Local(folder.clone(), tmp))
+            }
+            Backend::S3(bucket) => {
+                let (file, key) = bucket.stage(input, total, progress).await?;
+                (file, StagedAt::S3(bucket.clone(), key))
+            }
+        };
+        Ok(Staged { file, at })
     }
 
     /// The size of the stored file with this digest (`None`: not there).

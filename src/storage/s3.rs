@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
-use object_store::path::Path as ObjectPath;
+pub use object_store::path::Path as ObjectPath;
 use object_store::signer::{SignedUrlOptions, Signer as _};
 use object_store::{
     BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore as _, ObjectStoreExt as _,
@@ -22,7 +22,7 @@ use secrecy::ExposeSecret as _;
 use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncReadExt as _;
 
-use super::{StoredFile, VerifyError};
+use super::{Intake, StoredFile, VerifyError};
 use crate::config::S3Settings;
 use crate::domain::Sha256Digest;
 
@@ -143,8 +143,12 @@ impl Bucket {
         Ok(meta.size)
     }
 
-    /// The whole object (small files only), checked against `size` and its digest.
-    pub async fn read_small(&self, sha256: &Sha256Digest, size: u64) -> Result<Bytes, VerifyError> {
+    /// The object, once the store says it has `size` bytes.
+    async fn get_sized(
+        &self,
+        sha256: &Sha256Digest,
+        size: u64,
+    ) -> Result<object_store::GetResult, VerifyError> {
         let got = self
             .store
             .get(&self.location(sha256))
@@ -156,17 +160,14 @@ impl Bucket {
                 actual: got.meta.size,
             });
         }
+        Ok(got)
+    }
+
+    /// The whole object (small files only), checked against `size` and its digest.
+    pub async fn read_small(&self, sha256: &Sha256Digest, size: u64) -> Result<Bytes, VerifyError> {
+        let got = self.get_sized(sha256, size).await?;
         let bytes = got.bytes().await.map_err(|e| refused(&e))?;
-        if bytes.len() as u64 != size {
-            return Err(VerifyError::WrongSize {
-                expected: size,
-                actual: bytes.len() as u64,
-            });
-        }
-        if Sha256Digest::of(&bytes) != *sha256 {
-            return Err(VerifyError::WrongDigest);
-        }
-        Ok(bytes)
+        super::whole(bytes, size, sha256)
     }
 
     /// A URL that lets its bearer GET the object for `ttl`, answered with
@@ -207,17 +208,7 @@ impl Bucket {
         size: u64,
         mut progress: impl FnMut(u64) + Send,
     ) -> Result<(), VerifyError> {
-        let got = self
-            .store
-            .get(&self.location(sha256))
-            .await
-            .map_err(|e| refused(&e))?;
-        if got.meta.size != size {
-            return Err(VerifyError::WrongSize {
-                expected: size,
-                actual: got.meta.size,
-            });
-        }
+        let got = self.get_sized(sha256, size).await?;
         let mut hasher = Sha256::new();
         let mut read = 0u64;
         let mut body = got.into_stream();
@@ -254,15 +245,18 @@ impl Bucket {
     }
 
     /// Uploads what `input` yields (`total` bytes expected, for progress),
-    /// hashing as it goes, then puts it at its content address. If anything
-    /// fails, the multipart upload is aborted and the temporary object
-    /// removed: nothing half-written stays in the bucket.
-    pub async fn import(
+    /// hashing as it goes, to a temporary key of its own; [`commit`] puts it
+    /// at its content address, [`discard`] removes it. If anything fails on
+    /// the way, the multipart upload is aborted: nothing stays in the bucket.
+    ///
+    /// [`commit`]: Self::commit
+    /// [`discard`]: Self::discard
+    pub async fn stage(
         &self,
         mut input: impl tokio::io::AsyncRead + Unpin,
         total: u64,
         mut progress: impl FnMut(u64, u64),
-    ) -> anyhow::Result<StoredFile> {
+    ) -> anyhow::Result<(StoredFile, ObjectPath)> {
         let tmp = ObjectPath::from(format!(
             "{}tmp/{}",
             self.prefix,
@@ -270,9 +264,7 @@ impl Bucket {
         ));
         let upload = self.store.put_multipart(&tmp).await?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
-        let mut hasher = Sha256::new();
-        let mut head = Vec::new();
-        let mut copied = 0u64;
+        let mut intake = Intake::default();
         let mut buf = vec![0u8; 256 * 1024];
         let read: anyhow::Result<()> = async {
             loop {
@@ -280,15 +272,9 @@ impl Bucket {
                 if n == 0 {
                     return Ok(());
                 }
-                let chunk = &buf[..n];
-                hasher.update(chunk);
-                if head.len() < 8192 {
-                    head.extend_from_slice(&chunk[..n.min(8192 - head.len())]);
-                }
                 writer.wait_for_capacity(PARTS_IN_FLIGHT).await?;
-                writer.write(chunk);
-                copied += n as u64;
-                progress(copied, total);
+                writer.write(&buf[..n]);
+                progress(intake.take(&buf[..n]), total);
             }
         }
         .await;
@@ -300,15 +286,23 @@ impl Bucket {
             .finish()
             .await
             .map_err(|e| anyhow::Error::new(e).context("completing the upload"))?;
-        let sha256 = Sha256Digest::from_hasher(hasher);
-        let placed = self.place(&tmp, &sha256, copied).await;
-        let _ = self.store.delete(&tmp).await;
-        placed?;
-        Ok(StoredFile {
-            sha256,
-            size_bytes: copied,
-            head,
-        })
+        Ok((intake.finish(), tmp))
+    }
+
+    /// Puts the staged upload at its content address (unless an intact copy
+    /// of that size is there already: the same file is stored once) and
+    /// removes the temporary object.
+    pub async fn commit(&self, tmp: &ObjectPath, stored: &StoredFile) -> anyhow::Result<()> {
+        let placed = self.place(tmp, &stored.sha256, stored.size_bytes).await;
+        self.discard(tmp).await;
+        placed
+    }
+
+    /// Removes a staged upload (best effort: a temporary key names nothing).
+    pub async fn discard(&self, tmp: &ObjectPath) {
+        if let Err(e) = self.store.delete(tmp).await {
+            tracing::warn!(error = %e, key = %tmp, "could not remove a temporary upload");
+        }
     }
 
     /// Removes the object with this digest (gone already is fine).

@@ -133,18 +133,6 @@ impl Store {
             .op("loading an asset")
     }
 
-    /// An asset whose file has this digest, if any.
-    pub async fn asset_with_sha256(
-        &self,
-        sha256: &Sha256Digest,
-    ) -> Result<Option<Asset>, StoreError> {
-        assets::Entity::find()
-            .filter(assets::Column::Sha256.eq(sha256.clone()))
-            .one(self.conn())
-            .await
-            .op("looking for an asset by its file")
-    }
-
     pub async fn get_assets(&self, ids: &[AssetId]) -> Result<Vec<Asset>, StoreError> {
         assets::Entity::find()
             .filter(assets::Column::AssetId.is_in(ids.to_vec()))

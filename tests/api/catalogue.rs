@@ -422,6 +422,34 @@ async fn bad_uploads_are_refused_and_leave_nothing_behind(store: Catalogue) {
     )
     .await;
     assert_eq!(objects(&app).len(), 1, "{:?}", app.stored_files());
+    // A refused upload of the very file asset 7 uses leaves asset 7's file alone.
+    let form = reqwest::multipart::Form::new()
+        .text("title", "Same bytes, late field")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(sample_pdf(10_000)).file_name("same.pdf"),
+        )
+        .text("min_qty", "2");
+    let res = app
+        .client
+        .post(app.url("/admin/api/assets"))
+        .bearer_auth(&admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    invalid("min_qty")(res).await;
+    let seven = app
+        .store
+        .get_asset(AssetId::parse(7).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    app.storage
+        .verify(&seven.sha256, seven.size_bytes as u64)
+        .await
+        .expect("asset 7's file is intact");
+    assert_eq!(objects(&app).len(), 1, "{:?}", app.stored_files());
     let temporary: Vec<String> = app
         .stored_files()
         .into_iter()

@@ -688,7 +688,8 @@ fn storage_verify_reports_missing_and_altered_files_and_exits_1() {
     asset_add_list_and_verify(None);
 }
 
-/// `asset add`, `asset list` and `storage verify` on a bucket: nothing is
+/// `asset add`, `asset list` and `storage verify` on a bucket, with the
+/// credentials from the AWS chain (environment variables): nothing is
 /// written to the local folder, and damage to the objects is found.
 #[test]
 fn asset_commands_and_storage_verify_work_on_s3() {
@@ -709,14 +710,10 @@ fn asset_add_list_and_verify(s3: Option<&crate::s3_server::S3Server>) {
             ("ASSETGATE__STORAGE__S3__BUCKET", BUCKET.to_owned()),
             ("ASSETGATE__STORAGE__S3__ENDPOINT", server.endpoint()),
             ("ASSETGATE__STORAGE__S3__PREFIX", PREFIX.to_owned()),
-            (
-                "ASSETGATE__STORAGE__S3__ACCESS_KEY_ID",
-                ACCESS_KEY.to_owned(),
-            ),
-            (
-                "ASSETGATE__STORAGE__S3__SECRET_ACCESS_KEY",
-                SECRET_KEY.to_owned(),
-            ),
+            // No keys in the settings: the standard AWS chain finds them in
+            // the environment (as it would a role's on AWS).
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.to_owned()),
             (
                 "ASSETGATE__STORAGE__S3__FORCE_PATH_STYLE",
                 "true".to_owned(),

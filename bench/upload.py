@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Upload benchmark (issue 23): a large file through the admin API into a bucket
+(POST /admin/api/assets, multipart, streamed and hashed on the way) against
+copying the same file into the same bucket with a plain S3 PUT (curl -T to a
+presigned URL, SigV4 computed here), on a private s3s-fs. Prints a table with
+the gateway's peak RSS. Standard library only; run through bench/upload.sh.
+
+    bench/upload.sh [--quick]     (--quick: 256 MiB instead of 1 GiB)
+"""
+
+import datetime, hashlib, hmac, json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import BIN, RssSampler, free_port, log, run  # noqa: E402
+
+QUICK = "--quick" in sys.argv
+SIZE = (256 if QUICK else 1024) << 20
+S3S_FS = os.environ.get("S3S_FS") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+    "assetgate-tools/bin/s3s-fs")
+KEY, SECRET, BUCKET, REGION = "bench", "bench-secret", "bench", "us-east-1"
+
+
+def presigned_put(host, key, expires=3600):
+    """A SigV4 query-string-signed PUT URL (path-style), as any S3 client makes."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    scope = f"{day}/{REGION}/s3/aws4_request"
+    path = f"/{BUCKET}/{urllib.parse.quote(key)}"
+    query = {"X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-Credential": f"{KEY}/{scope}",
+             "X-Amz-Date": amz_date, "X-Amz-Expires": str(expires), "X-Amz-SignedHeaders": "host"}
+    canonical_query = "&".join(f"{urllib.parse.quote(k, safe='')}={urllib.parse.quote(v, safe='')}"
+                               for k, v in sorted(query.items()))
+    canonical = "\n".join(["PUT", path, canonical_query, f"host:{host}", "", "host", "UNSIGNED-PAYLOAD"])
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    k = ("AWS4" + SECRET).encode()
+    for part in (day, REGION, "s3", "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+    return f"http://{host}{path}?{canonical_query}&X-Amz-Signature={signature}"
+
+
+def timed(cmd):
+    started = time.monotonic()
+    out = run(cmd)
+    return time.monotonic() - started, out
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="assetgate-upload-bench-")
+    s3_root, s3_port = os.path.join(tmp, "s3"), free_port()
+    os.makedirs(os.path.join(s3_root, BUCKET))
+    s3s = subprocess.Popen([S3S_FS, "--host", "127.0.0.1", "--port", str(s3_port), "--access-key", KEY,
+                            "--secret-key", SECRET, s3_root], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    gw = None
+    try:
+        for _ in range(200):
+            try: socket.create_connection(("127.0.0.1", s3_port), 0.1).close(); break
+            except OSError: time.sleep(0.05)
+        port = free_port()
+        env = dict(os.environ, DATABASE_URL=f"sqlite://{tmp}/bench.db?mode=rwc",
+                   ASSETGATE__SERVER__PORT=str(port), ASSETGATE__LOG__LEVEL="warn",
+                   ASSETGATE__LINKS__SIGNING_KEY_FILE=os.path.join(tmp, "signing.key"),
+                   ASSETGATE__STORAGE__BACKEND="s3", ASSETGATE__STORAGE__S3__BUCKET=BUCKET,
+                   ASSETGATE__STORAGE__S3__ENDPOINT=f"http://127.0.0.1:{s3_port}",
+                   ASSETGATE__STORAGE__S3__ACCESS_KEY_ID=KEY, ASSETGATE__STORAGE__S3__SECRET_ACCESS_KEY=SECRET,
+                   ASSETGATE__STORAGE__S3__FORCE_PATH_STYLE="true", ASSETGATE__STORAGE__S3__ALLOW_HTTP="true")
+        gw = subprocess.Popen([BIN, "serve"], env=env, cwd=tmp, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+        gw.stdout.readline()
+        admin = json.loads(run([BIN, "admin", "create", "--name", "Bench"], env=env))["token"]
+        path = os.path.join(tmp, "big.bin")
+        with open(path, "wb") as f:
+            left = SIZE
+            while left:
+                chunk = min(left, 8 << 20); f.write(os.urandom(chunk)); left -= chunk
+        rows = []
+        for round_ in range(2):
+            # Alternate the order; the file is in the page cache for both after round 1.
+            order = ("direct", "gateway") if round_ % 2 == 0 else ("gateway", "direct")
+            for kind in order:
+                if kind == "direct":
+                    url = presigned_put(f"127.0.0.1:{s3_port}", f"direct/{round_}-{time.time_ns()}")
+                    log(f"round {round_ + 1}: PUT into the bucket with curl…")
+                    secs, _ = timed(["curl", "-sS", "-f", "-o", "/dev/null", "-T", path, url])
+                    rows.append((kind, secs, None))
+                else:
+                    log(f"round {round_ + 1}: upload through the admin API…")
+                    with RssSampler(gw.pid) as rss:
+                        secs, out = timed(["curl", "-sS", "-f", "-H", f"Authorization: Bearer {admin}",
+                                           "-F", f"title=Bench {round_}", "-F", f"file=@{path}",
+                                           f"http://127.0.0.1:{port}/admin/api/assets"])
+                    assert json.loads(out)["size_bytes"] == SIZE, out
+                    rows.append((kind, secs, rss.mib()))
+        direct = [s for k, s, _ in rows if k == "direct"]
+        gateway = [(s, r) for k, s, r in rows if k == "gateway"]
+        mib = SIZE / (1 << 20)
+        print(f"\n{'quick run; ' if QUICK else ''}{mib:.0f} MiB file, s3s-fs on this machine's disk, "
+              f"{os.cpu_count()} cores; 2 rounds each, order alternating; best of each\n")
+        print("| path | seconds per round | best MiB/s | peak RSS MiB | ratio to direct PUT |\n|---|---|---:|---:|---:|")
+        best_direct = min(direct)
+        print(f"| curl -T to a presigned PUT (direct) | {', '.join(f'{s:.1f}' for s in direct)} | "
+              f"{mib / best_direct:.0f} | – | 1.00× |")
+        best_gw = min(s for s, _ in gateway)
+        print(f"| POST /admin/api/assets (gateway: multipart, sha256, multipart upload, server-side copy) | "
+              f"{', '.join(f'{s:.1f}' for s, _ in gateway)} | {mib / best_gw:.0f} | "
+              f"{max(r for _, r in gateway):.1f} | {best_direct / best_gw:.2f}× |")
+    finally:
+        if gw:
+            gw.send_signal(signal.SIGTERM)
+            try: gw.wait(10)
+            except subprocess.TimeoutExpired: gw.kill()
+        s3s.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

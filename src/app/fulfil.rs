@@ -55,7 +55,7 @@ impl App {
                 None => Err(format!("asset {} does not exist", c.asset)),
                 Some(asset) => {
                     let size = u64::try_from(asset.size_bytes).unwrap_or(0);
-                    match self.storage.verify(&asset.sha256, size).await {
+                    match self.storage.check_for_sale(&asset.sha256, size).await {
                         Err(e) if e.is_transient() && c.attempt < retry.max_attempts => {
                             let delay = retry.delay_ms(c.attempt);
                             tracing::warn!(line_id = %c.line, attempt = c.attempt, retry_in_ms = delay, problem = %e, "fulfilment failed; will retry");

@@ -421,6 +421,29 @@ impl Storage {
         }
     }
 
+    /// The check fulfilment makes before a line is COMPLETED: a local file
+    /// is re-hashed (a read from this machine's disk); an object is checked
+    /// for presence and size with one `HEAD` — re-reading a whole object
+    /// per sale would cost its transfer (and, on AWS, its egress) every
+    /// time, for an object that is content-addressed and never rewritten.
+    /// `storage verify` re-hashes objects.
+    pub async fn check_for_sale(
+        &self,
+        sha256: &Sha256Digest,
+        size: u64,
+    ) -> Result<(), VerifyError> {
+        match &self.backend {
+            Backend::Local(_) => self.verify(sha256, size).await,
+            Backend::S3(bucket) => match bucket.size_of(sha256).await? {
+                actual if actual == size => Ok(()),
+                actual => Err(VerifyError::WrongSize {
+                    expected: size,
+                    actual,
+                }),
+            },
+        }
+    }
+
     /// Checks that the stored file is present and intact.
     pub async fn verify(&self, sha256: &Sha256Digest, size_bytes: u64) -> Result<(), VerifyError> {
         self.verify_with(sha256, size_bytes, |_| {}).await

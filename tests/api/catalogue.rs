@@ -662,3 +662,32 @@ async fn storage_migrate_moves_a_sold_catalogue_into_a_bucket_and_old_links_keep
         assert_eq!(res.bytes().await.unwrap().as_ref(), &bytes[..]);
     }
 }
+
+/// Fulfilment on a bucket checks the object (present, of the recorded size)
+/// before COMPLETED: a sale of an asset whose object is gone FAILS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sale_whose_object_is_gone_fails_instead_of_completing() {
+    let app = store_app(Catalogue::S3).await;
+    let admin = app.admin("catalogue-keeper").await;
+    let item = created(
+        app.upload(
+            &admin,
+            &[("title", "Gone")],
+            Some(("gone.pdf", sample_pdf(100_000))),
+        )
+        .await,
+    )
+    .await;
+    let server = app.s3.as_ref().unwrap();
+    std::fs::remove_file(server.object_path(item["sha256"].as_str().unwrap())).unwrap();
+    let vt = app.vendor(Environment::Live).await;
+    let id = AssetId::parse(item["asset_id"].as_i64().unwrap()).unwrap();
+    assert_eq!(
+        app.register(&vt.token, &register_body(1, 1, id, &[]))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let (status, body) = app.wait_for_order(&vt.token, 1).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+}

@@ -28,6 +28,25 @@ BIG = (256 if QUICK else 1024) << 20  # scenario (c) file size
 BIG_CLIENTS = 20
 WRK_THREADS = 2
 
+def presigned(method, host, bucket, key, access_key, secret, expires=3600, region="us-east-1"):
+    """A SigV4 query-signed URL (path-style), as any S3 client makes one."""
+    import datetime, hmac, urllib.parse
+    now = datetime.datetime.now(datetime.timezone.utc)
+    amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    scope = f"{day}/{region}/s3/{'aws4_request'}"
+    path = f"/{bucket}/{urllib.parse.quote(key)}"
+    query = {"X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-Credential": f"{access_key}/{scope}",
+             "X-Amz-Date": amz_date, "X-Amz-Expires": str(expires), "X-Amz-SignedHeaders": "host"}
+    canonical_query = "&".join(f"{urllib.parse.quote(k, safe='')}={urllib.parse.quote(v, safe='')}"
+                               for k, v in sorted(query.items()))
+    canonical = "\n".join([method, path, canonical_query, f"host:{host}", "", "host", "UNSIGNED-PAYLOAD"])
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    k = ("AWS4" + secret).encode()
+    for part in (day, region, "s3", "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+    return f"http://{host}{path}?{canonical_query}&X-Amz-Signature={signature}"
+
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
@@ -342,6 +361,11 @@ def main():
             r["rss"] = sum(s.mib() for s in samplers)
             return r
 
+        def measure_pid(pid, fn):
+            with RssSampler(pid) as s: r = fn()
+            r["rss"] = s.mib()
+            return r
+
         results = {}
         for t in targets:
             log(f"{t}: (a) 1 KiB…"); results[(t, "a")] = measure(t, lambda: wrk(links[t]["1k.bin"], 64))
@@ -349,6 +373,13 @@ def main():
                 log(f"{t}: (b) 1 MiB…"); results[(t, "b")] = measure(t, lambda: wrk(links[t]["1m.bin"], 16))
             if "c" in ONLY:
                 log(f"{t}: (c) {BIG >> 20} MiB × {BIG_CLIENTS}…"); results[(t, "c")] = measure(t, lambda: big_download(links[t]["big.bin"]))
+            if t == S3_NAME and "b" in ONLY:
+                # The store's own speed, for reference: the same object, GET
+                # from s3s-fs directly with a presigned URL (no gateway).
+                sha = gws[-1].assets["1m.bin"]["sha256"]
+                direct = presigned("GET", f"127.0.0.1:{s3_port}", "bench", f"assets/{sha[:2]}/{sha}",
+                                   "bench", "bench-secret")
+                log("s3s-fs direct: (b) 1 MiB…"); results[("s3s-fs direct", "b")] = measure_pid(s3s.pid, lambda: wrk(direct, 16))
             if "d" not in ONLY or t == S3_NAME: continue
             # wrk paces per connection in whole milliseconds: D_DELAY_MS (10) ms
             # think time, so each connection sends one request per (think time +
@@ -457,6 +488,12 @@ def main():
                 if l and s:
                     print(f"| {scen[key]} | {l[metric]:.0f} {unit} | {s[metric]:.0f} {unit} | "
                           f"{s[metric] / l[metric]:.2f}× | {s['rss']:.1f} |")
+            d = results.get(("s3s-fs direct", "b"))
+            if d:
+                s = results[(S3_NAME, "b")]
+                print(f"\n(b) from the store itself, no gateway (presigned GET to s3s-fs): {d['rps']:.0f} req/s, "
+                      f"p50 {d['p50']:.2f} ms, p99 {d['p99']:.2f} ms; the gateway on S3 does "
+                      f"{s['rps'] / d['rps']:.2f}× of the store's own rate")
         if toggles:
             on, off = (statistics.median(toggle_rps[gw.name]) for gw in toggles)
             print("\n(f) scenario (a) on PostgreSQL + Redis with metrics and rate limiting on (defaults, plus a "

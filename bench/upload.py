@@ -8,10 +8,10 @@ the gateway's peak RSS. Standard library only; run through bench/upload.sh.
     bench/upload.sh [--quick]     (--quick: 256 MiB instead of 1 GiB)
 """
 
-import datetime, hashlib, hmac, json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.parse
+import json, os, shutil, signal, socket, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import BIN, RssSampler, free_port, log, run  # noqa: E402
+from bench import BIN, RssSampler, free_port, log, presigned, run  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 SIZE = (256 if QUICK else 1024) << 20
@@ -19,25 +19,6 @@ S3S_FS = os.environ.get("S3S_FS") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
     "assetgate-tools/bin/s3s-fs")
 KEY, SECRET, BUCKET, REGION = "bench", "bench-secret", "bench", "us-east-1"
-
-
-def presigned_put(host, key, expires=3600):
-    """A SigV4 query-string-signed PUT URL (path-style), as any S3 client makes."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
-    scope = f"{day}/{REGION}/s3/aws4_request"
-    path = f"/{BUCKET}/{urllib.parse.quote(key)}"
-    query = {"X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-Credential": f"{KEY}/{scope}",
-             "X-Amz-Date": amz_date, "X-Amz-Expires": str(expires), "X-Amz-SignedHeaders": "host"}
-    canonical_query = "&".join(f"{urllib.parse.quote(k, safe='')}={urllib.parse.quote(v, safe='')}"
-                               for k, v in sorted(query.items()))
-    canonical = "\n".join(["PUT", path, canonical_query, f"host:{host}", "", "host", "UNSIGNED-PAYLOAD"])
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    k = ("AWS4" + SECRET).encode()
-    for part in (day, REGION, "s3", "aws4_request"):
-        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
-    signature = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
-    return f"http://{host}{path}?{canonical_query}&X-Amz-Signature={signature}"
 
 
 def timed(cmd):
@@ -80,7 +61,7 @@ def main():
             order = ("direct", "gateway") if round_ % 2 == 0 else ("gateway", "direct")
             for kind in order:
                 if kind == "direct":
-                    url = presigned_put(f"127.0.0.1:{s3_port}", f"direct/{round_}-{time.time_ns()}")
+                    url = presigned("PUT", f"127.0.0.1:{s3_port}", BUCKET, f"direct/{round_}-{time.time_ns()}", KEY, SECRET)
                     log(f"round {round_ + 1}: PUT into the bucket with curl…")
                     secs, _ = timed(["curl", "-sS", "-f", "-o", "/dev/null", "-T", path, url])
                     rows.append((kind, secs, None))

@@ -6,6 +6,8 @@ presigned URL, SigV4 computed here), on a private s3s-fs. Prints a table with
 the gateway's peak RSS. Standard library only; run through bench/upload.sh.
 
     bench/upload.sh [--quick]     (--quick: 256 MiB instead of 1 GiB)
+    bench/upload.sh --quick --profile   (then one more upload under `perf record`:
+                                         the gateway's hottest symbols)
 """
 
 import json, os, shutil, signal, socket, subprocess, sys, tempfile, time
@@ -14,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import BIN, RssSampler, free_port, log, presigned, run  # noqa: E402
 
 QUICK = "--quick" in sys.argv
+PROFILE = "--profile" in sys.argv
 SIZE = (256 if QUICK else 1024) << 20
 S3S_FS = os.environ.get("S3S_FS") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
@@ -86,6 +89,19 @@ def main():
         print(f"| POST /admin/api/assets (gateway: multipart, sha256, multipart upload, server-side copy) | "
               f"{', '.join(f'{s:.1f}' for s, _ in gateway)} | {mib / best_gw:.0f} | "
               f"{max(r for _, r in gateway):.1f} | {best_direct / best_gw:.2f}× |")
+        if PROFILE:
+            log("one more upload through the admin API, under perf…")
+            data = os.path.join(tmp, "perf.data")
+            perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "999", "-g", "-o", data,
+                                     "-p", str(gw.pid)], stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+            secs, _ = timed(["curl", "-sS", "-f", "-H", f"Authorization: Bearer {admin}", "-F", "title=Profiled",
+                             "-F", f"file=@{path}", f"http://127.0.0.1:{port}/admin/api/assets"])
+            perf.send_signal(signal.SIGINT); perf.wait()
+            report = run(["perf", "report", "-i", data, "--no-children", "--sort", "symbol", "--stdio",
+                          "-g", "none", "--percent-limit", "2"])
+            print(f"\nprofile of one upload ({secs:.1f} s), gateway symbols ≥ 2 % of its samples:\n")
+            print("\n".join(l.rstrip()[:110] for l in report.splitlines() if l.strip() and not l.startswith("#")))
     finally:
         if gw:
             gw.send_signal(signal.SIGTERM)

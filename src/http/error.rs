@@ -37,7 +37,7 @@ pub enum ApiError {
         method: String,
         allowed: &'static str,
     },
-    #[error("The request body is larger than the limit of {limit} bytes.")]
+    #[error("The request body is larger than the limit of {}.", bytes_in_words(*limit))]
     PayloadTooLarge { limit: usize },
     #[error("The request body did not arrive within {limit_ms} ms; send it at once.")]
     RequestTimeout { limit_ms: u64 },
@@ -58,6 +58,18 @@ pub enum ApiError {
     App(#[from] AppError),
     #[error("{GENERIC_INTERNAL}")]
     Internal(#[source] anyhow::Error),
+}
+
+/// `65536 bytes (64 KiB)`, `5368709120 bytes (5.0 GiB)`.
+fn bytes_in_words(n: usize) -> String {
+    const KIB: usize = 1024;
+    let unit = match n {
+        n if n >= KIB * KIB * KIB => format!(" ({:.1} GiB)", n as f64 / (KIB * KIB * KIB) as f64),
+        n if n >= KIB * KIB => format!(" ({:.1} MiB)", n as f64 / (KIB * KIB) as f64),
+        n if n >= KIB => format!(" ({} KiB)", n / KIB),
+        _ => String::new(),
+    };
+    format!("{n} bytes{unit}")
 }
 
 const GENERIC_INTERNAL: &str = "An internal error occurred; it has been logged.";
@@ -346,6 +358,18 @@ impl ResponseError for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_read_in_bytes_and_in_a_unit_people_use() {
+        let message = |limit| ApiError::PayloadTooLarge { limit }.to_string();
+        assert_eq!(
+            message(65_536),
+            "The request body is larger than the limit of 65536 bytes (64 KiB)."
+        );
+        assert!(message(40 << 20).contains("41943040 bytes (40.0 MiB)"));
+        assert!(message(5 << 30).contains("(5.0 GiB)"));
+        assert!(message(100).ends_with("of 100 bytes."));
+    }
 
     #[test]
     fn every_name_has_one_code_and_the_status_matches_the_code_prefix() {

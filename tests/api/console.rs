@@ -715,4 +715,15 @@ async fn an_operator_uploads_retires_and_sees_a_missing_file_on_the_assets_page(
         .unwrap();
     assert_eq!(badge, "file missing");
     browser.screenshot("23-assets-file-missing").await;
+
+    // Phone width: the list and the asset page fit; the table scrolls in its box.
+    d.set_window_rect(0, 0, 390, 844).await.unwrap();
+    d.refresh().await.unwrap();
+    fits_the_window(&browser, "assets at phone width").await;
+    browser.screenshot("24-assets-phone").await;
+    browser
+        .click_to_load(d.find(By::LinkText("Edit")).await.unwrap())
+        .await;
+    fits_the_window(&browser, "an asset at phone width").await;
+    browser.screenshot("25-asset-phone").await;
 }

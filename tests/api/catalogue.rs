@@ -298,6 +298,29 @@ async fn retiring_stops_sales_and_keeps_serving_what_was_sold(store: Catalogue) 
     );
 }
 
+/// An upload whose field `late` comes after the part `file`.
+async fn after_the_file(
+    app: &TestApp,
+    admin: &str,
+    bytes: Vec<u8>,
+    late: &str,
+) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .text("title", "Late field")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("late.pdf"),
+        )
+        .text(late.to_owned(), "2");
+    app.client
+        .post(app.url("/admin/api/assets"))
+        .bearer_auth(admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn bad_uploads_are_refused_and_leave_nothing_behind(store: Catalogue) {
     let app = store_app_with(store, |s| s.storage.max_upload_bytes = 1024 * 1024).await;
     let admin = app.admin("catalogue-keeper").await;
@@ -333,22 +356,8 @@ async fn bad_uploads_are_refused_and_leave_nothing_behind(store: Catalogue) {
     .await;
 
     // A part after the file: refused, and the file it carried removed.
-    let form = reqwest::multipart::Form::new()
-        .text("title", "Late field")
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(sample_pdf(20_000)).file_name("a.pdf"),
-        )
-        .text("description", "too late");
-    let res = app
-        .client
-        .post(app.url("/admin/api/assets"))
-        .bearer_auth(&admin)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    invalid("description")(res).await;
+    invalid("description")(after_the_file(&app, &admin, sample_pdf(20_000), "description").await)
+        .await;
 
     // Over storage.max_upload_bytes (1 MiB here), announced or not.
     let big = vec![b'x'; 1024 * 1024 + 1];
@@ -423,22 +432,7 @@ async fn bad_uploads_are_refused_and_leave_nothing_behind(store: Catalogue) {
     .await;
     assert_eq!(objects(&app).len(), 1, "{:?}", app.stored_files());
     // A refused upload of the very file asset 7 uses leaves asset 7's file alone.
-    let form = reqwest::multipart::Form::new()
-        .text("title", "Same bytes, late field")
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(sample_pdf(10_000)).file_name("same.pdf"),
-        )
-        .text("min_qty", "2");
-    let res = app
-        .client
-        .post(app.url("/admin/api/assets"))
-        .bearer_auth(&admin)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    invalid("min_qty")(res).await;
+    invalid("min_qty")(after_the_file(&app, &admin, sample_pdf(10_000), "min_qty").await).await;
     let seven = app
         .store
         .get_asset(AssetId::parse(7).unwrap())
@@ -534,20 +528,13 @@ async fn two_instances_without_a_shared_disk_sell_what_one_of_them_received() {
 /// `assetgate storage migrate --to s3` with `env` (the app's database and
 /// local folder, the bucket); the JSON report and the exit code.
 fn migrate(app: &TestApp, server: &crate::s3_server::S3Server) -> (Value, Option<i32>) {
-    use crate::s3_server::{ACCESS_KEY, BUCKET, PREFIX, SECRET_KEY};
     use secrecy::ExposeSecret as _;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_assetgate"))
         .current_dir(app.dir.path())
         .env_clear()
         .env("DATABASE_URL", app.settings.database.url.expose_secret())
         .env("ASSETGATE__STORAGE__PATH", &app.settings.storage.path)
-        .env("ASSETGATE__STORAGE__S3__BUCKET", BUCKET)
-        .env("ASSETGATE__STORAGE__S3__ENDPOINT", server.endpoint())
-        .env("ASSETGATE__STORAGE__S3__PREFIX", PREFIX)
-        .env("ASSETGATE__STORAGE__S3__ACCESS_KEY_ID", ACCESS_KEY)
-        .env("ASSETGATE__STORAGE__S3__SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("ASSETGATE__STORAGE__S3__FORCE_PATH_STYLE", "true")
-        .env("ASSETGATE__STORAGE__S3__ALLOW_HTTP", "true")
+        .envs(server.env())
         .args(["storage", "migrate", "--to", "s3"])
         .output()
         .unwrap();

@@ -675,19 +675,12 @@ async fn an_operator_uploads_retires_and_sees_a_missing_file_on_the_assets_page(
     // The file goes missing; `storage verify` finds it; the page says so.
     let server = app.s3.as_ref().unwrap();
     std::fs::remove_file(server.object_path(&sha)).unwrap();
-    use crate::s3_server::{ACCESS_KEY, BUCKET, PREFIX, SECRET_KEY};
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_assetgate"))
         .current_dir(dir.path())
         .env_clear()
         .env("DATABASE_URL", app.settings.database.url.expose_secret())
         .env("ASSETGATE__STORAGE__BACKEND", "s3")
-        .env("ASSETGATE__STORAGE__S3__BUCKET", BUCKET)
-        .env("ASSETGATE__STORAGE__S3__ENDPOINT", server.endpoint())
-        .env("ASSETGATE__STORAGE__S3__PREFIX", PREFIX)
-        .env("ASSETGATE__STORAGE__S3__ACCESS_KEY_ID", ACCESS_KEY)
-        .env("ASSETGATE__STORAGE__S3__SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("ASSETGATE__STORAGE__S3__FORCE_PATH_STYLE", "true")
-        .env("ASSETGATE__STORAGE__S3__ALLOW_HTTP", "true")
+        .envs(server.env())
         .args(["storage", "verify"])
         .output()
         .unwrap();

@@ -106,6 +106,29 @@ impl S3Server {
         s3.allow_http = true;
     }
 
+    /// The same settings as environment variables, for the CLI (backend not
+    /// included: `storage migrate` runs before the switch).
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("ASSETGATE__STORAGE__S3__BUCKET", BUCKET.to_owned()),
+            ("ASSETGATE__STORAGE__S3__ENDPOINT", self.endpoint()),
+            ("ASSETGATE__STORAGE__S3__PREFIX", PREFIX.to_owned()),
+            (
+                "ASSETGATE__STORAGE__S3__ACCESS_KEY_ID",
+                ACCESS_KEY.to_owned(),
+            ),
+            (
+                "ASSETGATE__STORAGE__S3__SECRET_ACCESS_KEY",
+                SECRET_KEY.to_owned(),
+            ),
+            (
+                "ASSETGATE__STORAGE__S3__FORCE_PATH_STYLE",
+                "true".to_owned(),
+            ),
+            ("ASSETGATE__STORAGE__S3__ALLOW_HTTP", "true".to_owned()),
+        ]
+    }
+
     /// The file behind the object with this digest (s3s-fs keeps objects as files).
     pub fn object_path(&self, sha256: &str) -> PathBuf {
         self.root

@@ -541,15 +541,7 @@ async fn an_operator_uploads_retires_and_sees_a_missing_file_on_the_assets_page(
     let d = &browser.driver;
     log_in(&browser, &app, &token).await;
     d.goto(app.url("/admin/assets")).await.unwrap();
-    assert!(
-        d.find(By::Css(".empty"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .contains("No asset yet")
-    );
+    assert!(browser.text(".empty").await.contains("No asset yet"));
 
     // A refused upload (over the limit) says so, and adds nothing.
     let dir = tempfile::tempdir().unwrap();
@@ -619,21 +611,9 @@ async fn an_operator_uploads_retires_and_sees_a_missing_file_on_the_assets_page(
         seen.last() == Some(&100.0),
         "the bar reached 100 %: {seen:?}"
     );
-    let notice = d
-        .find(By::Css(".notice.ok"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let notice = browser.text(".notice.ok").await;
     assert!(notice.contains("added"), "{notice}");
-    let row = d
-        .find(By::Css("tbody tr"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let row = browser.text("tbody tr").await;
     assert!(
         row.contains("Ballade No. 1 <b>in G minor</b>"),
         "escaped: {row}"
@@ -668,7 +648,7 @@ async fn an_operator_uploads_retires_and_sees_a_missing_file_on_the_assets_page(
         .unwrap();
     d.accept_alert().await.unwrap();
     browser.wait_replaced(old).await;
-    let head = d.find(By::Css("h1")).await.unwrap().text().await.unwrap();
+    let head = browser.text("h1").await;
     assert!(head.contains("retired"), "{head}");
     browser.screenshot("22-asset-retired").await;
 
@@ -691,21 +671,9 @@ async fn an_operator_uploads_retires_and_sees_a_missing_file_on_the_assets_page(
         String::from_utf8_lossy(&out.stderr)
     );
     d.goto(app.url("/admin/assets")).await.unwrap();
-    let alert = d
-        .find(By::Css(".notice.error"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let alert = browser.text(".notice.error").await;
     assert!(alert.contains("missing or altered"), "{alert}");
-    let badge = d
-        .find(By::Css("tbody .badge.red"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let badge = browser.text("tbody .badge.red").await;
     assert_eq!(badge, "file missing");
     browser.screenshot("23-assets-file-missing").await;
 

@@ -1011,6 +1011,18 @@ impl Browser {
         self.wait_replaced(old).await;
     }
 
+    /// The text of the first element matching `css`.
+    pub async fn text(&self, css: &str) -> String {
+        use thirtyfour::prelude::*;
+        self.driver
+            .find(By::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// Runs a script in the page and returns its JSON result.
     pub async fn eval(&self, script: &str) -> Value {
         self.driver

@@ -13,6 +13,8 @@ mod m20261124_000005_operators;
 mod m20261124_000006_webhooks;
 mod m20261205_000007_audit_actors;
 mod m20261205_000008_asset_status;
+mod m20261206_000009_admin_roles;
+mod m20261206_000010_unordered_deliveries;
 
 pub struct Migrator;
 
@@ -28,6 +30,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000006_webhooks::Migration),
             Box::new(m20261205_000007_audit_actors::Migration),
             Box::new(m20261205_000008_asset_status::Migration),
+            Box::new(m20261206_000009_admin_roles::Migration),
+            Box::new(m20261206_000010_unordered_deliveries::Migration),
         ]
     }
 }

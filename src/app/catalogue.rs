@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use super::{App, AppError};
 use crate::domain::{
-    AssetId, AssetStatus, Countries, CountryCode, FileState, Quantity, Sha256Digest, file_name,
+    AssetId, AssetStatus, Countries, CountryCode, FileState, Quantity, Role, Sha256Digest,
+    file_name,
 };
 use crate::storage::VerifyError;
 use crate::storage::{Staged, StoredFile};
@@ -219,8 +220,10 @@ impl App {
     /// is known good, and dropping it instead leaves nothing behind.
     pub async fn stage_upload(
         &self,
+        by: &super::operators::Auditor,
         body: impl tokio::io::AsyncRead + Unpin,
     ) -> Result<Staged, AppError> {
+        by.permit(Role::Admin, "upload assets")?;
         self.storage
             .stage(body, 0, |_, _| {})
             .await
@@ -258,6 +261,8 @@ impl App {
         stored: &StoredFile,
         original: &str,
     ) -> Result<Asset, AppError> {
+        let by = by.into();
+        by.permit(Role::Admin, "add assets")?;
         self.check_draft(&draft).await?;
         let title = draft.title.trim().to_owned();
         let content_type = draft
@@ -287,7 +292,7 @@ impl App {
             Err(e @ AddAssetError::Contended) => return Err(AppError::Internal(e.into())),
         };
         self.audit(
-            &by.into(),
+            &by,
             "asset_add",
             format!("asset {}", asset.asset_id),
             serde_json::json!({"title": asset.title, "sha256": asset.sha256, "size_bytes": asset.size_bytes}),
@@ -304,6 +309,8 @@ impl App {
         id: AssetId,
         change: AssetChange,
     ) -> Result<Asset, AppError> {
+        let by = by.into();
+        by.permit(Role::Admin, "edit assets")?;
         if let Some(title) = &change.title
             && !(1..=300).contains(&title.trim().chars().count())
         {
@@ -323,7 +330,7 @@ impl App {
             .update_asset(id, change)
             .await?
             .ok_or(AppError::AssetNotFound(id))?;
-        self.audit(&by.into(), "asset_change", format!("asset {id}"), summary)
+        self.audit(&by, "asset_change", format!("asset {id}"), summary)
             .await;
         Ok(asset)
     }

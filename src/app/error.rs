@@ -2,7 +2,7 @@
 //! each variant to a status, a stable name and a code (`http::error`).
 
 use crate::domain::{
-    AdminId, AssetId, Countries, CountryCode, LineStatus, OrderLineId, OrderNumber, TokenId,
+    AdminId, AssetId, Countries, CountryCode, LineStatus, OrderLineId, OrderNumber, Role, TokenId,
     VendorId, WebhookId,
 };
 use crate::revocation::RevocationError;
@@ -25,10 +25,20 @@ pub enum AppError {
     TokenNotFound(TokenId),
     #[error("Admin {0} was not found.")]
     AdminNotFound(AdminId),
+    #[error(
+        "Your role ({role}) cannot {action}; that takes the {needed} role. Ask an admin to change your role."
+    )]
+    RoleForbidden {
+        role: Role,
+        needed: Role,
+        action: &'static str,
+    },
     #[error("Webhook endpoint {0} was not found.")]
     WebhookNotFound(WebhookId),
     #[error("Webhook delivery {0} was not found.")]
     DeliveryNotFound(i64),
+    #[error("Event {0} was never queued for this webhook endpoint.")]
+    EventNotFound(String),
     #[error("This URL cannot receive webhooks: {0}.")]
     WebhookUrlNotAllowed(String),
     #[error("A vendor may have at most {limit} webhook endpoints; delete one first.")]

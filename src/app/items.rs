@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use super::LineView;
 use crate::domain::{
-    AssetId, CancelReason, CancelReasonCode, CountryCode, CustomerName, LineStatus, Metadata,
-    OrderLineId, OrderNumber, Price, Quantity, ms_to_rfc3339,
+    AssetId, CancelReason, CancelReasonCode, CanceledBy, CountryCode, CustomerName, LineStatus,
+    Metadata, OrderLineId, OrderNumber, Price, Quantity, ms_to_rfc3339,
 };
 use crate::store::orders::OrderLine;
 
@@ -27,6 +27,9 @@ pub struct OrderItem {
     pub created_at: String,
     pub updated_at: String,
     pub canceled_at: Option<String>,
+    /// On a canceled line: `vendor` (the shop, through the API) or `operator`
+    /// (the gateway's console, admin API or CLI); the history names who exactly.
+    pub canceled_by: Option<CanceledBy>,
     pub cancel_reason: Option<CancelReason>,
     /// Why, as data: `refund`, `dispute`, `manual` or `legal`.
     pub cancel_reason_code: Option<CancelReasonCode>,
@@ -63,6 +66,7 @@ impl From<LineView> for OrderItem {
             created_at: ms_to_rfc3339(l.created_at_ms),
             updated_at: ms_to_rfc3339(l.updated_at_ms),
             canceled_at: l.canceled_at_ms.map(ms_to_rfc3339),
+            canceled_by: l.canceled_by.as_ref().map(CanceledBy::from),
             cancel_reason: l.cancel_reason,
             cancel_reason_code: l.cancel_reason_code,
             failure_message: l.failure_message,

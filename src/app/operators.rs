@@ -9,8 +9,8 @@ use serde_json::json;
 use super::{App, AppError};
 use crate::domain::secrets::{hash_presented_admin_token, hash_presented_session};
 use crate::domain::{
-    Actor, AdminId, AdminName, CancelWhy, Environment, OrderLineId, OrderRef, TokenId, VendorId,
-    VendorStatus, now_ms,
+    Actor, AdminId, AdminName, CancelWhy, Environment, OrderLineId, OrderRef, Role, TokenId,
+    VendorId, VendorStatus, now_ms,
 };
 use crate::links::{Action, Minted};
 use crate::store::admins::{AdminRecord, CreateAdminError, NewAudit};
@@ -44,6 +44,26 @@ impl Auditor {
         match self {
             Self::Operator(o) => o.actor(),
             Self::Cli(user) => Actor::Cli(user.clone()),
+        }
+    }
+
+    /// The one check of what a caller may change (SPEC §7): every use case
+    /// that changes something asks it first, with the role it needs. People
+    /// at the CLI hold the machine and its database: they may do everything.
+    pub(super) fn permit(&self, needed: Role, action: &'static str) -> Result<(), AppError> {
+        match self {
+            Self::Operator(o) if !o.role.allows(needed) => {
+                tracing::warn!(
+                    admin = %o.name, role = %o.role, needed = %needed, action,
+                    "refused: the operator's role is too low"
+                );
+                Err(AppError::RoleForbidden {
+                    role: o.role,
+                    needed,
+                    action,
+                })
+            }
+            _ => Ok(()),
         }
     }
 
@@ -141,12 +161,14 @@ impl App {
         line: Option<OrderLineId>,
         why: &CancelWhy,
     ) -> Result<Vec<OrderLine>, AppError> {
+        let by = Auditor::from(operator);
+        by.permit(Role::Admin, "cancel orders")?;
         let _turn = self.cancel_turn();
         let lines = self
             .cancel_order(&operator.actor(), order, line, why)
             .await?;
         self.audit(
-            &operator.into(),
+            &by,
             "cancel",
             order_target(order, line),
             json!({"reason": why.reason, "reason_code": why.code}),
@@ -163,11 +185,13 @@ impl App {
         line: OrderLineId,
         action: Action,
     ) -> Result<Minted, AppError> {
+        let by = Auditor::from(operator);
+        by.permit(Role::Support, "reissue links")?;
         let minted = self
             .link(&operator.actor(), order, line, action, "operator")
             .await?;
         self.audit(
-            &operator.into(),
+            &by,
             "link_reissue",
             order_target(order, Some(line)),
             json!({"action": action.as_str(), "jti": minted.jti}),
@@ -205,6 +229,8 @@ impl App {
         id: VendorId,
         status: VendorStatus,
     ) -> Result<Vendor, AppError> {
+        let by = by.into();
+        by.permit(Role::Admin, "suspend or activate vendors")?;
         let vendor = self
             .store
             .set_vendor_status(id, status)
@@ -215,7 +241,7 @@ impl App {
             VendorStatus::Suspended => "vendor_suspend",
         };
         self.audit(
-            &by.into(),
+            &by,
             action,
             format!("vendor {id}"),
             json!({"name": vendor.name}),
@@ -235,13 +261,15 @@ impl App {
         by: impl Into<Auditor>,
         id: TokenId,
     ) -> Result<TokenRecord, AppError> {
+        let by = by.into();
+        by.permit(Role::Admin, "revoke API tokens")?;
         let token = self
             .store
             .revoke_token(id)
             .await?
             .ok_or(AppError::TokenNotFound(id))?;
         self.audit(
-            &by.into(),
+            &by,
             "token_revoke",
             format!("token {id}"),
             json!({"vendor_id": token.vendor_id, "prefix": token.prefix}),
@@ -266,6 +294,7 @@ pub struct CreatedAdmin {
 /// Accounts: vendors, their API tokens, operators. Changes are audited.
 impl App {
     pub async fn create_vendor(&self, by: &Auditor, name: &str) -> Result<Vendor, AppError> {
+        by.permit(Role::Admin, "create vendors")?;
         let name = name.trim();
         if !(1..=200).contains(&name.chars().count()) {
             return Err(AppError::invalid("name", "must be 1 to 200 characters"));
@@ -288,6 +317,7 @@ impl App {
         vendor: VendorId,
         environment: Environment,
     ) -> Result<CreatedToken, AppError> {
+        by.permit(Role::Admin, "create API tokens")?;
         let (record, secret) = self
             .store
             .create_token(vendor, environment)
@@ -312,8 +342,10 @@ impl App {
         &self,
         by: &Auditor,
         name: AdminName,
+        role: Role,
     ) -> Result<CreatedAdmin, AppError> {
-        let (admin, token) = match self.store.create_admin(name).await {
+        by.permit(Role::Admin, "create operators")?;
+        let (admin, token) = match self.store.create_admin(name, role).await {
             Ok(created) => created,
             Err(CreateAdminError::NameTaken(name)) => {
                 return Err(AppError::invalid(
@@ -327,7 +359,7 @@ impl App {
             by,
             "admin_create",
             format!("admin {}", admin.admin_id),
-            json!({"name": admin.name}),
+            json!({"name": admin.name, "role": admin.role}),
         )
         .await;
         Ok(CreatedAdmin { admin, token })
@@ -335,6 +367,7 @@ impl App {
 
     /// Revokes an operator's token and ends its console sessions.
     pub async fn revoke_admin(&self, by: &Auditor, id: AdminId) -> Result<AdminRecord, AppError> {
+        by.permit(Role::Admin, "revoke operators")?;
         let admin = self
             .store
             .revoke_admin(id)
@@ -345,6 +378,39 @@ impl App {
             "admin_revoke",
             format!("admin {id}"),
             json!({"name": admin.name}),
+        )
+        .await;
+        Ok(admin)
+    }
+}
+
+impl App {
+    /// Changes an operator's role; audited as `admin_set_role` with the old
+    /// and the new role.
+    pub async fn set_admin_role(
+        &self,
+        by: &Auditor,
+        id: AdminId,
+        role: Role,
+    ) -> Result<AdminRecord, AppError> {
+        by.permit(Role::Admin, "change roles")?;
+        let before = self
+            .store
+            .list_admins()
+            .await?
+            .into_iter()
+            .find(|a| a.admin_id == id)
+            .ok_or(AppError::AdminNotFound(id))?;
+        let admin = self
+            .store
+            .set_admin_role(id, role)
+            .await?
+            .ok_or(AppError::AdminNotFound(id))?;
+        self.audit(
+            by,
+            "admin_set_role",
+            format!("admin {id}"),
+            json!({"name": admin.name, "from": before.role, "to": admin.role}),
         )
         .await;
         Ok(admin)

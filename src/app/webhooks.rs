@@ -8,12 +8,12 @@ use rand::Rng as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
 
-use super::operators::Operator;
+use super::operators::{Auditor, Operator};
 use super::worker::{Job, Pass, Wake};
 use super::{App, AppError};
 use crate::domain::{
-    Actor, EventFilter, EventType, Tenant, VendorId, WebhookId, WebhookStatus, ms_to_rfc3339,
-    now_ms,
+    DeliveryState, EventFilter, EventType, Role, Tenant, VendorId, WebhookId, WebhookStatus,
+    ms_to_rfc3339, now_ms,
 };
 use crate::store::orders::OrderLine;
 use crate::store::webhooks::{Claimed, Delivery, NewWebhook, NewWebhookEvent, Webhook};
@@ -42,14 +42,20 @@ pub struct CreatedWebhook {
     pub secret: SecretString,
 }
 
+/// A delivery as its endpoint's page shows it.
+pub struct DeliveryRow {
+    pub delivery: Delivery,
+    pub kind: EventType,
+    /// The event of the earlier delivery this pending one waits behind
+    /// (deliveries go out in order; tests never wait).
+    pub waiting_for: Option<String>,
+}
+
 /// The webhook event `kind` of `line`, as it is now: `{type, timestamp,
 /// environment, data: OrderItem}` (links null; a cancel says who canceled).
 pub fn line_event(kind: EventType, line: &OrderLine) -> NewWebhookEvent {
-    let mut data = serde_json::to_value(super::items::OrderItem::of_line(line.clone()))
+    let data = serde_json::to_value(super::items::OrderItem::of_line(line.clone()))
         .unwrap_or_else(|_| json!({}));
-    if kind == EventType::Canceled {
-        data["canceled_by"] = json!(line.canceled_by.as_ref().map(Actor::kind));
-    }
     NewWebhookEvent {
         tenant: Tenant {
             vendor: line.vendor_id,
@@ -155,9 +161,25 @@ impl App {
         tenant: Option<Tenant>,
         before: Option<i64>,
         limit: u64,
-    ) -> Result<Vec<(Delivery, EventType)>, AppError> {
+    ) -> Result<Vec<DeliveryRow>, AppError> {
         self.webhook(id, tenant).await?;
-        Ok(self.store.deliveries(id, before, limit).await?)
+        let rows = self.store.deliveries(id, before, limit).await?;
+        let head = self.store.queue_head(id).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(delivery, kind)| DeliveryRow {
+                waiting_for: head
+                    .as_ref()
+                    .filter(|h| {
+                        delivery.ordered
+                            && delivery.state == DeliveryState::Pending
+                            && h.id < delivery.id
+                    })
+                    .map(|h| h.event_id.clone()),
+                delivery,
+                kind,
+            })
+            .collect())
     }
 
     /// Every endpoint of a vendor (operators).
@@ -170,6 +192,45 @@ impl App {
     /// or by failing too long is enabled again: the operator redelivers
     /// because it works now. A deleted endpoint's deliveries are gone.
     pub async fn redeliver(&self, operator: &Operator, id: i64) -> Result<Delivery, AppError> {
+        let by = Auditor::from(operator);
+        by.permit(Role::Admin, "redeliver webhooks")?;
+        let (delivery, reenabled) = self.requeue(id).await?;
+        self.audit(
+            &by,
+            "webhook_redeliver",
+            format!("delivery {id}"),
+            json!({
+                "webhook_id": delivery.webhook_id,
+                "event_id": delivery.event_id,
+                "reenabled": reenabled,
+            }),
+        )
+        .await;
+        Ok(delivery)
+    }
+
+    /// A vendor's retry of one event on one of its endpoints (SPEC §9
+    /// extension): the delivery is queued again, due now, like an operator's
+    /// redeliver (a disabled endpoint is enabled again).
+    pub async fn retry_delivery(
+        &self,
+        tenant: Tenant,
+        webhook: WebhookId,
+        event_id: &str,
+    ) -> Result<(Delivery, EventType), AppError> {
+        self.webhook(webhook, Some(tenant)).await?;
+        let found = self
+            .store
+            .delivery_of_event(webhook, event_id)
+            .await?
+            .ok_or_else(|| AppError::EventNotFound(event_id.chars().take(100).collect()))?;
+        let (delivery, _) = self.requeue(found.0.id).await?;
+        Ok((delivery, found.1))
+    }
+
+    /// Queues a delivery again, due now; enables its endpoint again if it
+    /// was disabled. Returns the delivery and whether it enabled the endpoint.
+    async fn requeue(&self, id: i64) -> Result<(Delivery, bool), AppError> {
         let queued = self
             .store
             .delivery(id)
@@ -190,18 +251,7 @@ impl App {
             .await?
             .ok_or(AppError::DeliveryNotFound(id))?;
         self.deliveries.wake();
-        self.audit(
-            &operator.into(),
-            "webhook_redeliver",
-            format!("delivery {id}"),
-            json!({
-                "webhook_id": delivery.webhook_id,
-                "event_id": delivery.event_id,
-                "reenabled": reenabled,
-            }),
-        )
-        .await;
-        Ok(delivery)
+        Ok((delivery, reenabled))
     }
 
     /// The wake-up handle of the delivery worker (a change with events pulls it).

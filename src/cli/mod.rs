@@ -157,9 +157,21 @@ enum AdminCmd {
         /// The operator's name, as the audit log shows it (1 to 100 characters).
         #[arg(long)]
         name: String,
+        /// What the operator may do: `viewer` reads everything; `support` also
+        /// reissues links; `admin` also cancels and manages everything.
+        #[arg(long, default_value = "admin", value_parser = ["viewer", "support", "admin"])]
+        role: String,
     },
-    /// List operators (never their tokens).
+    /// List operators with their roles (never their tokens).
     List,
+    /// Change an operator's role (its open console sessions follow at once).
+    SetRole {
+        /// The operator's id (from `admin list`).
+        admin_id: String,
+        /// `viewer`, `support` or `admin`.
+        #[arg(value_parser = ["viewer", "support", "admin"])]
+        role: String,
+    },
     /// Revoke an operator's token and end its console sessions.
     Revoke {
         /// The operator's id (from `admin list`).
@@ -392,6 +404,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<Option<Outp
     }))
 }
 
+fn admin_id_arg(s: &str) -> anyhow::Result<AdminId> {
+    AdminId::parse(s).map_err(|_| anyhow::anyhow!("{s:?} is not an admin id (see `admin list`)"))
+}
+
 /// The commands that read or change the gateway's data.
 async fn manage(app: &App, command: Command) -> anyhow::Result<serde_json::Value> {
     let by = auditor();
@@ -442,9 +458,10 @@ async fn manage(app: &App, command: Command) -> anyhow::Result<serde_json::Value
             })?;
             serde_json::to_value(TokenItem::from(app.operator_revoke_token(by, id).await?))?
         }
-        Command::Admin(AdminCmd::Create { name }) => {
+        Command::Admin(AdminCmd::Create { name, role }) => {
             let name = AdminName::parse(&name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
-            let created = app.create_admin(&by, name).await?;
+            let role = role.parse().map_err(|e| anyhow::anyhow!("--role: {e}"))?;
+            let created = app.create_admin(&by, name, role).await?;
             let mut shown = serde_json::to_value(AdminItem::from(created.admin))?;
             shown["token"] = json!(created.token.expose_secret());
             shown
@@ -454,10 +471,13 @@ async fn manage(app: &App, command: Command) -> anyhow::Result<serde_json::Value
             json!({ "admins": admins })
         }
         Command::Admin(AdminCmd::Revoke { admin_id }) => {
-            let id = AdminId::parse(&admin_id).map_err(|_| {
-                anyhow::anyhow!("{admin_id:?} is not an admin id (see `admin list`)")
-            })?;
+            let id = admin_id_arg(&admin_id)?;
             serde_json::to_value(AdminItem::from(app.revoke_admin(&by, id).await?))?
+        }
+        Command::Admin(AdminCmd::SetRole { admin_id, role }) => {
+            let id = admin_id_arg(&admin_id)?;
+            let role = role.parse().map_err(|e| anyhow::anyhow!("ROLE: {e}"))?;
+            serde_json::to_value(AdminItem::from(app.set_admin_role(&by, id, role).await?))?
         }
         Command::Asset(AssetCmd::Add(args)) => {
             serde_json::to_value(AssetItem::from(asset::add(app, &by, args).await?))?

@@ -1,7 +1,7 @@
 //! What templates show, prepared: times as text, statuses as badge classes.
 //! Templates only render these; escaping is askama's default.
 
-use crate::domain::LineStatus;
+use crate::domain::{LineStatus, Role};
 
 /// `2026-11-24 18:40:12 UTC`.
 pub fn when(ms: i64) -> String {
@@ -24,6 +24,7 @@ pub fn status_class(status: LineStatus) -> &'static str {
 /// which section the navigation highlights.
 pub struct Chrome {
     pub operator: String,
+    pub role: Role,
     pub csrf: String,
     pub section: &'static str,
 }
@@ -32,18 +33,21 @@ impl Chrome {
     pub fn new(session: &super::ConsoleSession, section: &'static str) -> Self {
         Self {
             operator: session.operator.name.as_str().to_owned(),
+            role: session.operator.role,
             csrf: session.csrf.expose().to_owned(),
             section,
         }
     }
 
-    /// `current` when `section` is this page's, for the navigation.
-    pub fn nav(&self, section: &str) -> &'static str {
-        if self.section == section {
-            "current"
-        } else {
-            ""
-        }
+    /// Whether the operator may reissue links (the console hides what the
+    /// role cannot do; the use cases refuse it anyway).
+    pub fn support(&self) -> bool {
+        self.role.allows(Role::Support)
+    }
+
+    /// Whether the operator may cancel, edit the catalogue and manage vendors.
+    pub fn admin(&self) -> bool {
+        self.role.allows(Role::Admin)
     }
 }
 

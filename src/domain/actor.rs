@@ -42,6 +42,24 @@ impl Actor {
     }
 }
 
+/// Who canceled a line, as every API says it (SPEC §7): the shop (through
+/// its API), or the gateway's operators (console, admin API or CLI).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CanceledBy {
+    Vendor,
+    Operator,
+}
+
+impl From<&Actor> for CanceledBy {
+    fn from(actor: &Actor) -> Self {
+        match actor {
+            Actor::Vendor(_) => Self::Vendor,
+            Actor::Operator(_) | Actor::Cli(_) | Actor::System => Self::Operator,
+        }
+    }
+}
+
 impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -8,16 +8,18 @@ pub mod file_name;
 mod ids;
 mod privacy;
 mod revocation;
+mod role;
 pub mod secrets;
 mod status;
 mod values;
 mod webhook;
 
-pub use actor::{Actor, OrderRef, Tenant};
+pub use actor::{Actor, CanceledBy, OrderRef, Tenant};
 pub use digest::{Sha256Digest, is_sha256_hex};
 pub use ids::{AdminId, AssetId, LineId, OrderLineId, OrderNumber, TokenId, VendorId, WebhookId};
 pub use privacy::IpPolicy;
 pub use revocation::Revocation;
+pub use role::Role;
 pub use status::{AssetStatus, Environment, FileState, LineStatus, VendorStatus};
 pub use values::{
     AdminName, CancelReason, Countries, CountryCode, CustomerName, IdempotencyKey, Metadata, Price,

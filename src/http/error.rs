@@ -222,6 +222,7 @@ fn app_meta(e: &AppError) -> (&'static str, u32, StatusCode) {
     match e {
         AppError::LinkInvalid => ("link_invalid", 40302, S::FORBIDDEN),
         AppError::AccessRevoked => ("access_revoked", 40303, S::FORBIDDEN),
+        AppError::RoleForbidden { .. } => ("role_forbidden", 40304, S::FORBIDDEN),
         AppError::OrderNotFound { .. } => ("order_not_found", 40402, S::NOT_FOUND),
         AppError::AssetNotFound(_) => ("asset_not_found", 40403, S::NOT_FOUND),
         AppError::FileUnavailable => ("file_unavailable", 40404, S::NOT_FOUND),
@@ -229,7 +230,9 @@ fn app_meta(e: &AppError) -> (&'static str, u32, StatusCode) {
         AppError::TokenNotFound(_) => ("token_not_found", 40406, S::NOT_FOUND),
         AppError::AdminNotFound(_) => ("admin_not_found", 40409, S::NOT_FOUND),
         AppError::WebhookNotFound(_) => ("webhook_not_found", 40407, S::NOT_FOUND),
-        AppError::DeliveryNotFound(_) => ("delivery_not_found", 40408, S::NOT_FOUND),
+        AppError::DeliveryNotFound(_) | AppError::EventNotFound(_) => {
+            ("delivery_not_found", 40408, S::NOT_FOUND)
+        }
         AppError::WebhookUrlNotAllowed(_) => {
             ("webhook_url_not_allowed", 42208, S::UNPROCESSABLE_ENTITY)
         }
@@ -284,9 +287,13 @@ fn app_details(e: &AppError) -> Option<Value> {
         AppError::VendorNotFound(vendor) => Some(json!({"vendor_id": vendor})),
         AppError::TokenNotFound(token) => Some(json!({"token_id": token})),
         AppError::AdminNotFound(admin) => Some(json!({"admin_id": admin})),
+        AppError::RoleForbidden { role, needed, .. } => {
+            Some(json!({"role": role, "required_role": needed}))
+        }
         AppError::WebhookNotFound(id) => Some(json!({"webhook_id": id})),
         AppError::WebhookLimitReached { limit } => Some(json!({"limit": limit})),
         AppError::DeliveryNotFound(id) => Some(json!({"delivery_id": id})),
+        AppError::EventNotFound(id) => Some(json!({"event_id": id})),
         AppError::OrderExists { order, line } => {
             Some(json!({"order_id": order, "order_line_id": line}))
         }

@@ -74,6 +74,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, panic_route: bool, metrics: bool)
         resource("/webhooks/{webhook_id}/deliveries", "GET")
             .route(web::get().to(webhooks::deliveries)),
         resource("/webhooks/{webhook_id}/test", "POST").route(web::post().to(webhooks::test)),
+        resource("/webhooks/{webhook_id}/deliveries/{event_id}/retry", "POST")
+            .route(web::post().to(webhooks::retry)),
         resource("/admin/api/orders", "GET").route(web::get().to(admin::orders::search)),
         resource(
             "/admin/api/orders/{vendor_id}/{environment}/{order_id}",
@@ -112,6 +114,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, panic_route: bool, metrics: bool)
             .route(web::get().to(admin::assets::detail))
             .route(web::patch().to(admin::assets::change)),
         resource("/admin/api/overview", "GET").route(web::get().to(admin::overview::overview)),
+        resource("/admin/api/me", "GET").route(web::get().to(admin::overview::me)),
         resource("/admin/api/audit", "GET").route(web::get().to(admin::audit::audit)),
     ];
     for r in routes {

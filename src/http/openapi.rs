@@ -102,6 +102,14 @@ schema!(
     one_of(&["ACTIVE", "SUSPENDED"], "A vendor's state.")
 );
 schema!(
+    domain::Role,
+    "Role",
+    one_of(
+        &["viewer", "support", "admin"],
+        "What an operator may do: `viewer` reads; `support` also reissues links; `admin` also cancels and manages."
+    )
+);
+schema!(
     domain::AssetStatus,
     "AssetStatus",
     one_of(
@@ -144,6 +152,14 @@ schema!(
     one_of(
         &["pending", "delivered", "failed"],
         "A webhook delivery's state."
+    )
+);
+schema!(
+    domain::CanceledBy,
+    "CanceledBy",
+    one_of(
+        &["vendor", "operator"],
+        "Who canceled a line: the shop through its API, or the gateway's operators."
     )
 );
 schema!(
@@ -321,6 +337,7 @@ impl Modify for Security {
         routes::webhooks::delete,
         routes::webhooks::deliveries,
         routes::webhooks::test,
+        routes::webhooks::retry,
         routes::admin::orders::search,
         routes::admin::orders::detail,
         routes::admin::orders::cancel,
@@ -338,14 +355,15 @@ impl Modify for Security {
         routes::admin::assets::detail,
         routes::admin::assets::change,
         routes::admin::overview::overview,
+        routes::admin::overview::me,
         routes::admin::audit::audit,
     ),
     components(schemas(
         domain::OrderNumber, domain::OrderLineId, domain::AssetId, domain::Quantity,
         domain::VendorId, domain::TokenId, domain::AdminId, domain::WebhookId,
         domain::Environment, domain::LineStatus, domain::VendorStatus, domain::EventType,
-        domain::AssetStatus, domain::FileState,
-        domain::WebhookStatus, domain::DeliveryState, domain::CancelReasonCode,
+        domain::AssetStatus, domain::FileState, domain::Role,
+        domain::WebhookStatus, domain::DeliveryState, domain::CancelReasonCode, domain::CanceledBy,
         domain::CustomerName, domain::CancelReason, domain::AdminName, domain::CountryCode,
         domain::Sha256Digest, domain::Actor, domain::Price, domain::Metadata,
         crate::links::Action,

@@ -93,6 +93,27 @@ impl Segment for DeliveryNumber {
     }
 }
 
+/// A webhook event's id (`webhook-id` of its deliveries).
+#[derive(Debug, Clone)]
+pub struct EventId(pub String);
+
+impl Segment for EventId {
+    const NAME: &'static str = "event_id";
+    const DESCRIPTION: &'static str = "The event (its `webhook-id` header)";
+    const INTEGER: bool = false;
+    fn parse(raw: &str) -> Result<Self, String> {
+        let fits = (1..=100).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if fits {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err("must be an event id as `GET /webhooks/{id}/deliveries` lists it".to_owned())
+        }
+    }
+}
+
 /// The segment `T` of the matched route, parsed (422 naming it).
 pub fn segment<T: Segment>(req: &HttpRequest) -> Result<T, ApiError> {
     let raw = req.match_info().get(T::NAME).unwrap_or_default();

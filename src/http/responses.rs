@@ -217,7 +217,7 @@ impl DeliveryPage {
             .app
             .webhook_deliveries(id, tenant, before, limit + 1)
             .await?;
-        let (rows, next_cursor) = page_of(rows, limit, |(d, _)| encode_cursor(&[d.id]));
+        let (rows, next_cursor) = page_of(rows, limit, |r| encode_cursor(&[r.delivery.id]));
         Ok(Self {
             deliveries: rows.into_iter().map(DeliveryItem::from).collect(),
             next_cursor,

@@ -203,6 +203,7 @@ pub async fn receive(
     extra: &[&str],
     before_file: impl Fn(&Fields) -> Result<(), ApiError>,
 ) -> Result<Asset, ApiError> {
+    let by: Auditor = by.into();
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -274,7 +275,7 @@ pub async fn receive(
         let body = limited(part, limit, idle, fault.clone());
         let stored = state
             .app
-            .stage_upload(tokio_util::io::StreamReader::new(Box::pin(body)))
+            .stage_upload(&by, tokio_util::io::StreamReader::new(Box::pin(body)))
             .await;
         match (stored, fault.get()) {
             (_, Some(BodyFault::TooLarge)) => return Err(too_large),

@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use crate::app::operators::{AuditEntry, VendorSummary};
+use crate::app::operators::{AuditEntry, Operator, VendorSummary};
 use crate::app::search::{OrderDetail, OrderSummary, Overview};
+use crate::app::webhooks::DeliveryRow;
 use crate::domain::{
     Actor, AdminId, AdminName, AssetId, AssetStatus, CountryCode, DeliveryState, Environment,
-    EventType, FileState, LineId, LineStatus, OrderLineId, OrderNumber, Sha256Digest, TokenId,
-    VendorId, VendorStatus, WebhookId, WebhookStatus, ms_to_rfc3339,
+    EventType, FileState, LineId, LineStatus, OrderLineId, OrderNumber, Role, Sha256Digest,
+    TokenId, VendorId, VendorStatus, WebhookId, WebhookStatus, ms_to_rfc3339,
 };
 use crate::links::Minted;
 use crate::revocation::SetState;
@@ -203,7 +204,6 @@ pub struct RevocationItem {
 pub struct AdminLineItem {
     #[serde(flatten)]
     pub item: OrderItem,
-    pub canceled_by: Option<Actor>,
     pub revocation: RevocationItem,
 }
 
@@ -266,7 +266,6 @@ impl From<OrderDetail> for OrderDetailItem {
                 .lines
                 .into_iter()
                 .map(|(line, r)| AdminLineItem {
-                    canceled_by: line.canceled_by.clone(),
                     item: OrderItem::of_line(line),
                     revocation: RevocationItem {
                         revoked: r.revoked,
@@ -392,6 +391,7 @@ impl From<AuditEntry> for AuditItem {
 pub struct AdminItem {
     pub admin_id: AdminId,
     pub name: AdminName,
+    pub role: Role,
     pub prefix: String,
     pub created_at: String,
     pub revoked_at: Option<String>,
@@ -402,9 +402,28 @@ impl From<AdminRecord> for AdminItem {
         Self {
             admin_id: a.admin_id,
             name: a.name,
+            role: a.role,
             prefix: a.display_prefix,
             created_at: ms_to_rfc3339(a.created_at_ms),
             revoked_at: a.revoked_at_ms.map(ms_to_rfc3339),
+        }
+    }
+}
+
+/// `GET /admin/api/me`: the calling operator.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MeItem {
+    pub admin_id: AdminId,
+    pub name: AdminName,
+    pub role: Role,
+}
+
+impl From<&Operator> for MeItem {
+    fn from(o: &Operator) -> Self {
+        Self {
+            admin_id: o.id,
+            name: o.name.clone(),
+            role: o.role,
         }
     }
 }
@@ -451,22 +470,41 @@ pub struct DeliveryItem {
     pub attempts: i32,
     pub last_status: Option<i32>,
     pub last_error: Option<String>,
+    /// When it is tried next; `null` once it is over, and while it waits
+    /// behind an earlier delivery (`waiting_for`). A time in the past means
+    /// it is due and being sent.
     pub next_attempt_at: Option<String>,
+    /// The event of the earlier delivery to this endpoint that this pending
+    /// one waits behind (deliveries go out in order; `webhook.test` never waits).
+    pub waiting_for: Option<String>,
     pub created_at: String,
 }
 
-impl From<(Delivery, EventType)> for DeliveryItem {
-    fn from((d, kind): (Delivery, EventType)) -> Self {
+impl DeliveryItem {
+    /// A delivery just queued again: due now, waiting for nothing yet.
+    pub fn queued(delivery: Delivery, kind: EventType) -> Self {
+        Self::from(DeliveryRow {
+            delivery,
+            kind,
+            waiting_for: None,
+        })
+    }
+}
+
+impl From<DeliveryRow> for DeliveryItem {
+    fn from(row: DeliveryRow) -> Self {
+        let d = row.delivery;
         Self {
             delivery_id: d.id,
             event_id: d.event_id,
-            kind,
+            kind: row.kind,
             state: d.state,
             attempts: d.attempts,
             last_status: d.last_status,
             last_error: d.last_error,
-            next_attempt_at: (d.state == DeliveryState::Pending)
+            next_attempt_at: (d.state == DeliveryState::Pending && row.waiting_for.is_none())
                 .then(|| ms_to_rfc3339(d.next_attempt_at_ms)),
+            waiting_for: row.waiting_for,
             created_at: ms_to_rfc3339(d.created_at_ms),
         }
     }

@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use super::entities::{admin_audit, admin_sessions, admins};
 use super::{Op as _, Store, StoreError, is_unique_violation};
 use crate::domain::secrets::{Hidden, generate_admin_token, generate_session, hashes_equal};
-use crate::domain::{Actor, AdminId, AdminName, now_ms};
+use crate::domain::{Actor, AdminId, AdminName, Role, now_ms};
 
 /// An admin as listed: never the token.
 pub use super::entities::admins::Model as AdminRecord;
@@ -20,6 +20,17 @@ pub use super::entities::admins::Model as AdminRecord;
 pub struct Operator {
     pub id: AdminId,
     pub name: AdminName,
+    pub role: Role,
+}
+
+impl From<admins::Model> for Operator {
+    fn from(a: admins::Model) -> Self {
+        Self {
+            id: a.admin_id,
+            name: a.name,
+            role: a.role,
+        }
+    }
 }
 
 /// A console session, resolved.
@@ -55,6 +66,7 @@ impl Store {
     pub async fn create_admin(
         &self,
         name: AdminName,
+        role: Role,
     ) -> Result<(AdminRecord, SecretString), CreateAdminError> {
         let secret = generate_admin_token();
         let model = admins::ActiveModel {
@@ -62,6 +74,7 @@ impl Store {
             name: Set(name.clone()),
             token_hash: Set(secret.hash),
             display_prefix: Set(secret.display_prefix),
+            role: Set(role),
             created_at_ms: Set(now_ms()),
             revoked_at_ms: Set(None),
         };
@@ -98,6 +111,23 @@ impl Store {
         admins::Entity::find_by_id(id).one(self.conn()).await.op(op)
     }
 
+    /// Changes an admin's role (its live sessions see it on their next
+    /// request); `None` when unknown.
+    pub async fn set_admin_role(
+        &self,
+        id: AdminId,
+        role: Role,
+    ) -> Result<Option<AdminRecord>, StoreError> {
+        let op = "changing an admin's role";
+        admins::Entity::update_many()
+            .col_expr(admins::Column::Role, Expr::value(role.as_str()))
+            .filter(admins::Column::AdminId.eq(id))
+            .exec(self.conn())
+            .await
+            .op(op)?;
+        admins::Entity::find_by_id(id).one(self.conn()).await.op(op)
+    }
+
     /// The active admin whose token hashes to `hash`.
     pub async fn authenticate_admin(&self, hash: &str) -> Result<Option<Operator>, StoreError> {
         let found = admins::Entity::find()
@@ -108,10 +138,7 @@ impl Store {
             .op("authenticating an admin")?;
         Ok(found
             .filter(|a| hashes_equal(&a.token_hash, hash))
-            .map(|a| Operator {
-                id: a.admin_id,
-                name: a.name,
-            }))
+            .map(Operator::from))
     }
 
     /// Opens a console session for `ttl_ms`; returns the cookie secret and the CSRF token.
@@ -152,10 +179,7 @@ impl Store {
             .await
             .op(op)?;
         Ok(admin.map(|a| Session {
-            operator: Operator {
-                id: a.admin_id,
-                name: a.name,
-            },
+            operator: a.into(),
             csrf: session.csrf,
             expires_at_ms: session.expires_at_ms,
         }))

@@ -117,6 +117,7 @@ pub(super) async fn enqueue<C: ConnectionTrait>(
                     last_error: Set(None),
                     created_at_ms: Set(now),
                     finished_at_ms: Set(None),
+                    ordered: Set(event.kind != EventType::Test),
                 }),
         );
         event_rows.push(webhook_events::ActiveModel {
@@ -300,6 +301,30 @@ impl Store {
             .collect())
     }
 
+    /// The delivery of event `event_id` to endpoint `webhook`, with its kind.
+    pub async fn delivery_of_event(
+        &self,
+        webhook: WebhookId,
+        event_id: &str,
+    ) -> Result<Option<(Delivery, EventType)>, StoreError> {
+        let op = "loading a webhook delivery by event";
+        let Some(delivery) = webhook_deliveries::Entity::find()
+            .filter(webhook_deliveries::Column::WebhookId.eq(webhook))
+            .filter(webhook_deliveries::Column::EventId.eq(event_id))
+            .one(self.conn())
+            .await
+            .op(op)?
+        else {
+            return Ok(None);
+        };
+        let kind = webhook_events::Entity::find_by_id(delivery.event_id.clone())
+            .one(self.conn())
+            .await
+            .op(op)?
+            .map_or(EventType::Test, |e| e.kind);
+        Ok(Some((delivery, kind)))
+    }
+
     /// One delivery.
     pub async fn delivery(&self, id: i64) -> Result<Option<Delivery>, StoreError> {
         webhook_deliveries::Entity::find_by_id(id)
@@ -389,7 +414,8 @@ impl Store {
                 )
         };
         // (SELECT next_attempt_at_ms FROM webhook_deliveries d WHERE d.webhook_id
-        //  = webhooks.id AND d.state = 'pending' ORDER BY d.id LIMIT 1) <= now
+        //  = webhooks.id AND d.state = 'pending' AND d.ordered ORDER BY d.id
+        //  LIMIT 1) <= now, or a test delivery (unordered) is due.
         let d = Alias::new("d");
         let mut head = Query::select();
         head.column((d.clone(), D::NextAttemptAtMs))
@@ -398,12 +424,23 @@ impl Store {
                 Expr::col((d.clone(), D::WebhookId)).equals((webhooks::Entity, W::WebhookId)),
             )
             .and_where(Expr::col((d.clone(), D::State)).eq(DeliveryState::Pending))
-            .order_by((d, D::Id), Order::Asc)
+            .and_where(Expr::col((d.clone(), D::Ordered)).eq(true))
+            .order_by((d.clone(), D::Id), Order::Asc)
             .limit(1);
         let head_due = Expr::SubQuery(None, Box::new(head.into())).lte(now);
+        let mut test = Query::select();
+        test.expr(Expr::val(1))
+            .from_as(webhook_deliveries::Entity, d.clone())
+            .and_where(
+                Expr::col((d.clone(), D::WebhookId)).equals((webhooks::Entity, W::WebhookId)),
+            )
+            .and_where(Expr::col((d.clone(), D::State)).eq(DeliveryState::Pending))
+            .and_where(Expr::col((d.clone(), D::Ordered)).eq(false))
+            .and_where(Expr::col((d, D::NextAttemptAtMs)).lte(now));
+        let test_due = Expr::exists(test);
         let candidates = webhooks::Entity::find()
             .filter(free())
-            .filter(head_due)
+            .filter(Condition::any().add(head_due).add(test_due))
             .limit(limit)
             .all(self.conn())
             .await
@@ -453,24 +490,43 @@ impl Store {
             .op(op)
     }
 
-    /// The endpoint's first pending delivery and its event, if it is due now
-    /// (a first delivery waiting for its retry holds back the ones after it).
-    pub async fn next_delivery(&self, webhook: &Webhook) -> Result<Option<Claimed>, StoreError> {
+    /// The endpoint's first pending ordered delivery (the one every later
+    /// ordered delivery waits behind), due or not.
+    pub async fn queue_head(&self, webhook: WebhookId) -> Result<Option<Delivery>, StoreError> {
         use webhook_deliveries::Column as D;
-        let op = "loading the next webhook delivery";
-        let Some(head) = webhook_deliveries::Entity::find()
-            .filter(D::WebhookId.eq(webhook.webhook_id))
+        webhook_deliveries::Entity::find()
+            .filter(D::WebhookId.eq(webhook))
             .filter(D::State.eq(DeliveryState::Pending))
+            .filter(D::Ordered.eq(true))
             .order_by_asc(D::Id)
             .one(self.conn())
             .await
-            .op(op)?
-        else {
-            return Ok(None);
+            .op("loading a webhook endpoint's queue head")
+    }
+
+    /// What the endpoint sends next, if anything is due now: a due test
+    /// delivery (tests never wait), else the first pending ordered delivery
+    /// (one waiting for its retry holds back the ordered ones after it).
+    pub async fn next_delivery(&self, webhook: &Webhook) -> Result<Option<Claimed>, StoreError> {
+        use webhook_deliveries::Column as D;
+        let op = "loading the next webhook delivery";
+        let now = now_ms();
+        let test = webhook_deliveries::Entity::find()
+            .filter(D::WebhookId.eq(webhook.webhook_id))
+            .filter(D::State.eq(DeliveryState::Pending))
+            .filter(D::Ordered.eq(false))
+            .filter(D::NextAttemptAtMs.lte(now))
+            .order_by_asc(D::Id)
+            .one(self.conn())
+            .await
+            .op(op)?;
+        let head = match test {
+            Some(test) => test,
+            None => match self.queue_head(webhook.webhook_id).await? {
+                Some(head) if head.next_attempt_at_ms <= now => head,
+                _ => return Ok(None),
+            },
         };
-        if head.next_attempt_at_ms > now_ms() {
-            return Ok(None);
-        }
         let Some(event) = webhook_events::Entity::find_by_id(head.event_id.clone())
             .one(self.conn())
             .await

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use assetgate::domain::{Environment, VendorStatus};
+use assetgate::domain::{Environment, Role, VendorStatus};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -22,6 +22,8 @@ both_backends!(
     bad_input_on_admin_routes_answers_error_response_json,
     ip_addresses_are_truncated_and_old_access_events_purged,
     access_history_batches_are_stored_whole_or_not_at_all,
+    roles_limit_what_each_operator_may_change_and_a_refusal_changes_nothing,
+    canceled_lines_say_who_canceled_and_when_in_every_api,
 );
 
 async fn json(res: reqwest::Response) -> Value {
@@ -270,7 +272,9 @@ async fn order_detail_shows_lines_revocation_state_and_every_history_kind_with_i
     let lines = detail["lines"].as_array().unwrap();
     assert_eq!(lines[0]["status"], "CANCELED");
     assert_eq!(lines[0]["cancel_reason"], "Chargeback");
-    assert_eq!(lines[0]["canceled_by"], "operator:Ann Support");
+    assert_eq!(lines[0]["canceled_by"], "operator");
+    assert!(lines[0]["canceled_at"].is_string(), "{detail}");
+    assert_eq!(lines[1]["canceled_by"], Value::Null);
     assert_eq!(lines[0]["revocation"]["revoked"], true, "{detail}");
     assert_eq!(lines[0]["revocation"]["pending"], false);
     assert!(lines[0]["revocation"]["until"].is_string());
@@ -769,4 +773,265 @@ async fn access_history_batches_are_stored_whole_or_not_at_all(backend: Backend)
         .await;
     assert!(refused.is_err(), "the counts' table is gone: {refused:?}");
     assert_eq!(app.store.history(&[line]).await.unwrap().len(), 300);
+}
+
+/// SPEC §7 roles: a `viewer` reads everything and changes nothing; `support`
+/// also reissues links; only `admin` cancels, edits the catalogue and manages
+/// vendors, tokens and webhooks. A refused call answers 403 `role_forbidden`
+/// and leaves everything as it was.
+async fn roles_limit_what_each_operator_may_change_and_a_refusal_changes_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let viewer = app.operator("Vic Viewer", Role::Viewer).await;
+    let support = app.operator("Sue Support", Role::Support).await;
+    let admin = app.admin("Ada Admin").await;
+    let asset = app.add_asset(AssetSpec::default()).await;
+    let vt = app.vendor(Environment::Live).await;
+    app.completed_order(&vt.token, 31, &[(1, &asset), (2, &asset)])
+        .await;
+    let order = format!("/admin/api/orders/{}/LIVE/31", vt.vendor);
+    let token_id = json(
+        app.get(&format!("/admin/api/vendors/{}/tokens", vt.vendor), &admin)
+            .await,
+    )
+    .await["tokens"][0]["token_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    for (token, name, role) in [
+        (&viewer, "Vic Viewer", "viewer"),
+        (&support, "Sue Support", "support"),
+        (&admin, "Ada Admin", "admin"),
+    ] {
+        let me = json(app.get("/admin/api/me", token).await).await;
+        assert_eq!(
+            (me["name"].as_str(), me["role"].as_str()),
+            (Some(name), Some(role))
+        );
+        // Everyone reads.
+        for path in [
+            "/admin/api/overview",
+            "/admin/api/orders",
+            "/admin/api/vendors",
+            "/admin/api/assets",
+            "/admin/api/audit",
+            order.as_str(),
+        ] {
+            assert_eq!(
+                app.get(path, token).await.status(),
+                StatusCode::OK,
+                "{role} reads {path}"
+            );
+        }
+    }
+
+    let cancel = json!({"reason": "Refunded", "order_line_id": 1});
+    let link = json!({"action": "download"});
+    let suspend = format!("/admin/api/vendors/{}/suspend", vt.vendor);
+    let revoke = format!("/admin/api/tokens/{token_id}/revoke");
+    let refused = |res: reqwest::Response, role: &'static str, needed: &'static str| async move {
+        let body = assert_error(res, StatusCode::FORBIDDEN, "role_forbidden").await;
+        assert_eq!(body["details"]["role"], role, "{body}");
+        assert_eq!(body["details"]["required_role"], needed, "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("Ask an admin"),
+            "says what to do: {body}"
+        );
+    };
+    let patch = |token: &str| {
+        let req = app
+            .client
+            .patch(app.url(&format!("/admin/api/assets/{}", asset.asset_id)))
+            .bearer_auth(token)
+            .json(&json!({"title": "Renamed"}));
+        async move { req.send().await.unwrap() }
+    };
+
+    // The viewer changes nothing.
+    refused(
+        app.post_json(&format!("{order}/cancel"), &viewer, &cancel)
+            .await,
+        "viewer",
+        "admin",
+    )
+    .await;
+    refused(
+        app.post_json(&format!("{order}/lines/1/links"), &viewer, &link)
+            .await,
+        "viewer",
+        "support",
+    )
+    .await;
+    refused(
+        app.post_json(&suspend, &viewer, &json!({})).await,
+        "viewer",
+        "admin",
+    )
+    .await;
+    refused(
+        app.post_json(&revoke, &viewer, &json!({})).await,
+        "viewer",
+        "admin",
+    )
+    .await;
+    refused(patch(&viewer).await, "viewer", "admin").await;
+    refused(
+        app.upload(
+            &viewer,
+            &[("title", "Sneaky")],
+            Some(("a.pdf", b"%PDF-1.4".to_vec())),
+        )
+        .await,
+        "viewer",
+        "admin",
+    )
+    .await;
+    refused(
+        app.post_json("/admin/api/deliveries/1/redeliver", &viewer, &json!({}))
+            .await,
+        "viewer",
+        "admin",
+    )
+    .await;
+
+    // Support reissues, and cancels, suspends or edits nothing.
+    let minted = json(
+        app.post_json(&format!("{order}/lines/1/links"), &support, &link)
+            .await,
+    )
+    .await;
+    let served = app
+        .client
+        .get(minted["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    refused(
+        app.post_json(&format!("{order}/cancel"), &support, &cancel)
+            .await,
+        "support",
+        "admin",
+    )
+    .await;
+    refused(
+        app.post_json(&suspend, &support, &json!({})).await,
+        "support",
+        "admin",
+    )
+    .await;
+    refused(
+        app.post_json(&revoke, &support, &json!({})).await,
+        "support",
+        "admin",
+    )
+    .await;
+    refused(patch(&support).await, "support", "admin").await;
+
+    // Nothing refused took effect: the line still serves, the vendor and its
+    // token still work, the asset kept its title, and the audit log holds
+    // only the one reissue.
+    let served = app
+        .client
+        .get(minted["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(app.info(&vt.token, 31).await.status(), StatusCode::OK);
+    let detail = json(app.get(&order, &viewer).await).await;
+    assert!(
+        detail["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["status"] == "COMPLETED"),
+        "{detail}"
+    );
+    let shown = json(
+        app.get(&format!("/admin/api/assets/{}", asset.asset_id), &viewer)
+            .await,
+    )
+    .await;
+    assert_ne!(shown["title"], "Renamed", "{shown}");
+    let audit = json(app.get("/admin/api/audit", &viewer).await).await;
+    let actions: Vec<(&str, &str)> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["admin"].as_str().unwrap(), e["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(actions, [("Sue Support", "link_reissue")], "{audit}");
+
+    // The admin does it all.
+    let canceled = app
+        .post_json(&format!("{order}/cancel"), &admin, &cancel)
+        .await;
+    assert_eq!(canceled.status(), StatusCode::CREATED);
+    let served = app
+        .client
+        .get(minted["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        served.status(),
+        StatusCode::FORBIDDEN,
+        "canceled by the admin"
+    );
+    assert_eq!(patch(&admin).await.status(), StatusCode::OK);
+}
+
+/// `canceled_by` (`vendor` | `operator`) and `canceled_at` on every canceled
+/// line in `/purchase/info`, `/purchase/list` and the admin API (SPEC §7);
+/// live lines carry neither.
+async fn canceled_lines_say_who_canceled_and_when_in_every_api(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin("Ada Admin").await;
+    let asset = app.add_asset(AssetSpec::default()).await;
+    let vt = app.vendor(Environment::Live).await;
+    app.completed_order(&vt.token, 41, &[(1, &asset), (2, &asset), (3, &asset)])
+        .await;
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    assert_eq!(
+        app.cancel(&vt.token, "order_id=41&order_line_id=1")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let path = format!("/admin/api/orders/{}/LIVE/41", vt.vendor);
+    let res = app
+        .post_json(
+            &format!("{path}/cancel"),
+            &admin,
+            &json!({"order_line_id": 2, "reason": "Chargeback"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    let check = |lines: &[Value], place: &str| {
+        let by_line = |n: i64| {
+            lines
+                .iter()
+                .find(|l| l["order_line_id"] == n)
+                .unwrap_or_else(|| panic!("line {n} in {place}: {lines:?}"))
+        };
+        for (n, by) in [(1, "vendor"), (2, "operator")] {
+            let line = by_line(n);
+            assert_eq!(line["status"], "CANCELED", "{place}: {line}");
+            assert_eq!(line["canceled_by"], by, "{place}: {line}");
+            let at = chrono::DateTime::parse_from_rfc3339(line["canceled_at"].as_str().unwrap())
+                .unwrap_or_else(|e| panic!("{place}: canceled_at {e}: {line}"));
+            assert!(at >= before, "{place}: {line}");
+        }
+        let live = by_line(3);
+        assert_eq!(live["canceled_by"], Value::Null, "{place}: {live}");
+        assert_eq!(live["canceled_at"], Value::Null, "{place}: {live}");
+    };
+    let info = json(app.info(&vt.token, 41).await).await;
+    check(info.as_array().unwrap(), "/purchase/info");
+    let list = json(app.get("/purchase/list", &vt.token).await).await;
+    check(list["items"].as_array().unwrap(), "/purchase/list");
+    let detail = json(app.get(&path, &admin).await).await;
+    check(detail["lines"].as_array().unwrap(), "the admin API");
 }

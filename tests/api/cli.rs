@@ -902,8 +902,20 @@ async fn cli_changes_are_audited_as_the_os_user_and_lists_print_json(backend: Ba
         "--title",
         "CLI asset",
     ]);
-    let admin = cli(&["admin", "create", "--name", "Cli Made"]);
+    let admin = cli(&["admin", "create", "--name", "Cli Made", "--role", "support"]);
     let admin_id = admin["admin_id"].as_str().unwrap().to_owned();
+    assert_eq!(admin["role"], "support", "{admin}");
+    let bad = run(
+        dir,
+        &env,
+        &["admin", "create", "--name", "X", "--role", "root"],
+    );
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("viewer"),
+        "the error lists the roles: {}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
 
     // Lists.
     let vendors = cli(&["vendor", "list"]);
@@ -947,6 +959,23 @@ async fn cli_changes_are_audited_as_the_os_user_and_lists_print_json(backend: Ba
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("status"));
 
+    // Roles: changed by `admin set-role`, listed, and what `/admin/api/me` says.
+    let changed = cli(&["admin", "set-role", &admin_id, "viewer"]);
+    assert_eq!(changed["role"], "viewer", "{changed}");
+    let listed = cli(&["admin", "list"]);
+    let me = listed["admins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["admin_id"] == admin_id.as_str())
+        .expect("listed");
+    assert_eq!(me["role"], "viewer", "{listed}");
+    let secret = admin["token"].as_str().unwrap();
+    let me: Value = app.get("/admin/api/me", secret).await.json().await.unwrap();
+    assert_eq!(me["role"], "viewer", "{me}");
+    assert_eq!(me["name"], "Cli Made", "{me}");
+    assert_eq!(me["admin_id"], admin_id.as_str(), "{me}");
+
     cli(&["token", "revoke", &tid]);
     cli(&["admin", "revoke", &admin_id]);
 
@@ -975,6 +1004,7 @@ async fn cli_changes_are_audited_as_the_os_user_and_lists_print_json(backend: Ba
             "vendor_activate",
             "asset_add",
             "admin_create",
+            "admin_set_role",
             "token_revoke",
             "admin_revoke"
         ],

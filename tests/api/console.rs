@@ -688,3 +688,108 @@ async fn an_operator_uploads_retires_and_sees_a_missing_file_on_the_assets_page(
     fits_the_window(&browser, "an asset at phone width").await;
     browser.screenshot("25-asset-phone").await;
 }
+
+/// SPEC §7 roles in the console: a viewer sees no button that changes
+/// anything; a support agent reissues a link but is offered no cancel, and
+/// a cancel forced past the hidden button is refused with a page that says
+/// why and keeps the navigation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_sees_no_actions_and_support_reissues_but_cannot_cancel() {
+    use assetgate::domain::Role;
+    let app = spawn_app(Backend::Sqlite).await;
+    let vt = app.vendor(Environment::Live).await;
+    order_for(&app, &vt.token, 2001, "Rita Reader").await;
+    let viewer = app.operator("Vic Viewer", Role::Viewer).await;
+    let support = app.operator("Sue Support", Role::Support).await;
+    let order = format!("/admin/orders/{}/LIVE/2001", vt.vendor);
+    let browser = Browser::start().await;
+    let d = &browser.driver;
+    let buttons = |css: &'static str| {
+        let browser = &browser;
+        async move { browser.driver.find_all(By::Css(css)).await.unwrap().len() }
+    };
+
+    log_in(&browser, &app, &viewer).await;
+    assert!(browser.text("header .who").await.contains("viewer"));
+    d.goto(app.url(&order)).await.unwrap();
+    assert!(browser.text("main").await.contains("Rita Reader"));
+    assert_eq!(
+        buttons("main form button, main a.button.danger").await,
+        0,
+        "a viewer changes nothing"
+    );
+    browser.screenshot("30-order-viewer").await;
+    d.goto(app.url("/admin/vendors")).await.unwrap();
+    assert_eq!(
+        buttons("main form button").await,
+        0,
+        "no suspend for a viewer"
+    );
+    d.goto(app.url(&format!("/admin/vendors/{}", vt.vendor)))
+        .await
+        .unwrap();
+    assert_eq!(
+        buttons("main form button").await,
+        0,
+        "no token revoke for a viewer"
+    );
+    d.goto(app.url("/admin/assets")).await.unwrap();
+    assert_eq!(buttons("#add-asset").await, 0, "no upload for a viewer");
+    d.delete_all_cookies().await.unwrap();
+
+    log_in(&browser, &app, &support).await;
+    d.goto(app.url(&order)).await.unwrap();
+    assert_eq!(
+        buttons("main a.button.danger").await,
+        0,
+        "support is offered no cancel"
+    );
+    browser.screenshot("31-order-support").await;
+    browser
+        .click_to_load(d.find(By::Css("main form button")).await.unwrap())
+        .await;
+    let link = browser
+        .eval("return document.getElementById('link').value")
+        .await;
+    assert!(
+        link.as_str().unwrap_or_default().contains("/access/"),
+        "the reissued link is shown: {link}"
+    );
+
+    // The cancel form, reached by its address: the use case refuses it.
+    d.goto(app.url(&format!("{order}/cancel?line=1")))
+        .await
+        .unwrap();
+    d.find(By::Id("reason"))
+        .await
+        .unwrap()
+        .send_keys("Trying")
+        .await
+        .unwrap();
+    let page = browser.page().await;
+    d.find(By::Css("form button.danger"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    d.accept_alert().await.unwrap();
+    browser.wait_replaced(page).await;
+    let refused = browser.text("main").await;
+    assert!(
+        refused.contains("support") && refused.contains("Ask an admin"),
+        "says why: {refused}"
+    );
+    assert!(
+        browser.text("header nav").await.contains("Orders"),
+        "keeps the navigation"
+    );
+    browser.screenshot("32-cancel-refused-support").await;
+    let (status, info) = app.wait_for_order(&vt.token, 2001).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !info.to_string().contains("CANCELED"),
+        "nothing canceled: {info}"
+    );
+    browser.driver.clone().quit().await.unwrap();
+}

@@ -478,10 +478,15 @@ impl TestApp {
             .expect("upload")
     }
 
-    /// A new operator; returns its admin token.
+    /// A new operator with the `admin` role; returns its admin token.
     pub async fn admin(&self, name: &str) -> String {
+        self.operator(name, assetgate::domain::Role::Admin).await
+    }
+
+    /// A new operator with `role`; returns its admin token.
+    pub async fn operator(&self, name: &str, role: assetgate::domain::Role) -> String {
         let name = assetgate::domain::AdminName::parse(name).expect("admin name");
-        let (_, token) = self.store.create_admin(name).await.expect("admin");
+        let (_, token) = self.store.create_admin(name, role).await.expect("admin");
         token.expose_secret().to_owned()
     }
 

@@ -112,6 +112,7 @@ both_backends!(
     endpoints_belong_to_their_tenant,
     endpoints_are_capped_per_vendor_and_a_deleted_ones_secret_is_wiped,
     operators_see_endpoints_and_deliveries_and_redeliver,
+    a_test_event_skips_a_blocked_queue_and_the_vendor_retries_the_blocker,
 );
 
 async fn completion_every_kind_of_cancel_and_failure_each_send_a_signed_event(backend: Backend) {
@@ -892,4 +893,128 @@ async fn operators_see_endpoints_and_deliveries_and_redeliver(backend: Backend) 
         .await
         .unwrap();
     assert!(audit.to_string().contains("webhook_redeliver"), "{audit}");
+}
+
+/// A failing delivery holds the later ones of its endpoint (in order, each
+/// saying what it waits behind, with no "next try" of its own), but a
+/// `webhook.test` never waits; the vendor retries the blocker itself with
+/// `POST /webhooks/{id}/deliveries/{event_id}/retry`, and the queue drains
+/// in order.
+async fn a_test_event_skips_a_blocked_queue_and_the_vendor_retries_the_blocker(backend: Backend) {
+    fn hour_retries(s: &mut Settings) {
+        local_hooks(s);
+        s.webhooks.retry_schedule = "1h,1h".into();
+    }
+    let app = spawn_app_with(
+        backend,
+        Options {
+            tweak: hour_retries,
+            ..Options::default()
+        },
+    )
+    .await;
+    let receiver = Receiver::start().await;
+    let asset = app.add_asset(AssetSpec::default()).await;
+    let vt = app.vendor(Environment::Live).await;
+    let other = app.vendor(Environment::Live).await;
+    let hook = endpoint(&app, &vt.token, &receiver, "/stuck", None).await;
+    receiver.script("/stuck", &[Answer::Status(500)]);
+
+    app.completed_order(&vt.token, 1, &[(1, &asset)]).await;
+    let first = wait_events(&receiver, "/stuck", "order_line.completed", 1).await;
+    let blocker = first[0].id.clone();
+    app.completed_order(&vt.token, 2, &[(1, &asset)]).await;
+    let list = eventually("two deliveries, the second waiting", || async {
+        let list = deliveries(&app, &vt.token, &hook).await;
+        (list.len() == 2 && list[0]["waiting_for"].is_string()).then_some(list)
+    })
+    .await;
+    // Newest first: the second waits behind the first, which retries in an hour.
+    assert_eq!(list[0]["waiting_for"], blocker.as_str(), "{list:?}");
+    assert_eq!(list[0]["next_attempt_at"], Value::Null, "{list:?}");
+    assert_eq!(list[1]["event_id"], blocker.as_str());
+    assert_eq!(list[1]["waiting_for"], Value::Null);
+    assert_eq!(list[1]["last_status"], 500);
+    let next =
+        chrono::DateTime::parse_from_rfc3339(list[1]["next_attempt_at"].as_str().unwrap()).unwrap();
+    assert!(
+        next > chrono::Utc::now() + chrono::Duration::minutes(30),
+        "{list:?}"
+    );
+
+    // The test event goes out at once, past the blocked queue.
+    let res = app
+        .post_json(&format!("/webhooks/{hook}/test"), &vt.token, &json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    wait_events(&receiver, "/stuck", "webhook.test", 1).await;
+    assert_eq!(
+        receiver.events("/stuck", "order_line.completed").len(),
+        1,
+        "the queue is still held by the failing delivery"
+    );
+
+    // Retries that cannot work: another tenant's endpoint, an unknown event,
+    // an id that cannot be one.
+    assert_error(
+        app.post_json(
+            &format!("/webhooks/{hook}/deliveries/{blocker}/retry"),
+            &other.token,
+            &json!({}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "webhook_not_found",
+    )
+    .await;
+    assert_error(
+        app.post_json(
+            &format!("/webhooks/{hook}/deliveries/msg_0000/retry"),
+            &vt.token,
+            &json!({}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "delivery_not_found",
+    )
+    .await;
+    assert_error(
+        app.post_json(
+            &format!("/webhooks/{hook}/deliveries/not%20an%20id/retry"),
+            &vt.token,
+            &json!({}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_request",
+    )
+    .await;
+
+    // The vendor's retry: the blocker goes out now, then the one behind it.
+    let res = app
+        .post_json(
+            &format!("/webhooks/{hook}/deliveries/{blocker}/retry"),
+            &vt.token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let retried: Value = res.json().await.unwrap();
+    assert_eq!(retried["event_id"], blocker.as_str(), "{retried}");
+    assert_eq!(retried["state"], "pending", "{retried}");
+    assert_eq!(retried["type"], "order_line.completed", "{retried}");
+    let got = wait_events(&receiver, "/stuck", "order_line.completed", 3).await;
+    let ids: Vec<&str> = got.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids[..2], [blocker.as_str(), blocker.as_str()], "{ids:?}");
+    assert_ne!(ids[2], blocker, "then the one that waited: {ids:?}");
+    assert_eq!(got[2].body["data"]["order_id"], 2);
+    let list = eventually("both delivered", || async {
+        let list = deliveries(&app, &vt.token, &hook).await;
+        list.iter()
+            .filter(|d| d["type"] != "webhook.test")
+            .all(|d| d["state"] == "delivered")
+            .then_some(list)
+    })
+    .await;
+    assert!(list.iter().all(|d| d["waiting_for"].is_null()), "{list:?}");
 }

@@ -6,7 +6,7 @@ use askama::Template;
 use crate::console::session::{CsrfForm, Submitted};
 use crate::console::view::{Chrome, html, see_other, when};
 use crate::console::{ConsoleError, ConsoleSession};
-use crate::domain::{DeliveryState, WebhookId, WebhookStatus};
+use crate::domain::{DeliveryState, WebhookId, WebhookStatus, now_ms};
 use crate::http::path::{DeliveryNumber, segment};
 use crate::http::state::AppState;
 use crate::store::webhooks::Webhook;
@@ -116,22 +116,32 @@ pub async fn detail(
     let next_href = more
         .then(|| {
             rows.last()
-                .map(|(d, _)| format!("/admin/webhooks/{id}?before={}", d.id))
+                .map(|r| format!("/admin/webhooks/{id}?before={}", r.delivery.id))
         })
         .flatten();
     let deliveries = rows
         .into_iter()
-        .map(|(d, kind)| DeliveryRow {
-            id: d.id,
-            event_id: d.event_id,
-            kind: kind.as_str(),
-            state: d.state.as_str(),
-            state_class: delivery_state_class(d.state),
-            attempts: d.attempts,
-            last_status: d.last_status,
-            last_error: d.last_error,
-            next_attempt: (d.state == DeliveryState::Pending).then(|| when(d.next_attempt_at_ms)),
-            created: when(d.created_at_ms),
+        .map(|row| {
+            let d = row.delivery;
+            let pending = d.state == DeliveryState::Pending;
+            let next_attempt = match (&row.waiting_for, pending) {
+                (Some(head), _) => Some(format!("waiting behind {head}")),
+                (None, true) if d.next_attempt_at_ms <= now_ms() => Some("sending now".to_owned()),
+                (None, true) => Some(format!("next try {}", when(d.next_attempt_at_ms))),
+                (None, false) => None,
+            };
+            DeliveryRow {
+                id: d.id,
+                event_id: d.event_id,
+                kind: row.kind.as_str(),
+                state: d.state.as_str(),
+                state_class: delivery_state_class(d.state),
+                attempts: d.attempts,
+                last_status: d.last_status,
+                last_error: d.last_error,
+                next_attempt,
+                created: when(d.created_at_ms),
+            }
         })
         .collect();
     let notice = query_value(&req, "redelivered")

@@ -17,6 +17,13 @@ document.addEventListener("click", function (event) {
     done();
   }
 });
+// "Go back" links (data-back) return to the page before, when there is one.
+document.addEventListener("click", function (event) {
+  var back = event.target.closest("[data-back]");
+  if (!back || window.history.length < 2) return;
+  event.preventDefault();
+  window.history.back();
+});
 document.addEventListener("submit", function (event) {
   var message = event.target.getAttribute("data-confirm");
   if (message && !window.confirm(message)) event.preventDefault();

@@ -8,12 +8,13 @@ use crate::domain::{EventFilter, EventType, WebhookId};
 use crate::http::error::{ApiError, ErrorResponse};
 use crate::http::extract::{ApiJson, ApiQuery, Vendor};
 use crate::http::params::DeliveriesQuery;
-use crate::http::path::At;
+use crate::http::path::{At, EventId};
 use crate::http::responses::{
-    Accepted, BodyErrors, Created, DeliveryPage, Json, NoContent, Queued, WebhookCreated,
-    WebhookList, WebhookNotFound,
+    Accepted, BodyErrors, Created, DeliveryNotFound, DeliveryPage, Json, NoContent, Queued,
+    WebhookCreated, WebhookList, WebhookNotFound,
 };
 use crate::http::state::AppState;
+use crate::http::wire::DeliveryItem;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = WebhookCreate)]
@@ -154,4 +155,27 @@ pub async fn test(
 ) -> Result<Accepted<Queued>, ApiError> {
     state.app.test_webhook(caller.tenant, id).await?;
     Ok(Accepted::new(Queued::NOW))
+}
+
+/// `POST /webhooks/{webhook_id}/deliveries/{event_id}/retry`: 202 with the
+/// delivery, queued again and due now (a disabled endpoint is enabled again).
+#[utoipa::path(
+    post,
+    path = "/webhooks/{webhook_id}/deliveries/{event_id}/retry",
+    tag = "webhooks",
+    operation_id = "webhooks_retry",
+    params(At<WebhookId>, At<EventId>),
+    responses(Accepted<DeliveryItem>, WebhookNotFound, DeliveryNotFound),
+)]
+pub async fn retry(
+    caller: Vendor,
+    state: web::Data<AppState>,
+    At(id): At<WebhookId>,
+    At(event): At<EventId>,
+) -> Result<Accepted<DeliveryItem>, ApiError> {
+    let (delivery, kind) = state
+        .app
+        .retry_delivery(caller.tenant, id, &event.0)
+        .await?;
+    Ok(Accepted::new(DeliveryItem::queued(delivery, kind)))
 }

@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::domain::{AdminId, AdminName};
+use crate::domain::{AdminId, AdminName, Role};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "admins")]
@@ -12,6 +12,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub token_hash: String,
     pub display_prefix: String,
+    pub role: Role,
     pub created_at_ms: i64,
     pub revoked_at_ms: Option<i64>,
 }

@@ -16,6 +16,9 @@ pub struct Model {
     pub last_error: Option<String>,
     pub created_at_ms: i64,
     pub finished_at_ms: Option<i64>,
+    /// Sent after every earlier pending delivery of its endpoint; `false`
+    /// for `webhook.test`, which never waits (SPEC §9).
+    pub ordered: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -60,6 +60,7 @@ mod tests {
             operator: crate::app::operators::Operator {
                 id: crate::domain::AdminId::new(),
                 name: crate::domain::AdminName::parse("Ann").expect("a name"),
+                role: crate::domain::Role::Viewer,
             },
             csrf: Hidden::new("csrf-0123456789abcdef"),
             expires_at_ms: 1,

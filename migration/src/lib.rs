@@ -15,6 +15,7 @@ mod m20261205_000007_audit_actors;
 mod m20261205_000008_asset_status;
 mod m20261206_000009_admin_roles;
 mod m20261206_000010_unordered_deliveries;
+mod m20261206_000011_buyer_actor;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000008_asset_status::Migration),
             Box::new(m20261206_000009_admin_roles::Migration),
             Box::new(m20261206_000010_unordered_deliveries::Migration),
+            Box::new(m20261206_000011_buyer_actor::Migration),
         ]
     }
 }

@@ -42,7 +42,17 @@ impl App {
         let claims = match self.signer.verify(token) {
             Ok(c) => c,
             Err(LinkError::Invalid) => return refused(AppError::LinkInvalid),
-            Err(LinkError::Expired) => return refused(AppError::LinkExpired),
+            // Authentic but expired: recorded against its line (the
+            // commonest reason a buyer's link "stopped working").
+            Err(LinkError::Expired(was)) => {
+                return Authorization {
+                    link: Some(LinkedLine {
+                        line: was.line,
+                        action: was.action,
+                    }),
+                    grant: Err(AppError::LinkExpired),
+                };
+            }
         };
         let Some(line) = claims.line() else {
             return refused(AppError::LinkInvalid);

@@ -19,6 +19,7 @@ impl App {
         line_no: OrderLineId,
         action: Action,
         via: &'static str,
+        ttl_seconds: Option<i64>,
     ) -> Result<Minted, AppError> {
         let lines = self.order(order).await?;
         let line =
@@ -41,7 +42,7 @@ impl App {
         if action == Action::View && !asset.viewable {
             return Err(AppError::AssetNotViewable(asset.asset_id));
         }
-        let (minted, event) = self.mint(actor, line, &asset, action, via)?;
+        let (minted, event) = self.mint(actor, line, &asset, action, via, ttl_seconds)?;
         self.store.record_events(vec![event]).await?;
         Ok(minted)
     }
@@ -54,6 +55,7 @@ impl App {
         asset: &Asset,
         action: Action,
         via: &str,
+        ttl_seconds: Option<i64>,
     ) -> Result<(Minted, NewEvent), AppError> {
         let target = LinkTarget {
             asset_id: asset.asset_id,
@@ -62,10 +64,11 @@ impl App {
             content_type: &asset.content_type,
             file_name: &asset.file_name,
         };
-        let minted = self
-            .signer
-            .mint(line.line_id, action, target)
-            .map_err(AppError::internal)?;
+        let minted = match ttl_seconds {
+            Some(ttl) => self.signer.mint_lasting(line.line_id, action, target, ttl),
+            None => self.signer.mint(line.line_id, action, target),
+        }
+        .map_err(AppError::internal)?;
         let event = NewEvent {
             line_id: line.line_id,
             kind: EventKind::LinkIssued,

@@ -177,18 +177,35 @@ impl App {
         Ok(lines)
     }
 
-    /// A fresh link for support, minted as the operator.
+    /// A fresh link for support, minted as the operator, valid for
+    /// `lifetime_seconds` (1 minute to 7 days; the configured TTL if `None`).
     pub async fn operator_link(
         &self,
         operator: &Operator,
         order: OrderRef,
         line: OrderLineId,
         action: Action,
+        lifetime_seconds: Option<i64>,
     ) -> Result<Minted, AppError> {
         let by = Auditor::from(operator);
         by.permit(Role::Support, "reissue links")?;
+        if let Some(s) = lifetime_seconds
+            && !(60..=7 * 24 * 3600).contains(&s)
+        {
+            return Err(AppError::invalid(
+                "lifetime_seconds",
+                "must be 60 to 604800 (7 days)",
+            ));
+        }
         let minted = self
-            .link(&operator.actor(), order, line, action, "operator")
+            .link(
+                &operator.actor(),
+                order,
+                line,
+                action,
+                "operator",
+                lifetime_seconds,
+            )
             .await?;
         self.audit(
             &by,

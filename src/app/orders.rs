@@ -109,7 +109,7 @@ impl App {
                 .get(&line.asset_id)
                 .filter(|_| line.status == LineStatus::Completed);
             let mut link = |asset: &Asset, action| -> Result<Minted, AppError> {
-                let (minted, event) = self.mint(actor, &line, asset, action, via)?;
+                let (minted, event) = self.mint(actor, &line, asset, action, via, None)?;
                 events.push(event);
                 Ok(minted)
             };

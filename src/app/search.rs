@@ -1,10 +1,12 @@
 //! What operators look at: orders across vendors, one order with the live
 //! revocation state of its lines and its full history, and the overview.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::{App, AppError};
-use crate::domain::{Environment, LineStatus, OrderNumber, OrderRef, VendorId, now_ms};
+use crate::domain::{
+    Actor, AssetId, Environment, LineStatus, OrderNumber, OrderRef, TokenId, VendorId, now_ms,
+};
 use crate::revocation::SetState;
 use crate::store::events::Event;
 use crate::store::orders::OrderLine;
@@ -49,6 +51,31 @@ pub struct OrderDetail {
     pub history: Vec<Event>,
     /// `history_before` of the next history page, if there is more.
     pub history_more: Option<i64>,
+    /// The display prefixes of the vendor's API tokens (for actor labels).
+    pub token_prefixes: HashMap<TokenId, String>,
+    /// The titles of the order's assets.
+    pub asset_titles: HashMap<AssetId, String>,
+}
+
+impl OrderDetail {
+    /// Who did it, for people (SPEC §7 `actor_label`): the vendor's name and
+    /// the prefix of the token it used, an operator's name, the buyer with
+    /// the recorded IP address.
+    pub fn actor_label(&self, e: &Event) -> String {
+        match &e.actor {
+            Actor::Vendor(token) => match self.token_prefixes.get(token) {
+                Some(prefix) => format!("{} (API token {prefix}…)", self.vendor_name),
+                None => format!("{} (API)", self.vendor_name),
+            },
+            Actor::Operator(name) => format!("{name} (operator)"),
+            Actor::Cli(user) => format!("{user} at the command line"),
+            Actor::Buyer => match e.data.get("client_ip").and_then(|ip| ip.as_str()) {
+                Some(ip) => format!("buyer at {ip}"),
+                None => "buyer".to_owned(),
+            },
+            Actor::System => "assetgate".to_owned(),
+        }
+    }
 }
 
 /// A page of history: at most `limit` events before `before_ms`.
@@ -170,12 +197,31 @@ impl App {
             };
             with_state.push((line, view));
         }
+        let token_prefixes = self
+            .store
+            .list_tokens(order.tenant.vendor)
+            .await?
+            .into_iter()
+            .map(|t| (t.token_id, t.prefix))
+            .collect();
+        let mut asset_ids: Vec<AssetId> = with_state.iter().map(|(l, _)| l.asset_id).collect();
+        asset_ids.sort_unstable_by_key(|a| a.get());
+        asset_ids.dedup();
+        let asset_titles = self
+            .store
+            .get_assets(&asset_ids)
+            .await?
+            .into_iter()
+            .map(|a| (a.asset_id, a.title))
+            .collect();
         Ok(OrderDetail {
             order,
             vendor_name,
             lines: with_state,
             history,
             history_more,
+            token_prefixes,
+            asset_titles,
         })
     }
 

@@ -18,7 +18,9 @@ pub enum Actor {
     Operator(String),
     /// A person at the operator CLI, by their operating-system user name.
     Cli(String),
-    /// The gateway itself: fulfilment, downloads, housekeeping.
+    /// A buyer, following a link (access events).
+    Buyer,
+    /// The gateway itself: fulfilment, housekeeping.
     System,
 }
 
@@ -31,12 +33,13 @@ impl Actor {
         }
     }
 
-    /// The kind without the identity: `vendor`, `operator` or `system`.
+    /// The kind without the identity: `vendor`, `operator`, `cli`, `buyer` or `system`.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Vendor(_) => "vendor",
             Self::Operator(_) => "operator",
             Self::Cli(_) => "cli",
+            Self::Buyer => "buyer",
             Self::System => "system",
         }
     }
@@ -55,7 +58,7 @@ impl From<&Actor> for CanceledBy {
     fn from(actor: &Actor) -> Self {
         match actor {
             Actor::Vendor(_) => Self::Vendor,
-            Actor::Operator(_) | Actor::Cli(_) | Actor::System => Self::Operator,
+            Actor::Operator(_) | Actor::Cli(_) | Actor::Buyer | Actor::System => Self::Operator,
         }
     }
 }
@@ -66,6 +69,7 @@ impl fmt::Display for Actor {
             Self::Vendor(token) => write!(f, "vendor:{token}"),
             Self::Operator(name) => write!(f, "operator:{name}"),
             Self::Cli(user) => write!(f, "cli:{user}"),
+            Self::Buyer => f.write_str("buyer"),
             Self::System => f.write_str("system"),
         }
     }
@@ -79,8 +83,9 @@ impl FromStr for Actor {
             Some(("operator", name)) if !name.is_empty() => Ok(Self::Operator(name.to_owned())),
             Some(("cli", user)) if !user.is_empty() => Ok(Self::Cli(user.to_owned())),
             None if s == "system" => Ok(Self::System),
+            None if s == "buyer" => Ok(Self::Buyer),
             _ => Err(ValueError::new(
-                "actor must be vendor:<token id>, operator:<name>, cli:<user> or system",
+                "actor must be vendor:<token id>, operator:<name>, cli:<user>, buyer or system",
             )),
         }
     }
@@ -125,12 +130,13 @@ mod tests {
             Actor::Vendor(TokenId::new()),
             Actor::Operator("Ann Support".into()),
             Actor::Cli("root".into()),
+            Actor::Buyer,
             Actor::System,
         ] {
             assert_eq!(actor.to_string().parse::<Actor>().ok(), Some(actor));
         }
         assert!("vendor:nope".parse::<Actor>().is_err());
         assert!("operator:".parse::<Actor>().is_err());
-        assert!("buyer".parse::<Actor>().is_err());
+        assert!("buyers".parse::<Actor>().is_err());
     }
 }

@@ -481,6 +481,7 @@ refusal! {
     VendorNotFound = 404, "`vendor_not_found`";
     TokenNotFound = 404, "`token_not_found`";
     DeliveryNotFound = 404, "`delivery_not_found`";
+    RoleForbidden = 403, "`role_forbidden`: the operator's role is below what this change needs (SPEC §7)";
     InProgress = 409, "`idempotency_request_in_progress`";
     DatabaseUnavailable = 503, "`database_unavailable`";
     RevocationUnavailable = 503, "`revocation_unavailable` (committed, not yet in force: retry, with the same Idempotency-Key if one was sent) or `database_unavailable`";

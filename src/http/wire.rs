@@ -214,12 +214,14 @@ pub struct EventItem {
     pub kind: String,
     pub order_line_id: Option<OrderLineId>,
     pub actor: Actor,
+    /// Who, for people: vendor name and token prefix, operator name, "buyer at <ip>".
+    pub actor_label: String,
     pub details: serde_json::Value,
 }
 
 impl EventItem {
     /// `lines` maps internal line ids to the vendor's line numbers.
-    pub fn of(e: Event, lines: &HashMap<LineId, OrderLineId>) -> Self {
+    pub fn of(e: Event, lines: &HashMap<LineId, OrderLineId>, actor_label: String) -> Self {
         let mut details = e.data;
         // Stored as `client_ip` (the CLI shows it so); operators read `ip`.
         if let Some(map) = details.as_object_mut()
@@ -232,6 +234,7 @@ impl EventItem {
             kind: e.kind,
             order_line_id: lines.get(&e.line_id).copied(),
             actor: e.actor,
+            actor_label,
             details,
         }
     }
@@ -257,6 +260,11 @@ impl From<OrderDetail> for OrderDetailItem {
             .iter()
             .map(|(l, _)| (l.line_id, l.order_line_id))
             .collect();
+        let history = d
+            .history
+            .iter()
+            .map(|e| EventItem::of(e.clone(), &numbers, d.actor_label(e)))
+            .collect();
         Self {
             vendor_id: d.order.tenant.vendor,
             vendor_name: d.vendor_name,
@@ -274,11 +282,7 @@ impl From<OrderDetail> for OrderDetailItem {
                     },
                 })
                 .collect(),
-            history: d
-                .history
-                .into_iter()
-                .map(|e| EventItem::of(e, &numbers))
-                .collect(),
+            history,
             history_next: d.history_more.map(ms_to_rfc3339),
         }
     }

@@ -77,8 +77,26 @@ impl LinkClaims {
 pub enum LinkError {
     #[error("the link is malformed or its signature is not valid")]
     Invalid,
+    /// Authentic, but past its expiry: it says which line it was for (so
+    /// the refusal is recorded against that line's history).
     #[error("the link has expired")]
-    Expired,
+    Expired(ExpiredLink),
+}
+
+/// What an authentic expired link was for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExpiredLink {
+    pub line: LineId,
+    pub action: Action,
+}
+
+impl ExpiredLink {
+    fn of(claims: &LinkClaims) -> Result<Self, LinkError> {
+        Ok(Self {
+            line: claims.line().ok_or(LinkError::Invalid)?,
+            action: claims.act,
+        })
+    }
 }
 
 /// A link as handed out.
@@ -96,6 +114,8 @@ pub struct LinkSigner {
     encoding: EncodingKey,
     decoding: HashMap<String, DecodingKey>,
     validation: Validation,
+    /// The same rules without the expiry, to read an authentic expired link.
+    expired: Validation,
     ttl_seconds: i64,
     access_base: String,
 }
@@ -127,12 +147,15 @@ impl LinkSigner {
         validation.leeway = 0;
         validation.validate_exp = true;
         validation.set_required_spec_claims(&["exp", "iat", "sub", "jti"]);
+        let mut expired = validation.clone();
+        expired.validate_exp = false;
         Self {
             id: recent::signer_id(),
             kid,
             encoding: EncodingKey::from_secret(secret),
             decoding,
             validation,
+            expired,
             ttl_seconds: i64::try_from(ttl_seconds).unwrap_or(i64::MAX / 2),
             access_base: format!("{}/access/", public_url.trim_end_matches('/')),
         }
@@ -144,6 +167,17 @@ impl LinkSigner {
         action: Action,
         target: LinkTarget<'_>,
     ) -> Result<Minted, jsonwebtoken::errors::Error> {
+        self.mint_lasting(line, action, target, self.ttl_seconds)
+    }
+
+    /// A link valid for `ttl_seconds` (support's reissue chooses its lifetime).
+    pub fn mint_lasting(
+        &self,
+        line: LineId,
+        action: Action,
+        target: LinkTarget<'_>,
+        ttl_seconds: i64,
+    ) -> Result<Minted, jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
         let claims = LinkClaims {
             sub: line.to_string(),
@@ -154,7 +188,7 @@ impl LinkSigner {
             file_name: target.file_name.to_owned(),
             len: Some(target.size_bytes),
             iat: now,
-            exp: now + self.ttl_seconds,
+            exp: now + ttl_seconds,
             jti: uuid::Uuid::new_v4().simple().to_string(),
         };
         let mut header = Header::new(Algorithm::HS256);
@@ -177,7 +211,7 @@ impl LinkSigner {
         }
         if let Some(claims) = recent::get(self.id, token) {
             return if expired(claims.exp) {
-                Err(LinkError::Expired)
+                Err(LinkError::Expired(ExpiredLink::of(&claims)?))
             } else {
                 Ok(claims)
             };
@@ -197,13 +231,16 @@ impl LinkSigner {
             .as_deref()
             .and_then(|kid| self.decoding.get(kid))
             .ok_or(LinkError::Invalid)?;
-        let data = jsonwebtoken::decode::<LinkClaims>(token, key, &self.validation).map_err(
-            |e| match e.kind() {
-                ErrorKind::ExpiredSignature => LinkError::Expired,
-                _ => LinkError::Invalid,
-            },
-        )?;
-        let claims = data.claims;
+        let claims = match jsonwebtoken::decode::<LinkClaims>(token, key, &self.validation) {
+            Ok(data) => data.claims,
+            // The signature held (it is checked first); read what it was for.
+            Err(e) if *e.kind() == ErrorKind::ExpiredSignature => {
+                let data = jsonwebtoken::decode::<LinkClaims>(token, key, &self.expired)
+                    .map_err(|_| LinkError::Invalid)?;
+                return Err(LinkError::Expired(ExpiredLink::of(&data.claims)?));
+            }
+            Err(_) => return Err(LinkError::Invalid),
+        };
         if claims.line().is_none() {
             return Err(LinkError::Invalid);
         }
@@ -281,6 +318,39 @@ mod tests {
         assert_eq!(signer.verify("garbage"), Err(LinkError::Invalid));
     }
 
+    /// An expired link says which line it was for only when its signature
+    /// holds: a forged expired link stays `Invalid` (it names nothing).
+    #[test]
+    fn an_authentic_expired_link_names_its_line_and_a_forged_one_nothing() {
+        let signer = LinkSigner::new(&[1u8; 32], &[], 60, "http://x");
+        let now = chrono::Utc::now().timestamp();
+        let claims = LinkClaims {
+            sub: "7".into(),
+            act: Action::View,
+            ast: 1,
+            sha: digest(),
+            ct: "application/pdf".into(),
+            file_name: "a.pdf".into(),
+            len: Some(1),
+            iat: now - 120,
+            exp: now - 60,
+            jti: "j".into(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(signer.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &signer.encoding).unwrap();
+        assert_eq!(
+            signer.verify(&token),
+            Err(LinkError::Expired(ExpiredLink {
+                line: line(7),
+                action: Action::View,
+            }))
+        );
+        let forged = in_payload(&token, "\"sub\":\"7\"", "\"sub\":\"8\"");
+        assert_ne!(forged, token);
+        assert_eq!(signer.verify(&forged), Err(LinkError::Invalid));
+    }
+
     #[test]
     fn a_rotated_out_key_still_verifies_old_links() {
         let old = LinkSigner::new(&[1u8; 32], &[], 60, "http://x");
@@ -293,10 +363,15 @@ mod tests {
     }
 
     fn forge_sub(token: &str, sub: &str) -> String {
+        in_payload(token, "\"sub\":\"1\"", sub)
+    }
+
+    /// `token` with `from` replaced by `to` in its payload (signature kept).
+    fn in_payload(token: &str, from: &str, to: &str) -> String {
         let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         let payload = engine.decode(&parts[1]).unwrap_or_default();
-        let forged = String::from_utf8_lossy(&payload).replace("\"sub\":\"1\"", sub);
+        let forged = String::from_utf8_lossy(&payload).replace(from, to);
         parts[1] = engine.encode(forged);
         parts.join(".")
     }
@@ -341,7 +416,13 @@ mod tests {
         let mut past = (*claims).clone();
         past.exp = now - 1;
         recent::put(signer.id, token, Arc::new(past.clone()));
-        assert_eq!(signer.verify(token), Err(LinkError::Expired));
+        assert_eq!(
+            signer.verify(token),
+            Err(LinkError::Expired(ExpiredLink {
+                line: claims.line().unwrap(),
+                action: claims.act,
+            }))
+        );
         // Expiring this second is still valid, as with a full verification.
         past.exp = now + 1;
         recent::put(signer.id, token, Arc::new(past));

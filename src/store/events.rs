@@ -100,7 +100,7 @@ fn insert_accesses(
     backend: DbBackend,
     rows: impl ExactSizeIterator<Item = AccessRow>,
 ) -> Statement {
-    let (kind, actor) = (EventKind::Access.as_str(), Actor::System.to_string());
+    let (kind, actor) = (EventKind::Access.as_str(), Actor::Buyer.to_string());
     let mut sql = String::with_capacity(80 + rows.len() * 40);
     sql.push_str("INSERT INTO line_events (line_id, kind, at_ms, actor, data) VALUES ");
     let mut values: Vec<Value> = Vec::with_capacity(rows.len() * 3);

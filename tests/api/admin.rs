@@ -24,6 +24,7 @@ both_backends!(
     access_history_batches_are_stored_whole_or_not_at_all,
     roles_limit_what_each_operator_may_change_and_a_refusal_changes_nothing,
     canceled_lines_say_who_canceled_and_when_in_every_api,
+    an_expired_link_is_recorded_against_its_line_and_a_forged_one_against_none,
 );
 
 async fn json(res: reqwest::Response) -> Value {
@@ -294,8 +295,22 @@ async fn order_detail_shows_lines_revocation_state_and_every_history_kind_with_i
     assert_eq!(find("failed")["actor"], "system");
     assert_eq!(find("failed")["order_line_id"], 2);
     assert_eq!(find("link_issued")["actor"], vendor_actor);
+    assert_eq!(find("fulfilled")["actor_label"], "assetgate");
+    let vendor_label = find("registered")["actor_label"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        vendor_label.starts_with(&format!(
+            "{} (API token agt_",
+            detail["vendor_name"].as_str().unwrap()
+        )),
+        "the vendor's name and its token's prefix: {vendor_label}"
+    );
+    assert_eq!(find("canceled")["actor_label"], "Ann Support (operator)");
     let access = find("access");
-    assert_eq!(access["actor"], "system");
+    assert_eq!(access["actor"], "buyer");
+    assert_eq!(access["actor_label"], "buyer at 127.0.0.1");
     assert_eq!(access["order_line_id"], 1);
     for (key, value) in [
         ("action", json!("download")),
@@ -759,7 +774,7 @@ async fn access_history_batches_are_stored_whole_or_not_at_all(backend: Backend)
     for (i, e) in (0..).zip(&history) {
         assert_eq!(
             (e.kind.as_str(), &e.actor, e.at_ms),
-            ("access", &Actor::System, at + i)
+            ("access", &Actor::Buyer, at + i)
         );
         assert_eq!(e.data, json!({ "n": i, "note": "it's \"quoted\"" }));
     }
@@ -1034,4 +1049,78 @@ async fn canceled_lines_say_who_canceled_and_when_in_every_api(backend: Backend)
     check(list["items"].as_array().unwrap(), "/purchase/list");
     let detail = json(app.get(&path, &admin).await).await;
     check(detail["lines"].as_array().unwrap(), "the admin API");
+}
+
+/// The commonest reason a link "stopped working" leaves a trace: an expired
+/// link's refusal is an `access` event of its line (`result` `link_expired`,
+/// actor `buyer`). A link whose signature does not hold names no line (its
+/// claims are anyone's to write) and is recorded against none.
+async fn an_expired_link_is_recorded_against_its_line_and_a_forged_one_against_none(
+    backend: Backend,
+) {
+    let app = spawn_app_with(
+        backend,
+        Options {
+            tweak: |s| s.links.ttl_seconds = 1,
+            ..Options::default()
+        },
+    )
+    .await;
+    let admin = app.admin("Ann Support").await;
+    let asset = app.add_asset(AssetSpec::default()).await;
+    let vt = app.vendor(Environment::Live).await;
+    app.completed_order(&vt.token, 51, &[(1, &asset), (2, &asset)])
+        .await;
+    let link = app.link(&vt.token, 51, 2).await;
+    // JWT expiry is in whole seconds: past it for certain after two.
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    assert_error(
+        app.client.get(&link).send().await.unwrap(),
+        StatusCode::GONE,
+        "link_expired",
+    )
+    .await;
+    let (head, rest) = link.rsplit_once('.').unwrap();
+    let other = if rest.starts_with('A') { 'B' } else { 'A' };
+    let forged = format!("{head}.{other}{}", &rest[1..]);
+    assert_error(
+        app.client.get(&forged).send().await.unwrap(),
+        StatusCode::FORBIDDEN,
+        "link_invalid",
+    )
+    .await;
+
+    let path = format!("/admin/api/orders/{}/LIVE/51", vt.vendor);
+    let accesses = eventually("the expired access is recorded", || async {
+        let d = json(app.get(&path, &admin).await).await;
+        let accesses: Vec<Value> = d["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "access")
+            .cloned()
+            .collect();
+        (!accesses.is_empty()).then_some(accesses)
+    })
+    .await;
+    // Give a wrongly recorded forged access time to show up too.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let d = json(app.get(&path, &admin).await).await;
+    let all: Vec<&Value> = d["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "access")
+        .collect();
+    assert_eq!(
+        all.len(),
+        1,
+        "only the expired one, never the forged: {all:?}"
+    );
+    let e = &accesses[0];
+    assert_eq!(e["order_line_id"], 2, "{e}");
+    assert_eq!(e["actor"], "buyer", "{e}");
+    assert_eq!(e["details"]["result"], "link_expired", "{e}");
+    assert_eq!(e["details"]["status"], 410, "{e}");
+    assert_eq!(e["details"]["action"], "download", "{e}");
 }

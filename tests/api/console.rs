@@ -168,7 +168,10 @@ async fn an_operator_finds_an_order_cancels_a_line_and_the_buyers_link_dies() {
         .await
         .unwrap();
     assert!(
-        lines.contains("CANCELED") && lines.contains("links refused") && lines.contains("refund"),
+        lines.contains("CANCELED")
+            && lines.contains("refused")
+            && lines.contains("refund")
+            && lines.contains("by Ann Support (operator)"),
         "{lines}"
     );
     let timeline = d
@@ -183,7 +186,7 @@ async fn an_operator_finds_an_order_cancels_a_line_and_the_buyers_link_dies() {
         timeline.contains("Refunded after a double charge"),
         "{timeline}"
     );
-    assert!(timeline.contains("operator:Ann Support"), "{timeline}");
+    assert!(timeline.contains("Ann Support (operator)"), "{timeline}");
     browser.screenshot("04-order-timeline").await;
     fits_the_window(&browser, "order").await;
 
@@ -790,6 +793,242 @@ async fn a_viewer_sees_no_actions_and_support_reissues_but_cannot_cancel() {
     assert!(
         !info.to_string().contains("CANCELED"),
         "nothing canceled: {info}"
+    );
+    browser.driver.clone().quit().await.unwrap();
+}
+
+/// What support reads on an order page, line by line: why each line's links
+/// work or not (canceled with refused tries since, expired, failed,
+/// downloaded), one row for a download manager's Range requests, a link
+/// reissued for 7 days; and every console page fits a 390 px phone and a
+/// 1400 px desktop without scrolling sideways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_order_page_says_why_each_lines_links_work_or_not_and_every_page_fits() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let good = app.add_asset(AssetSpec::default()).await;
+    let broken = app
+        .add_asset(AssetSpec {
+            title: "Lost Etude",
+            bytes: b"%PDF-1.4 another file".to_vec(),
+            ..AssetSpec::default()
+        })
+        .await;
+    std::fs::remove_file(app.asset_path(&broken)).unwrap();
+    let vt = app.vendor(Environment::Live).await;
+    let mut body = register_body(3001, 1, good.asset_id, &[]);
+    body["customer"] = json!("Dora Downloader");
+    body["parts"] = json!([
+        {"asset_id": good.asset_id, "order_line_id": 2},
+        {"asset_id": broken.asset_id, "order_line_id": 3},
+        {"asset_id": good.asset_id, "order_line_id": 4},
+    ]);
+    assert_eq!(
+        app.register(&vt.token, &body).await.status(),
+        StatusCode::CREATED
+    );
+    app.wait_for_order(&vt.token, 3001).await;
+    let get = |link: String, range: Option<String>| {
+        let req = app.client.get(link);
+        let req = match range {
+            Some(r) => req.header("Range", r),
+            None => req,
+        };
+        async move { req.send().await.unwrap().status() }
+    };
+    // Line 1: a download manager's five ranges; canceled; then two tries.
+    let one = app.link(&vt.token, 3001, 1).await;
+    for i in 0..5 {
+        let range = format!("bytes={}-{}", i * 100, i * 100 + 99);
+        assert_eq!(
+            get(one.clone(), Some(range)).await,
+            StatusCode::PARTIAL_CONTENT
+        );
+    }
+    assert_eq!(
+        app.cancel(&vt.token, "order_id=3001&order_line_id=1")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    for _ in 0..2 {
+        assert_eq!(get(one.clone(), None).await, StatusCode::FORBIDDEN);
+    }
+    // Line 2: its link used after it expired. Line 4: one whole download.
+    let two = app.expired_copy(&app.link(&vt.token, 3001, 2).await).await;
+    assert_eq!(get(two, None).await, StatusCode::GONE);
+    assert_eq!(
+        get(app.link(&vt.token, 3001, 4).await, None).await,
+        StatusCode::OK
+    );
+
+    let admin = app.admin("Ann Support").await;
+    let browser = Browser::start().await;
+    let d = &browser.driver;
+    d.set_window_rect(0, 0, 1400, 900).await.unwrap();
+    log_in(&browser, &app, &admin).await;
+    let order = format!("/admin/orders/{}/LIVE/3001", vt.vendor);
+    // The history writer batches: wait until every access shows.
+    let mut summaries = Vec::new();
+    for _ in 0..100 {
+        d.goto(app.url(&order)).await.unwrap();
+        summaries = Vec::new();
+        for n in 1..=4 {
+            summaries.push(
+                browser
+                    .text(&format!("td.line-summary[data-line='{n}']"))
+                    .await,
+            );
+        }
+        if summaries[0].contains("2 refused") && summaries[1].contains("expired") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let [canceled, expired, failed, downloaded] = &summaries[..] else {
+        unreachable!()
+    };
+    assert!(
+        canceled.contains("Canceled")
+            && canceled.contains("Test Shop (API token agt_")
+            && canceled.contains("2 refused tries since"),
+        "{canceled}"
+    );
+    assert!(
+        expired.contains("Last link expired") && expired.contains("issue a new one"),
+        "{expired}"
+    );
+    assert!(failed.contains("Fulfilment failed"), "{failed}");
+    assert!(
+        downloaded.contains("1 download,"),
+        "a whole download counts once: {downloaded}"
+    );
+    let lines = browser.text("#lines").await;
+    assert!(
+        lines.contains("Suite No. 1") && lines.contains("Lost Etude"),
+        "asset titles: {lines}"
+    );
+    // Five Range requests of one download are one timeline row, expandable.
+    let folded = browser
+        .eval(
+            "return [...document.querySelectorAll('#timeline li.kind-access')]\
+             .filter(e => e.querySelector('.badge.green'))\
+             .map(e => e.querySelectorAll('details.folded li').length)",
+        )
+        .await;
+    assert_eq!(
+        folded,
+        json!([0, 5]),
+        "served accesses, newest first: line 4's download, then line 1's five ranges in one row"
+    );
+    let timeline = browser.text("#timeline").await;
+    assert!(timeline.contains("5 requests"), "{timeline}");
+    assert!(timeline.contains("Expired link used"), "{timeline}");
+    assert!(timeline.contains("by buyer at 127.0.0.1"), "{timeline}");
+    browser.screenshot("33-order-summaries").await;
+
+    // Reissue a link of line 4 for 7 days.
+    d.find(By::Css("form.reissue select option[value='604800']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .click_to_load(d.find(By::Css("form.reissue button")).await.unwrap())
+        .await;
+    let week = (chrono::Utc::now() + chrono::Duration::days(7))
+        .format("%Y-%m-%d")
+        .to_string();
+    let shown = browser.text("main").await;
+    assert!(shown.contains(&week), "expires in 7 days ({week}): {shown}");
+    browser.screenshot("34-link-7-days").await;
+
+    // Every page fits, on a desktop and on a phone.
+    let pages = [
+        "/admin/".to_owned(),
+        "/admin/orders".to_owned(),
+        order.clone(),
+        format!("{order}/cancel?line=2"),
+        "/admin/vendors".to_owned(),
+        format!("/admin/vendors/{}", vt.vendor),
+        "/admin/assets".to_owned(),
+        format!("/admin/assets/{}", good.asset_id),
+        "/admin/audit".to_owned(),
+        "/admin/orders/not-a-vendor/LIVE/1".to_owned(),
+    ];
+    for (width, height) in [(1400, 900), (390, 844)] {
+        d.set_window_rect(0, 0, width, height).await.unwrap();
+        for page in &pages {
+            d.goto(app.url(page)).await.unwrap();
+            fits_the_window(&browser, &format!("{page} at {width} px")).await;
+            let overflowing = browser
+                .eval(
+                    "return [...document.querySelectorAll('.table-wrap')]\
+                     .filter(w => w.scrollWidth > w.clientWidth + 1).length",
+                )
+                .await;
+            if width >= 1400 {
+                assert_eq!(
+                    overflowing,
+                    json!(0),
+                    "a table overflows {page} at {width} px"
+                );
+            }
+        }
+    }
+    d.set_window_rect(0, 0, 390, 844).await.unwrap();
+    d.goto(app.url(&order)).await.unwrap();
+    browser.screenshot("35-order-summaries-phone").await;
+    d.goto(app.url("/admin/orders/not-a-vendor/LIVE/1"))
+        .await
+        .unwrap();
+    assert!(browser.text("header nav").await.contains("Audit log"));
+    browser.screenshot("36-error-phone").await;
+    browser.driver.clone().quit().await.unwrap();
+}
+
+/// A line still being fulfilled says so, and that links come once it
+/// completes (not a green "links work").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_processing_line_says_its_links_come_once_it_is_fulfilled() {
+    use crate::helpers::{Options, spawn_app_with};
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        Options {
+            fulfilment: false,
+            ..Options::default()
+        },
+    )
+    .await;
+    let asset = app.add_asset(AssetSpec::default()).await;
+    let vt = app.vendor(Environment::Live).await;
+    let res = app
+        .register(&vt.token, &register_body(4001, 1, asset.asset_id, &[]))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let admin = app.admin("Ann Support").await;
+    let browser = Browser::start().await;
+    log_in(&browser, &app, &admin).await;
+    browser
+        .driver
+        .goto(app.url(&format!("/admin/orders/{}/LIVE/4001", vt.vendor)))
+        .await
+        .unwrap();
+    let summary = browser.text("td.line-summary[data-line='1']").await;
+    assert!(summary.contains("Being fulfilled"), "{summary}");
+    let lines = browser.text("#lines").await;
+    assert!(
+        lines.contains("PROCESSING") && lines.contains("not yet") && !lines.contains("work"),
+        "{lines}"
+    );
+    assert!(
+        browser
+            .driver
+            .find_all(By::Css("form.reissue"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no link to reissue yet"
     );
     browser.driver.clone().quit().await.unwrap();
 }

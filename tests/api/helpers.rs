@@ -744,6 +744,27 @@ impl TestApp {
             .to_owned()
     }
 
+    /// `link` re-signed with the gateway's key as if it had expired a
+    /// minute ago: an authentic expired link of the same line.
+    pub async fn expired_copy(&self, link: &str) -> String {
+        use base64::Engine as _;
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let (base, token) = link.rsplit_once('/').expect("a link");
+        let mut parts = token.split('.');
+        let header: jsonwebtoken::Header =
+            serde_json::from_slice(&engine.decode(parts.next().unwrap()).unwrap()).unwrap();
+        let mut claims: Value =
+            serde_json::from_slice(&engine.decode(parts.next().unwrap()).unwrap()).unwrap();
+        let now = chrono::Utc::now().timestamp();
+        claims["iat"] = json!(now - 3600);
+        claims["exp"] = json!(now - 60);
+        let key = jsonwebtoken::EncodingKey::from_secret(&self.signing_key().await);
+        format!(
+            "{base}/{}",
+            jsonwebtoken::encode(&header, &claims, &key).unwrap()
+        )
+    }
+
     pub async fn signing_key(&self) -> Vec<u8> {
         assetgate::links::load_or_create_signing_key(&self.settings.links).expect("key")
     }

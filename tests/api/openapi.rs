@@ -57,6 +57,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/api/webhooks/{webhook_id}/deliveries"),
     ("post", "/admin/api/deliveries/{delivery_id}/redeliver"),
     ("get", "/admin/api/overview"),
+    ("get", "/admin/api/me"),
+    ("post", "/webhooks/{webhook_id}/deliveries/{event_id}/retry"),
     ("get", "/admin/api/audit"),
     ("post", "/admin/api/assets"),
     ("get", "/admin/api/assets"),

@@ -18,6 +18,7 @@ use crate::http::path::{order_of, segment};
 use crate::http::state::AppState;
 use crate::links::Action;
 use crate::store::events::Event;
+use crate::store::orders::OrderLine;
 
 /// `/admin/orders/{vendor}/{environment}/{order}`.
 fn order_href(order: OrderRef) -> String {
@@ -159,16 +160,14 @@ pub async fn list(
 pub struct LineRow {
     pub number: i64,
     pub asset: i64,
-    pub customer: String,
+    pub asset_title: String,
     pub status: &'static str,
     pub status_class: &'static str,
-    pub cancel_reason: Option<String>,
     pub cancel_reason_code: Option<&'static str>,
-    pub canceled_by: Option<String>,
-    pub failure: Option<String>,
-    pub revocation: &'static str,
-    pub revocation_class: &'static str,
-    pub revoked_until: Option<String>,
+    /// The answer to "why does (or doesn't) my link work?", in one sentence.
+    pub summary: String,
+    pub links: &'static str,
+    pub links_class: &'static str,
     pub price: String,
     pub completed: bool,
     pub cancelable: bool,
@@ -187,6 +186,11 @@ pub struct TimelineEntry {
     pub badge: Option<BadgeOnly>,
     pub detail: String,
     pub actor: String,
+    /// Requests folded into this entry (one download manager's ranges, one
+    /// poll's links): each in words, newest first; empty for a single event.
+    pub folded: Vec<String>,
+    /// What events fold together: consecutive ones with the same key.
+    fold_key: Option<String>,
 }
 
 #[derive(Template)]
@@ -200,6 +204,8 @@ struct OrderPage {
     vendor_name: String,
     notice: Option<&'static str>,
     cancelable: bool,
+    customer: String,
+    total: String,
     lines: Vec<LineRow>,
     timeline: Vec<TimelineEntry>,
     more_href: Option<String>,
@@ -214,10 +220,11 @@ fn text(data: &serde_json::Value, key: &str) -> String {
 }
 
 /// One history event, in words.
-fn entry(e: Event, numbers: &HashMap<LineId, OrderLineId>) -> TimelineEntry {
+fn entry(e: &Event, numbers: &HashMap<LineId, OrderLineId>, actor: String) -> TimelineEntry {
     let d = &e.data;
+    let line = numbers.get(&e.line_id).map(|n| n.get());
     let (title, badge, detail) = match e.kind.as_str() {
-        "registered" => ("Registered", None, format!("asset {}", text(d, "asset_id"))),
+        "registered" => ("Registered", None, String::new()),
         "fulfilled" => (
             "Fulfilled",
             None,
@@ -253,8 +260,13 @@ fn entry(e: Event, numbers: &HashMap<LineId, OrderLineId>) -> TimelineEntry {
             };
             let range = text(d, "range");
             let ip = text(d, "client_ip");
+            let title = match (text(d, "action").as_str(), result.as_str()) {
+                (_, "link_expired") => "Expired link used",
+                ("view", _) => "View",
+                _ => "Download",
+            };
             (
-                "Download",
+                title,
                 Some(BadgeOnly {
                     name: result,
                     class,
@@ -281,14 +293,144 @@ fn entry(e: Event, numbers: &HashMap<LineId, OrderLineId>) -> TimelineEntry {
         }
         _ => ("Event", None, d.to_string()),
     };
+    let fold_key = match e.kind.as_str() {
+        "access" => Some(format!(
+            "access {line:?} {} {} {}",
+            text(d, "action"),
+            text(d, "result"),
+            text(d, "client_ip")
+        )),
+        "link_issued" => Some(format!("link {} {}", e.actor, text(d, "via"))),
+        _ => None,
+    };
     TimelineEntry {
         at: when(e.at_ms),
         kind: e.kind.clone(),
         title,
-        line: numbers.get(&e.line_id).map(|n| n.get()),
+        line,
         badge,
         detail,
-        actor: e.actor.to_string(),
+        actor,
+        folded: Vec::new(),
+        fold_key,
+    }
+}
+
+/// Folds runs of alike events into one entry: a download manager's 120
+/// Range requests are one download; the links one `/purchase/info` poll
+/// mints for every line are one row. Each entry lists what it folded.
+fn fold(entries: Vec<TimelineEntry>) -> Vec<TimelineEntry> {
+    let mut out: Vec<TimelineEntry> = Vec::with_capacity(entries.len());
+    for e in entries {
+        if let Some(last) = out.last_mut()
+            && e.fold_key.is_some()
+            && last.fold_key == e.fold_key
+        {
+            if last.folded.is_empty() {
+                last.folded.push(format!(
+                    "{} · {}{}",
+                    last.at,
+                    line_tag(last.line),
+                    last.detail
+                ));
+            }
+            last.folded
+                .push(format!("{} · {}{}", e.at, line_tag(e.line), e.detail));
+            if last.line != e.line {
+                last.line = None;
+            }
+            // The run's oldest time: it started then.
+            last.at = e.at;
+            continue;
+        }
+        out.push(e);
+    }
+    for e in &mut out {
+        if !e.folded.is_empty() {
+            let n = e.folded.len();
+            e.detail = match e.kind.as_str() {
+                "access" => format!("{n} requests (ranges of one download, or repeats)"),
+                _ => format!("{n} links"),
+            };
+            if e.kind == "link_issued" {
+                e.title = "Links issued";
+            }
+        }
+    }
+    out
+}
+
+fn line_tag(line: Option<i64>) -> String {
+    line.map_or_else(String::new, |l| format!("line {l} · "))
+}
+
+/// `06 Dec 07:37 UTC`: a time in a sentence.
+fn short(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%d %b %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+/// What a line's own history says about its links, in one sentence.
+fn summary(line: &OrderLine, history: &[&Event], canceler: Option<String>) -> String {
+    let accesses = || history.iter().filter(|e| e.kind == "access");
+    let result = |e: &&&Event| text(&e.data, "result");
+    match line.status {
+        LineStatus::Processing => {
+            "Being fulfilled: links can be issued once its file is checked.".to_owned()
+        }
+        LineStatus::Failed => format!(
+            "Fulfilment failed{}. No link can be issued for it.",
+            line.failure_message
+                .as_deref()
+                .map_or_else(String::new, |m| format!(": {m}"))
+        ),
+        LineStatus::Canceled => {
+            let at = line.canceled_at_ms.map(short).unwrap_or_default();
+            let by = canceler.unwrap_or_else(|| {
+                line.canceled_by
+                    .as_ref()
+                    .map_or("someone".to_owned(), |a| a.kind().to_owned())
+            });
+            let reason = line
+                .cancel_reason
+                .as_ref()
+                .map_or_else(String::new, |r| format!(" — “{}”", r.as_str()));
+            let refused = accesses().filter(|e| result(e) == "access_revoked").count();
+            let tries = match refused {
+                0 => " — no try since".to_owned(),
+                1 => " — 1 refused try since".to_owned(),
+                n => format!(" — {n} refused tries since"),
+            };
+            format!("Canceled {at} by {by}{reason}{tries}. Its links never work again.")
+        }
+        LineStatus::Completed => {
+            if let Some(last) = accesses().next()
+                && result(&last) == "link_expired"
+            {
+                return format!(
+                    "Last link expired (used {}): issue a new one.",
+                    short(last.at_ms)
+                );
+            }
+            let downloads: Vec<&&Event> = accesses()
+                .filter(|e| {
+                    let range = text(&e.data, "range");
+                    result(e) == "served"
+                        && text(&e.data, "method") == "GET"
+                        && (range.is_empty() || range.starts_with("bytes=0-"))
+                })
+                .collect();
+            match downloads.first() {
+                None => "Links work; no download yet.".to_owned(),
+                Some(last) => format!(
+                    "Links work; {} download{}, last {}.",
+                    downloads.len(),
+                    if downloads.len() == 1 { "" } else { "s" },
+                    short(last.at_ms)
+                ),
+            }
+        }
     }
 }
 
@@ -301,34 +443,57 @@ fn order_page(session: &ConsoleSession, d: OrderDetail, notice: Option<&'static 
         .collect();
     let lines: Vec<LineRow> = d
         .lines
-        .into_iter()
+        .iter()
         .map(|(l, r)| {
-            let (revocation, revocation_class) = match (l.status, r.revoked, r.pending) {
+            let (links, links_class) = match (l.status, r.revoked, r.pending) {
+                (LineStatus::Processing, ..) => ("not yet", "badge amber"),
+                (LineStatus::Failed, ..) => ("none", "badge dark"),
                 (_, _, true) => ("revocation pending", "badge amber"),
-                (_, Some(true), _) => ("links refused", "badge red"),
-                (LineStatus::Canceled, Some(false), _) => ("expired links only", "badge grey"),
+                (LineStatus::Canceled, ..) | (_, Some(true), _) => ("refused", "badge red"),
                 (_, None, _) => ("store unreachable", "badge amber"),
-                _ => ("links work", "badge green"),
+                _ => ("work", "badge green"),
             };
+            let own: Vec<&Event> = d
+                .history
+                .iter()
+                .filter(|e| e.line_id == l.line_id)
+                .collect();
+            let canceler = own
+                .iter()
+                .find(|e| e.kind == "canceled")
+                .map(|e| d.actor_label(e));
             LineRow {
                 number: l.order_line_id.get(),
                 asset: l.asset_id.get(),
-                customer: l.customer.as_str().to_owned(),
+                asset_title: d
+                    .asset_titles
+                    .get(&l.asset_id)
+                    .cloned()
+                    .unwrap_or_else(|| format!("asset {}", l.asset_id)),
                 status: l.status.as_str(),
                 status_class: status_class(l.status),
-                cancel_reason: l.cancel_reason.map(|r| r.as_str().to_owned()),
                 cancel_reason_code: l.cancel_reason_code.map(|c| c.as_str()),
-                canceled_by: l.canceled_by.map(|a| a.to_string()),
-                failure: l.failure_message,
-                revocation,
-                revocation_class,
-                revoked_until: r.until_ms.filter(|_| r.revoked == Some(true)).map(when),
+                summary: summary(l, &own, canceler),
+                links,
+                links_class,
                 price: format!("{:.2}", l.line_item_price.get()),
                 completed: l.status == LineStatus::Completed,
                 cancelable: l.status.is_cancelable(),
             }
         })
         .collect();
+    let customer = d
+        .lines
+        .first()
+        .map(|(l, _)| l.customer.as_str().to_owned())
+        .unwrap_or_default();
+    let total: f64 = d.lines.iter().map(|(l, _)| l.line_item_price.get()).sum();
+    let timeline = fold(
+        d.history
+            .iter()
+            .map(|e| entry(e, &numbers, d.actor_label(e)))
+            .collect(),
+    );
     let more_href = d.history_more.map(|at| {
         let before: String =
             form_urlencoded::byte_serialize(ms_to_rfc3339(at).as_bytes()).collect();
@@ -342,8 +507,10 @@ fn order_page(session: &ConsoleSession, d: OrderDetail, notice: Option<&'static 
         vendor_name: d.vendor_name,
         notice,
         cancelable: lines.iter().any(|l| l.cancelable),
+        customer,
+        total: format!("{total:.2}"),
         lines,
-        timeline: d.history.into_iter().map(|e| entry(e, &numbers)).collect(),
+        timeline,
         more_href,
         href,
     }
@@ -452,6 +619,8 @@ struct LinkPage {
 pub struct LinkForm {
     csrf: String,
     action: Action,
+    /// Seconds (the form offers 1 hour, 24 hours and 7 days).
+    lifetime: Option<i64>,
 }
 
 impl CarriesCsrf for LinkForm {
@@ -469,7 +638,7 @@ pub async fn reissue(
     let line = segment::<OrderLineId>(&req)?;
     let minted = state
         .app
-        .operator_link(&session.operator, order, line, f.action)
+        .operator_link(&session.operator, order, line, f.action, f.lifetime)
         .await?;
     html(&LinkPage {
         chrome: Chrome::new(&session, "orders"),

@@ -46,6 +46,7 @@ macro_rules! link_route {
                     line,
                     $action,
                     $via,
+                    None,
                 )
                 .await?;
             Ok(Json(minted.into()))

@@ -9,7 +9,9 @@ use crate::http::error::ApiError;
 use crate::http::extract::{Admin, ApiJson, ApiQuery, Field as _};
 use crate::http::params::{encode_cursor, id_cursor, page_size};
 use crate::http::path::At;
-use crate::http::responses::{AdminAssetPage, AssetNotFound, BodyErrors, Created, Json};
+use crate::http::responses::{
+    AdminAssetPage, AssetNotFound, BodyErrors, Created, Json, RoleForbidden,
+};
 use crate::http::state::AppState;
 use crate::http::upload;
 use crate::http::wire::AdminAssetItem;
@@ -29,6 +31,7 @@ use crate::store::assets::{AssetChange, AssetFilter};
     ),
     responses(
         Created<AdminAssetItem>,
+        RoleForbidden,
         (status = 409, description = "`asset_exists`", body = crate::http::error::ErrorResponse),
         (status = 415, description = "`unsupported_media_type`: not multipart/form-data", body = crate::http::error::ErrorResponse),
         (status = 422, description = "`invalid_request`: `details.field` names the field (no file part, an unknown or repeated field, a part after the file)", body = crate::http::error::ErrorResponse),
@@ -146,7 +149,7 @@ pub struct PatchBody {
     operation_id = "admin_asset_change",
     params(At<AssetId>),
     request_body = PatchBody,
-    responses(Json<AdminAssetItem>, AssetNotFound, BodyErrors)
+    responses(Json<AdminAssetItem>, AssetNotFound, RoleForbidden, BodyErrors)
 )]
 pub async fn change(
     Admin(operator): Admin,

@@ -8,7 +8,7 @@ use crate::http::extract::{Admin, ApiJson, ApiQuery};
 use crate::http::params::{CancelBody, DetailQuery, SearchQuery, encode_cursor};
 use crate::http::path::{At, InOrder};
 use crate::http::responses::{
-    BodyErrors, Created, Json, OrderNotFound, OrderPage, RevocationUnavailable,
+    BodyErrors, Created, Json, OrderNotFound, OrderPage, RevocationUnavailable, RoleForbidden,
 };
 use crate::http::state::AppState;
 use crate::http::wire::{LinkItem, OrderDetailItem};
@@ -70,6 +70,7 @@ pub async fn detail(
     responses(
         Created<OrderDetailItem>,
         OrderNotFound,
+        RoleForbidden,
         (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_cancelable`", body = ErrorResponse),
         RevocationUnavailable,
         BodyErrors
@@ -93,6 +94,9 @@ pub async fn cancel(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LinkBody {
     action: Action,
+    /// How long the link stays valid, in seconds (60 to 604800); the
+    /// configured `links.ttl_seconds` when absent.
+    lifetime_seconds: Option<i64>,
 }
 
 /// `POST /admin/api/orders/{vendor_id}/{environment}/{order_id}/lines/{order_line_id}/links`:
@@ -107,6 +111,7 @@ pub struct LinkBody {
     responses(
         Json<LinkItem>,
         OrderNotFound,
+        RoleForbidden,
         (status = 422, description = "`invalid_request`: `details.field` names the field; `order_not_accessible`, `asset_not_viewable`", body = ErrorResponse),
         BodyErrors
     )
@@ -120,7 +125,13 @@ pub async fn link(
 ) -> Result<Json<LinkItem>, ApiError> {
     let minted = state
         .app
-        .operator_link(&operator, order, line, body.value.action)
+        .operator_link(
+            &operator,
+            order,
+            line,
+            body.value.action,
+            body.value.lifetime_seconds,
+        )
         .await?;
     Ok(Json(minted.into()))
 }

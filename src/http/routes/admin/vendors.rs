@@ -6,8 +6,8 @@ use crate::http::extract::{Admin, ApiQuery};
 use crate::http::params::DeliveriesQuery;
 use crate::http::path::{At, DeliveryNumber};
 use crate::http::responses::{
-    Accepted, DeliveryNotFound, DeliveryPage, Json, Redelivered, TokenList, TokenNotFound,
-    VendorList, VendorNotFound, WebhookList, WebhookNotFound,
+    Accepted, DeliveryNotFound, DeliveryPage, Json, Redelivered, RoleForbidden, TokenList,
+    TokenNotFound, VendorList, VendorNotFound, WebhookList, WebhookNotFound,
 };
 use crate::http::state::AppState;
 use crate::http::wire::{TokenItem, VendorItem};
@@ -37,7 +37,7 @@ macro_rules! vendor_route {
             tag = "admin",
             operation_id = $op,
             params(At<VendorId>),
-            responses($ok, VendorNotFound)
+            responses($ok, VendorNotFound, RoleForbidden)
         )]
         pub async fn $name(
             admin: Admin,
@@ -119,7 +119,7 @@ vendor_route!(
     tag = "admin",
     operation_id = "admin_token_revoke",
     params(At<TokenId>),
-    responses(Json<TokenItem>, TokenNotFound),
+    responses(Json<TokenItem>, TokenNotFound, RoleForbidden),
 )]
 pub async fn revoke_token(
     Admin(operator): Admin,
@@ -155,7 +155,7 @@ pub async fn deliveries(
     tag = "admin",
     operation_id = "admin_redeliver",
     params(At<DeliveryNumber>),
-    responses(Accepted<Redelivered>, DeliveryNotFound),
+    responses(Accepted<Redelivered>, DeliveryNotFound, RoleForbidden),
 )]
 pub async fn redeliver(
     Admin(operator): Admin,

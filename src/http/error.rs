@@ -162,12 +162,55 @@ impl ApiError {
 
     /// A short page for people who open a link in a browser.
     pub fn html_response(&self) -> HttpResponse {
+        // What happened, and what the buyer can do about it, per reason.
+        let (title, next) = match self.name() {
+            "access_revoked" => (
+                "This download is no longer available",
+                "The shop has withdrawn access to this file, for example after a refund. \
+                 If you think this is a mistake, contact the shop you bought it from and \
+                 give them the reference below.",
+            ),
+            "link_expired" => (
+                "This link has expired",
+                "Download links work for a limited time only; your purchase is still valid. \
+                 Go back to the shop (your order page or its email) for a fresh link.",
+            ),
+            "link_invalid" => (
+                "This link is not valid",
+                "It may be cut short: copy the whole link from the shop's email, or ask \
+                 the shop for a new one.",
+            ),
+            "download_limit_reached" => (
+                "No downloads left on this purchase",
+                "You have used every download this purchase includes. Contact the shop \
+                 you bought it from if you need another; give them the reference below.",
+            ),
+            "revocation_unavailable" | "storage_unavailable" | "database_unavailable" => (
+                "Temporarily unavailable",
+                "Nothing is wrong with your link. Please retry in a few seconds.",
+            ),
+            "rate_limited" => ("Too many requests", "Please wait a moment, then retry."),
+            "file_unavailable" => (
+                "The file cannot be delivered right now",
+                "The shop's file store is missing this file. Contact the shop and give \
+                 them the reference below.",
+            ),
+            _ => (
+                self.status_code().canonical_reason().unwrap_or("Error"),
+                "Contact the shop you bought from and give them the reference below.",
+            ),
+        };
         let body = format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-             <body style=\"font-family:sans-serif;max-width:40em;margin:4em auto\"><h1>{title}</h1><p>{msg}</p>\
-             <p style=\"color:#777\">Reference: {rid}</p></body></html>",
-            title = self.status_code().canonical_reason().unwrap_or("Error"),
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>{title}</title></head>\
+             <body style=\"font:16px/1.5 system-ui,sans-serif;color:#1d2330;max-width:36em;\
+             margin:0 auto;padding:2em 1.25em\"><h1 style=\"font-size:1.4em\">{title}</h1>\
+             <p>{msg}</p><p>{next}</p>\
+             <p style=\"color:#5f6b7c;font-size:.9em\">Reference: <code>{rid}</code></p></body></html>",
+            title = html_escape(title),
             msg = html_escape(&self.message()),
+            next = html_escape(next),
             rid = html_escape(&current_request_id()),
         );
         HttpResponse::build(self.status_code())

@@ -120,13 +120,17 @@ pub struct SearchQuery {
 }
 
 impl SearchQuery {
-    /// The filter: `q` of digits is an order number, anything else a customer substring.
+    /// The filter: `q` of digits (after an optional `#`) is an order number,
+    /// anything else a customer substring.
     pub fn filter(&self) -> Result<OrderFilter, ApiError> {
         let q = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
         if q.is_some_and(|q| q.chars().count() > 200) {
             return Err(ApiError::invalid("q", "must be at most 200 characters"));
         }
-        let number = q.filter(|q| q.bytes().all(|b| b.is_ascii_digit()));
+        // `#1001` is how people write an order number.
+        let number = q
+            .map(|q| q.strip_prefix('#').unwrap_or(q).trim())
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
         Ok(OrderFilter {
             vendor: given(&self.vendor_id)
                 .map(VendorId::parse)

@@ -237,6 +237,13 @@ async fn the_whole_story_from_validation_to_a_refused_download(backend: Backend)
             .unwrap()
             .starts_with("text/html")
     );
+    // Phone-sized, and it tells the buyer what to do.
+    let page = res.text().await.unwrap();
+    assert!(page.contains("name=\"viewport\""), "{page}");
+    assert!(
+        page.contains("no longer available") && page.contains("contact the shop"),
+        "{page}"
+    );
 
     let body = assert_error(
         app.download_url(&vt.token, 1001, 1).await,
@@ -592,7 +599,7 @@ async fn every_history_event_names_its_actor(backend: Backend) {
     );
     assert_eq!(actor_of("link_issued"), seller_actor.to_string());
     assert_eq!(actor_of("fulfilled"), "system");
-    assert_eq!(actor_of("access"), "system");
+    assert_eq!(actor_of("access"), "buyer");
     assert_eq!(actor_of("canceled"), refund_desk.to_string());
 }
 

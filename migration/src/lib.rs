@@ -16,6 +16,7 @@ mod m20261205_000008_asset_status;
 mod m20261206_000009_admin_roles;
 mod m20261206_000010_unordered_deliveries;
 mod m20261206_000011_buyer_actor;
+mod m20261206_000012_links_until;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_admin_roles::Migration),
             Box::new(m20261206_000010_unordered_deliveries::Migration),
             Box::new(m20261206_000011_buyer_actor::Migration),
+            Box::new(m20261206_000012_links_until::Migration),
         ]
     }
 }

@@ -19,7 +19,6 @@ use super::webhooks::line_event;
 use super::{App, AppError, LineView};
 use crate::domain::{
     Actor, CancelWhy, EventType, LineId, LineStatus, OrderLineId, OrderNumber, OrderRef, Tenant,
-    now_ms,
 };
 use crate::store::orders::OrderLine;
 
@@ -200,10 +199,10 @@ impl App {
         let plans = plan(&before, targets);
 
         let wanted: Vec<LineId> = plans.iter().flatten().flatten().copied().collect();
-        let until = now_ms() + self.policy.revocation_window_ms;
+        let window = self.policy.revocation_window_ms;
         let canceled: HashSet<LineId> = self
             .store
-            .cancel_lines(&wanted, why, actor, until, |changed| {
+            .cancel_lines(&wanted, why, actor, window, |changed| {
                 changed
                     .iter()
                     .map(|l| line_event(EventType::Canceled, l))

@@ -42,6 +42,23 @@ impl App {
         if action == Action::View && !asset.viewable {
             return Err(AppError::AssetNotViewable(asset.asset_id));
         }
+        // A link that outlives the configured TTL must not outlive the
+        // revocation a later cancel puts in force: record its expiry first
+        // (refused if the line stopped being COMPLETED meanwhile).
+        if let Some(ttl) = ttl_seconds.filter(|&t| t > self.signer.ttl_seconds()) {
+            let until_ms = now_ms() + ttl * 1000 + 5_000;
+            if !self
+                .store
+                .extend_links_until(line.line_id, until_ms)
+                .await?
+            {
+                return Err(AppError::OrderNotAccessible {
+                    order: order.order,
+                    line: line_no,
+                    current_status: LineStatus::Canceled,
+                });
+            }
+        }
         let (minted, event) = self.mint(actor, line, &asset, action, via, ttl_seconds)?;
         self.store.record_events(vec![event]).await?;
         Ok(minted)

@@ -170,6 +170,11 @@ impl LinkSigner {
         self.mint_lasting(line, action, target, self.ttl_seconds)
     }
 
+    /// How long links live unless a minting says otherwise.
+    pub fn ttl_seconds(&self) -> i64 {
+        self.ttl_seconds
+    }
+
     /// A link valid for `ttl_seconds` (support's reissue chooses its lifetime).
     pub fn mint_lasting(
         &self,

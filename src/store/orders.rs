@@ -141,6 +141,7 @@ impl Store {
                 canceled_by: Set(None),
                 revoke_until_ms: Set(None),
                 revocation_pending: Set(false),
+                links_until_ms: Set(None),
                 claim_until_ms: Set(None),
                 claimed_by: Set(None),
                 fulfil_attempts: Set(0),
@@ -257,18 +258,46 @@ impl Store {
             .op("loading the lines of several orders")
     }
 
+    /// Records that a link valid until `until_ms` is about to be minted for a
+    /// COMPLETED line (a lifetime longer than the configured TTL), so that a
+    /// later cancel keeps its revocation at least that long. `false` when
+    /// the line is no longer COMPLETED: then no such link may be minted.
+    pub async fn extend_links_until(
+        &self,
+        line: LineId,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let col = order_lines::Column::LinksUntilMs;
+        let later = Expr::case(
+            Expr::col(col).is_null().or(Expr::col(col).lt(until_ms)),
+            Expr::value(until_ms),
+        )
+        .finally(Expr::col(col));
+        let res = order_lines::Entity::update_many()
+            .col_expr(col, later.into())
+            .filter(order_lines::Column::LineId.eq(line))
+            .filter(order_lines::Column::Status.eq(LineStatus::Completed))
+            .exec(self.conn())
+            .await
+            .op("recording a long link's expiry")?;
+        Ok(res.rows_affected == 1)
+    }
+
     /// Cancels those of `lines` that may still become CANCELED, in one
     /// statement and transaction with their history and the webhook events
     /// `emit` makes of them. Returns the lines this call moved to CANCELED;
     /// each is left with `revocation_pending` set (the outbox flag) until the
-    /// revocation store confirms it.
+    /// revocation store confirms it. Each line's revocation is kept until
+    /// `now + window_ms`, or `window_ms` past the latest expiry of a longer
+    /// link minted for it (`links_until_ms`), whichever is later — decided
+    /// in the same statement, so a long link minted up to the cancel counts.
     #[tracing::instrument(skip_all, fields(lines = lines.len()))]
     pub async fn cancel_lines(
         &self,
         lines: &[LineId],
         why: &CancelWhy,
         actor: &Actor,
-        revoke_until_ms: i64,
+        window_ms: i64,
         emit: impl FnOnce(&[OrderLine]) -> Vec<NewWebhookEvent>,
     ) -> Result<Vec<LineId>, StoreError> {
         let op = "canceling order lines";
@@ -277,6 +306,15 @@ impl Store {
         }
         let txn = self.conn().begin().await.op(op)?;
         let now = now_ms();
+        let window_until = now + window_ms;
+        // CASE WHEN links_until_ms + window > now + window THEN … ELSE now + window END
+        let revoke_until = Expr::case(
+            Expr::col(order_lines::Column::LinksUntilMs)
+                .add(window_ms)
+                .gt(window_until),
+            Expr::col(order_lines::Column::LinksUntilMs).add(window_ms),
+        )
+        .finally(Expr::value(window_until));
         let changed: Vec<OrderLine> = order_lines::Entity::update_many()
             .col_expr(
                 order_lines::Column::Status,
@@ -289,10 +327,7 @@ impl Store {
             )
             .col_expr(order_lines::Column::CancelReasonCode, Expr::value(why.code))
             .col_expr(order_lines::Column::CanceledBy, Expr::value(actor.clone()))
-            .col_expr(
-                order_lines::Column::RevokeUntilMs,
-                Expr::value(revoke_until_ms),
-            )
+            .col_expr(order_lines::Column::RevokeUntilMs, revoke_until.into())
             .col_expr(order_lines::Column::RevocationPending, Expr::value(true))
             .col_expr(order_lines::Column::UpdatedAtMs, Expr::value(now))
             .filter(order_lines::Column::LineId.is_in(lines.to_vec()))

@@ -25,6 +25,7 @@ both_backends!(
     roles_limit_what_each_operator_may_change_and_a_refusal_changes_nothing,
     canceled_lines_say_who_canceled_and_when_in_every_api,
     an_expired_link_is_recorded_against_its_line_and_a_forged_one_against_none,
+    a_week_long_reissued_link_stays_revoked_for_its_whole_life,
 );
 
 async fn json(res: reqwest::Response) -> Value {
@@ -1142,4 +1143,95 @@ async fn an_expired_link_is_recorded_against_its_line_and_a_forged_one_against_n
     assert_eq!(e["details"]["result"], "link_expired", "{e}");
     assert_eq!(e["details"]["status"], 410, "{e}");
     assert_eq!(e["details"]["action"], "download", "{e}");
+}
+
+/// Support may reissue a link for up to 7 days, far beyond `links.ttl_seconds`.
+/// A cancel must keep that line's revocation at least until such a link
+/// expires — otherwise the entry would be dropped after the usual window
+/// while the link still had days to live.
+async fn a_week_long_reissued_link_stays_revoked_for_its_whole_life(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let support = app.operator("Sue Support", Role::Support).await;
+    let asset = app.add_asset(AssetSpec::default()).await;
+    let vt = app.vendor(Environment::Live).await;
+    app.completed_order(&vt.token, 61, &[(1, &asset), (2, &asset)])
+        .await;
+    let path = format!("/admin/api/orders/{}/LIVE/61", vt.vendor);
+    let week = 7 * 24 * 3600;
+    let too_short = app
+        .post_json(
+            &format!("{path}/lines/1/links"),
+            &support,
+            &json!({"action": "download", "lifetime_seconds": 30}),
+        )
+        .await;
+    assert_error(
+        too_short,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_request",
+    )
+    .await;
+    let long = json(
+        app.post_json(
+            &format!("{path}/lines/1/links"),
+            &support,
+            &json!({"action": "download", "lifetime_seconds": week}),
+        )
+        .await,
+    )
+    .await;
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(long["expires_at"].as_str().unwrap()).unwrap();
+    assert!(
+        expires > chrono::Utc::now() + chrono::Duration::days(6),
+        "a week-long link: {long}"
+    );
+    let url = long["url"].as_str().unwrap();
+    assert_eq!(
+        app.client.get(url).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    assert_eq!(
+        app.cancel(&vt.token, "order_id=61").await.status(),
+        StatusCode::CREATED
+    );
+    assert_error(
+        app.client.get(url).send().await.unwrap(),
+        StatusCode::FORBIDDEN,
+        "access_revoked",
+    )
+    .await;
+    let admin = app.admin("Ada Admin").await;
+    let detail = json(app.get(&path, &admin).await).await;
+    let until = |n: usize| {
+        chrono::DateTime::parse_from_rfc3339(
+            detail["lines"][n]["revocation"]["until"].as_str().unwrap(),
+        )
+        .unwrap()
+    };
+    assert!(
+        until(0) >= expires,
+        "line 1's revocation outlives its week-long link: {} < {expires}",
+        until(0)
+    );
+    assert!(
+        until(1) < chrono::Utc::now() + chrono::Duration::days(1),
+        "line 2 had no long link: the usual window ({})",
+        until(1)
+    );
+    // No long link for a canceled line.
+    let res = app
+        .post_json(
+            &format!("{path}/lines/1/links"),
+            &support,
+            &json!({"action": "download", "lifetime_seconds": week}),
+        )
+        .await;
+    assert_error(
+        res,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "order_not_accessible",
+    )
+    .await;
 }

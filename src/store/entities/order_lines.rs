@@ -31,6 +31,8 @@ pub struct Model {
     pub canceled_by: Option<Actor>,
     pub revoke_until_ms: Option<i64>,
     pub revocation_pending: bool,
+    /// The latest expiry of a link minted for longer than the configured TTL.
+    pub links_until_ms: Option<i64>,
     pub claim_until_ms: Option<i64>,
     pub claimed_by: Option<String>,
     pub fulfil_attempts: i32,

@@ -879,7 +879,10 @@ async fn the_order_page_says_why_each_lines_links_work_or_not_and_every_page_fit
                     .await,
             );
         }
-        if summaries[0].contains("2 refused") && summaries[1].contains("expired") {
+        if summaries[0].contains("2 refused")
+            && summaries[1].contains("expired")
+            && summaries[3].contains("1 download")
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

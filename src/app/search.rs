@@ -12,6 +12,23 @@ use crate::store::events::Event;
 use crate::store::orders::OrderLine;
 pub use crate::store::search::{OrderCursor, OrderFilter};
 
+/// Accesses of one hour, by what they got.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HourCounts {
+    pub hour_ms: i64,
+    pub served: i64,
+    pub refused: i64,
+    pub expired: i64,
+    pub other: i64,
+}
+
+/// The overview's pictures: 168 hours of accesses, 7 days of cancels.
+pub struct Activity {
+    pub hours: Vec<HourCounts>,
+    /// (start of the day, lines canceled that day), oldest first.
+    pub cancels: Vec<(i64, i64)>,
+}
+
 /// One order as a search result.
 pub struct OrderSummary {
     pub vendor_id: VendorId,
@@ -223,6 +240,46 @@ impl App {
             token_prefixes,
             asset_titles,
         })
+    }
+
+    /// The last 7 days, for the overview's charts: accesses per hour by
+    /// result (oldest first, 168 hours, empty hours included) and cancels per
+    /// day (7 days).
+    pub async fn activity(&self) -> Result<Activity, AppError> {
+        const HOUR: i64 = 3_600_000;
+        let now = now_ms();
+        let first_hour = now - now.rem_euclid(HOUR) - 167 * HOUR;
+        let mut hours: Vec<HourCounts> = (0..168)
+            .map(|i| HourCounts {
+                hour_ms: first_hour + i * HOUR,
+                ..HourCounts::default()
+            })
+            .collect();
+        for (hour_ms, result, n) in self.store.access_hours(first_hour).await? {
+            let Some(h) = usize::try_from((hour_ms - first_hour) / HOUR)
+                .ok()
+                .and_then(|i| hours.get_mut(i))
+            else {
+                continue;
+            };
+            match result.as_str() {
+                "served" | "not_modified" | "redirected" => h.served += n,
+                "access_revoked" => h.refused += n,
+                "link_expired" => h.expired += n,
+                _ => h.other += n,
+            }
+        }
+        let first_day = now - now.rem_euclid(24 * HOUR) - 6 * 24 * HOUR;
+        let mut cancels: Vec<(i64, i64)> = (0..7).map(|d| (first_day + d * 24 * HOUR, 0)).collect();
+        for at in self.store.cancel_times(first_day).await? {
+            if let Some(day) = usize::try_from((at - first_day) / (24 * HOUR))
+                .ok()
+                .and_then(|i| cancels.get_mut(i))
+            {
+                day.1 += 1;
+            }
+        }
+        Ok(Activity { hours, cancels })
     }
 
     pub async fn overview(&self) -> Result<Overview, AppError> {

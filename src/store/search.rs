@@ -275,6 +275,33 @@ impl Store {
         Ok(rows.into_iter().map(|(r, n)| (r, n.unwrap_or(0))).collect())
     }
 
+    /// Hourly access counts by result since `since_ms`: (hour, result, count).
+    pub async fn access_hours(&self, since_ms: i64) -> Result<Vec<(i64, String, i64)>, StoreError> {
+        access_counts::Entity::find()
+            .select_only()
+            .column(access_counts::Column::HourMs)
+            .column(access_counts::Column::Result)
+            .column(access_counts::Column::Count)
+            .filter(access_counts::Column::HourMs.gte(since_ms))
+            .into_tuple()
+            .all(self.conn())
+            .await
+            .op("reading hourly access counts")
+    }
+
+    /// When each line canceled since `since_ms` was canceled.
+    pub async fn cancel_times(&self, since_ms: i64) -> Result<Vec<i64>, StoreError> {
+        let times: Vec<Option<i64>> = order_lines::Entity::find()
+            .select_only()
+            .column(order_lines::Column::CanceledAtMs)
+            .filter(order_lines::Column::CanceledAtMs.gte(since_ms))
+            .into_tuple()
+            .all(self.conn())
+            .await
+            .op("reading recent cancel times")?;
+        Ok(times.into_iter().flatten().collect())
+    }
+
     /// Deletes access events older than `before_ms`, up to `limit` of them
     /// (call again while it returns `limit`); other events are kept.
     pub async fn purge_access_events(&self, before_ms: i64, limit: u64) -> Result<u64, StoreError> {

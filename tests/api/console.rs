@@ -946,6 +946,42 @@ async fn the_order_page_says_why_each_lines_links_work_or_not_and_every_page_fit
     assert!(shown.contains(&week), "expires in 7 days ({week}): {shown}");
     browser.screenshot("34-link-7-days").await;
 
+    // The overview draws the week: served, expired and refused downloads
+    // per hour, and cancels per day; its cards link to the filtered lists.
+    d.goto(app.url("/admin/")).await.unwrap();
+    // Summed over bars: the run may cross an hour (or a day) boundary.
+    for (css, expected) in [
+        ("#downloads-chart rect.served", 6), // 5 ranges of line 1, line 4's download
+        ("#downloads-chart rect.expired", 1),
+        ("#downloads-chart rect.refused", 2),
+        ("#cancels-chart rect.canceled", 1),
+    ] {
+        let titles = browser
+            .eval(&format!(
+                "return [...document.querySelectorAll('{css} title')].map(t => t.textContent)"
+            ))
+            .await;
+        let total: i64 = titles
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                let t = t.as_str().unwrap();
+                let after = t.rsplit_once(": ").map_or(t, |(_, n)| n);
+                after.split(' ').next().unwrap().parse::<i64>().unwrap()
+            })
+            .sum();
+        assert_eq!(total, expected, "{css}: {titles}");
+    }
+    assert!(
+        !d.find_all(By::Css("a.stat[href='/admin/orders?status=CANCELED']"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the CANCELED card links to the canceled orders"
+    );
+    browser.screenshot("37-overview-charts").await;
+
     // Every page fits, on a desktop and on a phone.
     let pages = [
         "/admin/".to_owned(),

@@ -413,10 +413,8 @@ impl App {
         by.permit(Role::Admin, "change roles")?;
         let before = self
             .store
-            .list_admins()
+            .admin(id)
             .await?
-            .into_iter()
-            .find(|a| a.admin_id == id)
             .ok_or(AppError::AdminNotFound(id))?;
         let admin = self
             .store

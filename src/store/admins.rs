@@ -85,6 +85,14 @@ impl Store {
         }
     }
 
+    /// One admin, revoked or not.
+    pub async fn admin(&self, id: AdminId) -> Result<Option<AdminRecord>, StoreError> {
+        admins::Entity::find_by_id(id)
+            .one(self.conn())
+            .await
+            .op("loading an admin")
+    }
+
     pub async fn list_admins(&self) -> Result<Vec<AdminRecord>, StoreError> {
         admins::Entity::find()
             .order_by_asc(admins::Column::Name)

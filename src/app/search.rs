@@ -5,12 +5,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::{App, AppError};
 use crate::domain::{
-    Actor, AssetId, Environment, LineStatus, OrderNumber, OrderRef, TokenId, VendorId, now_ms,
+    Actor, AssetId, DeliveryState, Environment, LineStatus, OrderNumber, OrderRef, TokenId,
+    VendorId, WebhookId, now_ms,
 };
 use crate::revocation::SetState;
 use crate::store::events::Event;
 use crate::store::orders::OrderLine;
 pub use crate::store::search::{OrderCursor, OrderFilter};
+use crate::store::webhooks::{Delivery, Webhook};
 
 /// Accesses of one hour, by what they got.
 #[derive(Clone, Copy, Debug, Default)]
@@ -72,6 +74,18 @@ pub struct OrderDetail {
     pub token_prefixes: HashMap<TokenId, String>,
     /// The titles of the order's assets.
     pub asset_titles: HashMap<AssetId, String>,
+    /// The webhook deliveries of the events in `history` that reported a
+    /// change (`data.webhook_event`), by event id.
+    pub webhooks: HashMap<String, Vec<EventDelivery>>,
+}
+
+/// Where the webhook event of a history event stands at one endpoint.
+pub struct EventDelivery {
+    pub webhook_id: WebhookId,
+    pub url: String,
+    pub delivery: Delivery,
+    /// The event it waits behind, if it is queued behind a failing one.
+    pub waiting_for: Option<String>,
 }
 
 impl OrderDetail {
@@ -120,6 +134,8 @@ pub struct Overview {
     pub fulfilment_queue: u64,
     /// Enabled webhook endpoints whose latest attempts failed.
     pub webhooks_failing: u64,
+    /// Endpoints failing or disabled, with their vendor's name (at most 20).
+    pub webhooks_troubled: Vec<(Webhook, String)>,
 }
 
 /// What `/metrics` reports of shared state (`None`: the database did not say).
@@ -231,6 +247,7 @@ impl App {
             .into_iter()
             .map(|a| (a.asset_id, a.title))
             .collect();
+        let webhooks = self.event_deliveries(&history).await?;
         Ok(OrderDetail {
             order,
             vendor_name,
@@ -239,7 +256,46 @@ impl App {
             history_more,
             token_prefixes,
             asset_titles,
+            webhooks,
         })
+    }
+
+    /// The deliveries of the webhook events these history events reported.
+    async fn event_deliveries(
+        &self,
+        history: &[Event],
+    ) -> Result<HashMap<String, Vec<EventDelivery>>, AppError> {
+        let events: Vec<String> = history
+            .iter()
+            .filter_map(|e| e.data.get("webhook_event")?.as_str().map(str::to_owned))
+            .collect();
+        let rows = self.store.deliveries_of_events(&events).await?;
+        let mut heads = HashMap::new();
+        let mut out: HashMap<String, Vec<EventDelivery>> = HashMap::new();
+        for (delivery, url) in rows {
+            let waiting_for = if delivery.ordered && delivery.state == DeliveryState::Pending {
+                let head = match heads.entry(delivery.webhook_id) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(self.store.queue_head(delivery.webhook_id).await?)
+                    }
+                };
+                head.as_ref()
+                    .filter(|h| h.id < delivery.id)
+                    .map(|h| h.event_id.clone())
+            } else {
+                None
+            };
+            out.entry(delivery.event_id.clone())
+                .or_default()
+                .push(EventDelivery {
+                    webhook_id: delivery.webhook_id,
+                    url,
+                    delivery,
+                    waiting_for,
+                });
+        }
+        Ok(out)
     }
 
     /// The last 7 days, for the overview's charts: accesses per hour by
@@ -299,6 +355,25 @@ impl App {
             revocation_outbox: self.store.outbox_depth().await?,
             fulfilment_queue: self.store.fulfilment_queue().await?,
             webhooks_failing: self.store.failing_webhooks().await?,
+            webhooks_troubled: self.troubled_webhooks().await?,
         })
+    }
+
+    /// Endpoints failing or disabled, each with its vendor's name.
+    async fn troubled_webhooks(&self) -> Result<Vec<(Webhook, String)>, AppError> {
+        let hooks = self.store.troubled_webhooks(20).await?;
+        let names: HashMap<VendorId, String> = self
+            .vendors()
+            .await?
+            .into_iter()
+            .map(|v| (v.vendor.vendor_id, v.vendor.name))
+            .collect();
+        Ok(hooks
+            .into_iter()
+            .map(|w| {
+                let name = names.get(&w.vendor_id).cloned().unwrap_or_default();
+                (w, name)
+            })
+            .collect())
     }
 }

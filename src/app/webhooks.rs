@@ -61,6 +61,7 @@ pub fn line_event(kind: EventType, line: &OrderLine) -> NewWebhookEvent {
             vendor: line.vendor_id,
             environment: line.environment,
         },
+        line: Some(line.line_id),
         kind,
         payload: json!({
             "type": kind,
@@ -144,6 +145,7 @@ impl App {
             .enqueue_test(
                 NewWebhookEvent {
                     tenant,
+                    line: None,
                     kind: EventType::Test,
                     payload: payload.to_string(),
                 },

@@ -316,6 +316,23 @@ pub struct OverviewItem {
     pub revocation_outbox: u64,
     pub fulfilment_queue: u64,
     pub webhooks_failing: u64,
+    /// Endpoints failing or disabled, longest-troubled first (at most 20).
+    pub webhooks_troubled: Vec<TroubledWebhookItem>,
+}
+
+/// A webhook endpoint that needs someone, with its vendor.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TroubledWebhookItem {
+    pub webhook_id: WebhookId,
+    pub vendor_id: VendorId,
+    pub vendor_name: String,
+    pub environment: Environment,
+    pub url: String,
+    /// `ENABLED` (failing, still retried) or `DISABLED`.
+    pub status: WebhookStatus,
+    /// When its deliveries started failing (RFC 3339).
+    pub failing_since: Option<String>,
+    pub disabled_reason: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -360,6 +377,20 @@ impl From<Overview> for OverviewItem {
             revocation_outbox: o.revocation_outbox,
             fulfilment_queue: o.fulfilment_queue,
             webhooks_failing: o.webhooks_failing,
+            webhooks_troubled: o
+                .webhooks_troubled
+                .into_iter()
+                .map(|(w, vendor_name)| TroubledWebhookItem {
+                    webhook_id: w.webhook_id,
+                    vendor_id: w.vendor_id,
+                    vendor_name,
+                    environment: w.environment,
+                    url: w.url,
+                    status: w.status,
+                    failing_since: w.failing_since_ms.map(ms_to_rfc3339),
+                    disabled_reason: w.disabled_reason,
+                })
+                .collect(),
         }
     }
 }

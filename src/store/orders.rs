@@ -336,6 +336,7 @@ impl Store {
             .await
             .op(op)?;
         let canceled: Vec<LineId> = changed.iter().map(|m| m.line_id).collect();
+        let sent = webhooks::enqueue(&txn, emit(&changed), None).await?;
         let history = canceled
             .iter()
             .map(|line| NewEvent {
@@ -343,11 +344,14 @@ impl Store {
                 kind: EventKind::Canceled,
                 at_ms: now,
                 actor: actor.clone(),
-                data: json!({"reason": why.reason, "reason_code": why.code}),
+                data: json!({
+                    "reason": why.reason,
+                    "reason_code": why.code,
+                    "webhook_event": sent.get(line),
+                }),
             })
             .collect();
         events::record(&txn, history).await?;
-        webhooks::enqueue(&txn, emit(&changed), None).await?;
         txn.commit().await.op(op)?;
         Ok(canceled)
     }
@@ -531,8 +535,9 @@ impl Store {
             .await
             .op(op)?;
         if let Some(model) = changed.first() {
-            webhooks::enqueue(&txn, vec![emit(model)], None).await?;
-            let data = message.map_or_else(|| json!({}), |m| json!({ "message": m }));
+            let sent = webhooks::enqueue(&txn, vec![emit(model)], None).await?;
+            let mut data = message.map_or_else(|| json!({}), |m| json!({ "message": m }));
+            data["webhook_event"] = json!(sent.get(&line));
             events::record(
                 &txn,
                 vec![NewEvent {

@@ -18,7 +18,7 @@ use std::collections::hash_map::Entry;
 use super::entities::{webhook_attempts, webhook_deliveries, webhook_events, webhooks};
 use super::{Op as _, Store, StoreError};
 use crate::domain::{
-    DeliveryState, EventFilter, EventType, Tenant, WebhookId, WebhookStatus, now_ms,
+    DeliveryState, EventFilter, EventType, LineId, Tenant, WebhookId, WebhookStatus, now_ms,
 };
 
 pub use super::entities::webhook_deliveries::Model as Delivery;
@@ -28,6 +28,8 @@ pub use super::entities::webhooks::Model as Webhook;
 #[derive(Clone, Debug)]
 pub struct NewWebhookEvent {
     pub tenant: Tenant,
+    /// The line it reports (none for `webhook.test`).
+    pub line: Option<LineId>,
     pub kind: EventType,
     /// The exact JSON body to send.
     pub payload: String,
@@ -67,12 +69,13 @@ pub fn event_id() -> String {
 /// Records `events` and a pending delivery for every enabled endpoint of their
 /// tenant that wants them — on `conn`, so inside the caller's transaction.
 /// One endpoint query per tenant and batched inserts: a 500-line batch cancel
-/// costs a handful of statements, not 1,500.
+/// costs a handful of statements, not 1,500. Returns the id of each recorded
+/// event by the line it reports (an event no endpoint wants is not recorded).
 pub(super) async fn enqueue<C: ConnectionTrait>(
     conn: &C,
     events: Vec<NewWebhookEvent>,
     only: Option<WebhookId>,
-) -> Result<(), StoreError> {
+) -> Result<HashMap<LineId, String>, StoreError> {
     /// Rows per INSERT (12 columns × 1,000 stays far below PostgreSQL's 65,535 parameters).
     const CHUNK: usize = 1_000;
     let op = "recording webhook events";
@@ -80,6 +83,7 @@ pub(super) async fn enqueue<C: ConnectionTrait>(
     let mut endpoints_of: HashMap<Tenant, Vec<Webhook>> = HashMap::new();
     let mut event_rows = Vec::new();
     let mut delivery_rows = Vec::new();
+    let mut ids = HashMap::new();
     for event in events {
         let endpoints = match endpoints_of.entry(event.tenant) {
             Entry::Occupied(e) => e.into_mut(),
@@ -103,6 +107,9 @@ pub(super) async fn enqueue<C: ConnectionTrait>(
             continue;
         }
         let id = event_id();
+        if let Some(line) = event.line {
+            ids.insert(line, id.clone());
+        }
         delivery_rows.extend(
             targets
                 .into_iter()
@@ -142,7 +149,7 @@ pub(super) async fn enqueue<C: ConnectionTrait>(
             .await
             .op(op)?;
     }
-    Ok(())
+    Ok(ids)
 }
 
 impl Store {
@@ -258,7 +265,7 @@ impl Store {
         event: NewWebhookEvent,
         to: WebhookId,
     ) -> Result<(), StoreError> {
-        enqueue(self.conn(), vec![event], Some(to)).await
+        enqueue(self.conn(), vec![event], Some(to)).await.map(drop)
     }
 
     /// An endpoint's deliveries, newest first, before delivery `before`.
@@ -323,6 +330,41 @@ impl Store {
             .op(op)?
             .map_or(EventType::Test, |e| e.kind);
         Ok(Some((delivery, kind)))
+    }
+
+    /// The deliveries of these events, with the URL of their endpoint.
+    pub async fn deliveries_of_events(
+        &self,
+        events: &[String],
+    ) -> Result<Vec<(Delivery, String)>, StoreError> {
+        let op = "loading the deliveries of events";
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = webhook_deliveries::Entity::find()
+            .filter(webhook_deliveries::Column::EventId.is_in(events.to_vec()))
+            .order_by_asc(webhook_deliveries::Column::Id)
+            .all(self.conn())
+            .await
+            .op(op)?;
+        let mut ids: Vec<WebhookId> = rows.iter().map(|d| d.webhook_id).collect();
+        ids.sort_unstable_by_key(ToString::to_string);
+        ids.dedup();
+        let urls: HashMap<WebhookId, String> = webhooks::Entity::find()
+            .filter(webhooks::Column::WebhookId.is_in(ids))
+            .all(self.conn())
+            .await
+            .op(op)?
+            .into_iter()
+            .map(|w| (w.webhook_id, w.url))
+            .collect();
+        Ok(rows
+            .into_iter()
+            .map(|d| {
+                let url = urls.get(&d.webhook_id).cloned().unwrap_or_default();
+                (d, url)
+            })
+            .collect())
     }
 
     /// One delivery.
@@ -643,6 +685,27 @@ impl Store {
     }
 
     /// Endpoints failing (their last delivery attempts failed) right now.
+    /// Endpoints that need someone: enabled but failing, or disabled by
+    /// their failures (a 410, or failing too long); longest-troubled first.
+    pub async fn troubled_webhooks(&self, limit: u64) -> Result<Vec<Webhook>, StoreError> {
+        webhooks::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(
+                        Condition::all()
+                            .add(webhooks::Column::Status.eq(WebhookStatus::Enabled))
+                            .add(webhooks::Column::FailingSinceMs.is_not_null()),
+                    )
+                    .add(webhooks::Column::Status.eq(WebhookStatus::Disabled)),
+            )
+            .order_by_asc(webhooks::Column::FailingSinceMs)
+            .order_by_asc(webhooks::Column::CreatedAtMs)
+            .limit(limit)
+            .all(self.conn())
+            .await
+            .op("listing failing webhooks")
+    }
+
     pub async fn failing_webhooks(&self) -> Result<u64, StoreError> {
         let n: Option<i64> = webhooks::Entity::find()
             .select_only()

@@ -296,6 +296,11 @@ async fn order_detail_shows_lines_revocation_state_and_every_history_kind_with_i
     let vendor_actor = find("registered")["actor"].as_str().unwrap().to_owned();
     assert!(vendor_actor.starts_with("vendor:"), "{vendor_actor}");
     assert_eq!(find("fulfilled")["actor"], "system");
+    assert_eq!(
+        find("canceled")["details"]["webhook_event"],
+        Value::Null,
+        "no endpoint, so no event: {detail}"
+    );
     assert_eq!(find("failed")["actor"], "system");
     assert_eq!(find("failed")["order_line_id"], 2);
     assert_eq!(find("link_issued")["actor"], vendor_actor);

@@ -439,6 +439,36 @@ async fn an_operator_sees_a_disabled_webhook_and_redelivers_its_event() {
             .contains("webhook endpoints failing"),
         "{overview}"
     );
+    // The endpoint that needs someone, by vendor, linked to its deliveries.
+    let troubled = d
+        .find(By::Css("#troubled-webhooks tbody"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        troubled.contains(&receiver.url("/shop")) && troubled.contains("disabled"),
+        "{troubled}"
+    );
+    fits_the_window(&browser, "overview with failing webhooks").await;
+    browser.screenshot("11a-overview-troubled-webhooks").await;
+
+    // The order's timeline says where each change's webhook stands.
+    let order = app.url(&format!("/admin/orders/{}/LIVE/2001", vt.vendor));
+    d.goto(&order).await.unwrap();
+    let timeline = d
+        .find(By::Id("timeline"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        timeline.contains("webhook failed") && timeline.contains("HTTP 410"),
+        "{timeline}"
+    );
+    browser.screenshot("12a-order-webhook-failed").await;
 
     d.goto(app.url(&format!("/admin/vendors/{}", vt.vendor)))
         .await
@@ -517,6 +547,15 @@ async fn an_operator_sees_a_disabled_webhook_and_redelivers_its_event() {
         "redelivering enabled it again: {main}"
     );
     browser.screenshot("14-webhook-redelivered").await;
+    d.goto(&order).await.unwrap();
+    let timeline = d
+        .find(By::Id("timeline"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(timeline.contains("webhook delivered"), "{timeline}");
     d.goto(app.url("/admin/audit")).await.unwrap();
     let audit = d
         .find(By::Tag("tbody"))

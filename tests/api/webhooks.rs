@@ -833,6 +833,33 @@ async fn operators_see_endpoints_and_deliveries_and_redeliver(backend: Backend) 
         overview["webhooks_failing"], 0,
         "disabled endpoints are not counted as failing: {overview}"
     );
+    // ...but they are listed as needing someone, with their vendor.
+    let troubled = &overview["webhooks_troubled"][0];
+    assert_eq!(troubled["webhook_id"], hook.as_str(), "{overview}");
+    assert_eq!(troubled["vendor_id"], vt.vendor.to_string());
+    assert_eq!(troubled["status"], "DISABLED");
+    assert_eq!(troubled["url"], receiver.url("/ops").as_str());
+    assert!(troubled["disabled_reason"].is_string(), "{overview}");
+
+    // The change's history event names the webhook event it sent.
+    let detail: Value = app
+        .get(&format!("/admin/api/orders/{}/LIVE/1", vt.vendor), &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let fulfilled = detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "fulfilled")
+        .unwrap_or_else(|| panic!("{detail}"));
+    let sent = receiver.received("/ops");
+    assert_eq!(
+        fulfilled["details"]["webhook_event"],
+        sent[0].id.as_str(),
+        "{detail}"
+    );
 
     let page: Value = app
         .get(&format!("/admin/api/webhooks/{hook}/deliveries"), &admin)

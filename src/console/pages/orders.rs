@@ -7,11 +7,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::app::search::OrderDetail;
+use crate::app::search::{EventDelivery, OrderDetail};
 use crate::console::session::{CarriesCsrf, Submitted};
 use crate::console::view::{Chrome, html, see_other, status_class, when};
 use crate::console::{ConsoleError, ConsoleQuery, ConsoleSession};
-use crate::domain::{LineId, LineStatus, OrderLineId, OrderRef, ms_to_rfc3339};
+use crate::domain::{DeliveryState, LineId, LineStatus, OrderLineId, OrderRef, ms_to_rfc3339};
 use crate::http::params::encode_cursor;
 use crate::http::params::{CancelBody, DetailQuery, SearchQuery};
 use crate::http::path::{order_of, segment};
@@ -189,8 +189,107 @@ pub struct TimelineEntry {
     /// Requests folded into this entry (one download manager's ranges, one
     /// poll's links): each in words, newest first; empty for a single event.
     pub folded: Vec<String>,
+    /// Where the webhook event this change sent stands, per endpoint.
+    pub webhooks: Vec<WebhookNote>,
     /// What events fold together: consecutive ones with the same key.
     fold_key: Option<String>,
+}
+
+/// One endpoint's delivery of a change's webhook event, in words.
+pub struct WebhookNote {
+    pub class: &'static str,
+    /// `delivered`, `failed`, `not sent`, `waiting`, `sending`, `retrying` or `none`.
+    pub state: &'static str,
+    pub text: String,
+    pub href: Option<String>,
+}
+
+/// Where the webhook event of a change stands: one note per endpoint, or
+/// one saying no endpoint wanted it (nothing for history older than the
+/// record of its event).
+fn webhook_notes(
+    data: &serde_json::Value,
+    deliveries: &HashMap<String, Vec<EventDelivery>>,
+) -> Vec<WebhookNote> {
+    let id = match data.get("webhook_event") {
+        None => return Vec::new(),
+        Some(serde_json::Value::String(id)) => id,
+        Some(_) => {
+            return vec![WebhookNote {
+                class: "badge grey",
+                state: "none",
+                text: "No webhook: no endpoint of this vendor wants this event.".into(),
+                href: None,
+            }];
+        }
+    };
+    let Some(list) = deliveries.get(id) else {
+        return Vec::new();
+    };
+    list.iter()
+        .map(|d| {
+            let last = match (&d.delivery.last_status, &d.delivery.last_error) {
+                (Some(s), _) => format!("HTTP {s}"),
+                (None, Some(e)) => e.clone(),
+                (None, None) => String::new(),
+            };
+            let tries = match d.delivery.attempts {
+                1 => "1 attempt".to_owned(),
+                n => format!("{n} attempts"),
+            };
+            let (class, state, text) = match (d.delivery.state, &d.waiting_for) {
+                (DeliveryState::Delivered, _) => (
+                    "badge green",
+                    "delivered",
+                    format!("Webhook {id} delivered to {} ({last}, {tries}).", d.url),
+                ),
+                (DeliveryState::Failed, _) if d.delivery.attempts == 0 => (
+                    "badge red",
+                    "not sent",
+                    format!(
+                        "Webhook {id} was never sent to {}: the endpoint was stopped ({last}); redeliver it from the endpoint's page.",
+                        d.url
+                    ),
+                ),
+                (DeliveryState::Failed, _) => (
+                    "badge red",
+                    "failed",
+                    format!(
+                        "Webhook {id} gave up on {} after {tries} (last: {last}); redeliver it from the endpoint's page.",
+                        d.url
+                    ),
+                ),
+                (DeliveryState::Pending, Some(head)) => (
+                    "badge amber",
+                    "waiting",
+                    format!(
+                        "Webhook {id} to {} is waiting behind {head}, which keeps failing.",
+                        d.url
+                    ),
+                ),
+                (DeliveryState::Pending, None) if d.delivery.attempts == 0 => (
+                    "badge amber",
+                    "sending",
+                    format!("Webhook {id} to {}: sending now.", d.url),
+                ),
+                (DeliveryState::Pending, None) => (
+                    "badge amber",
+                    "retrying",
+                    format!(
+                        "Webhook {id} to {}: {tries} failed (last: {last}); next try {}.",
+                        d.url,
+                        when(d.delivery.next_attempt_at_ms)
+                    ),
+                ),
+            };
+            WebhookNote {
+                class,
+                state,
+                text,
+                href: Some(format!("/admin/webhooks/{}", d.webhook_id)),
+            }
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -220,7 +319,12 @@ fn text(data: &serde_json::Value, key: &str) -> String {
 }
 
 /// One history event, in words.
-fn entry(e: &Event, numbers: &HashMap<LineId, OrderLineId>, actor: String) -> TimelineEntry {
+fn entry(
+    e: &Event,
+    numbers: &HashMap<LineId, OrderLineId>,
+    actor: String,
+    deliveries: &HashMap<String, Vec<EventDelivery>>,
+) -> TimelineEntry {
     let d = &e.data;
     let line = numbers.get(&e.line_id).map(|n| n.get());
     let (title, badge, detail) = match e.kind.as_str() {
@@ -312,6 +416,7 @@ fn entry(e: &Event, numbers: &HashMap<LineId, OrderLineId>, actor: String) -> Ti
         detail,
         actor,
         folded: Vec::new(),
+        webhooks: webhook_notes(d, deliveries),
         fold_key,
     }
 }
@@ -491,7 +596,7 @@ fn order_page(session: &ConsoleSession, d: OrderDetail, notice: Option<&'static 
     let timeline = fold(
         d.history
             .iter()
-            .map(|e| entry(e, &numbers, d.actor_label(e)))
+            .map(|e| entry(e, &numbers, d.actor_label(e), &d.webhooks))
             .collect(),
     );
     let more_href = d.history_more.map(|at| {

@@ -4,9 +4,9 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use crate::app::search::Activity;
-use crate::console::view::{Chrome, html, see_other, status_class};
+use crate::console::view::{Chrome, html, see_other, status_class, when};
 use crate::console::{ConsoleError, ConsoleSession};
-use crate::domain::LineStatus;
+use crate::domain::{LineStatus, WebhookStatus};
 use crate::http::state::AppState;
 use crate::http::wire::OverviewItem;
 
@@ -127,7 +127,9 @@ struct OverviewPage {
     revocation_ok: bool,
     outbox: u64,
     fulfilment_queue: u64,
-    webhooks_failing: u64,
+    troubled: Vec<TroubledRow>,
+    /// Of `troubled`, those still retried (the rest are disabled).
+    troubled_retrying: usize,
     statuses: Vec<Count>,
     accesses: Vec<Count>,
     access_bars: Vec<Bar>,
@@ -135,6 +137,19 @@ struct OverviewPage {
     access_max: i64,
     cancel_bars: Vec<Bar>,
     cancel_ticks: Vec<Tick>,
+}
+
+/// A webhook endpoint that needs someone, as the overview lists it.
+pub struct TroubledRow {
+    pub href: String,
+    pub vendor_href: String,
+    pub vendor: String,
+    pub environment: &'static str,
+    pub url: String,
+    pub state: &'static str,
+    pub state_class: &'static str,
+    pub since: String,
+    pub why: String,
 }
 
 pub async fn to_slash() -> HttpResponse {
@@ -182,7 +197,35 @@ pub async fn overview(
         revocation_ok: o.revocation_store.state == "complete",
         outbox: o.revocation_outbox,
         fulfilment_queue: o.fulfilment_queue,
-        webhooks_failing: o.webhooks_failing,
+        troubled_retrying: o
+            .webhooks_troubled
+            .iter()
+            .filter(|w| w.status != WebhookStatus::Disabled)
+            .count(),
+        troubled: o
+            .webhooks_troubled
+            .iter()
+            .map(|w| {
+                let disabled = w.status == WebhookStatus::Disabled;
+                TroubledRow {
+                    href: format!("/admin/webhooks/{}", w.webhook_id),
+                    vendor_href: format!("/admin/vendors/{}", w.vendor_id),
+                    vendor: w.vendor_name.clone(),
+                    environment: w.environment.as_str(),
+                    url: w.url.clone(),
+                    state: if disabled { "disabled" } else { "failing" },
+                    state_class: if disabled { "badge red" } else { "badge amber" },
+                    since: w.failing_since.as_deref().map_or_else(String::new, |t| {
+                        chrono::DateTime::parse_from_rfc3339(t)
+                            .map_or_else(|_| t.to_owned(), |t| when(t.timestamp_millis()))
+                    }),
+                    why: w
+                        .disabled_reason
+                        .clone()
+                        .unwrap_or_else(|| "deliveries failing; retried with back-off".to_owned()),
+                }
+            })
+            .collect(),
         statuses,
         accesses,
         access_bars,

@@ -17,6 +17,7 @@ mod m20261206_000009_admin_roles;
 mod m20261206_000010_unordered_deliveries;
 mod m20261206_000011_buyer_actor;
 mod m20261206_000012_links_until;
+mod m20261206_000013_event_reference;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000010_unordered_deliveries::Migration),
             Box::new(m20261206_000011_buyer_actor::Migration),
             Box::new(m20261206_000012_links_until::Migration),
+            Box::new(m20261206_000013_event_reference::Migration),
         ]
     }
 }

@@ -109,6 +109,15 @@ impl OrderDetail {
     }
 }
 
+/// Request ids are what `X-Request-Id` may carry (8 characters or more
+/// here): letters, digits and `-_.:`, no spaces — no customer's full name.
+fn looks_like_reference(q: &str) -> bool {
+    (8..=128).contains(&q.len())
+        && q.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        && q.bytes().any(|b| b.is_ascii_digit())
+}
+
 /// A page of history: at most `limit` events before `before_ms`.
 #[derive(Clone, Copy, Debug)]
 pub struct HistoryPage {
@@ -162,6 +171,7 @@ impl App {
         cursor: Option<OrderCursor>,
         limit: u64,
     ) -> Result<OrderPage, AppError> {
+        let filter = &self.with_reference(filter).await?;
         let mut rows = self
             .store
             .search_orders(filter, cursor, limit.saturating_add(1))
@@ -201,6 +211,30 @@ impl App {
             })
             .collect();
         Ok(OrderPage { orders, next })
+    }
+
+    /// A search text that is the reference of a refused download (the
+    /// buyer's error page shows it) finds that download's order; any other
+    /// text stays a customer search.
+    async fn with_reference(&self, filter: &OrderFilter) -> Result<OrderFilter, AppError> {
+        let mut filter = filter.clone();
+        let Some(q) = filter
+            .customer
+            .as_deref()
+            .filter(|q| looks_like_reference(q))
+        else {
+            return Ok(filter);
+        };
+        if let Some((vendor, environment, number)) = self.store.order_of_reference(q).await?
+            && filter.vendor.is_none_or(|v| v == vendor)
+            && filter.environment.is_none_or(|e| e == environment)
+        {
+            filter.customer = None;
+            filter.vendor = Some(vendor);
+            filter.environment = Some(environment);
+            filter.order_number = Some(number);
+        }
+        Ok(filter)
     }
 
     /// One order: its lines with their live revocation state, and a page of

@@ -44,6 +44,9 @@ pub struct AccessRecord {
     pub result: &'static str,
     pub range: Option<String>,
     pub client_ip: Option<std::net::IpAddr>,
+    /// The request id, for refusals only: the "Reference" the buyer's error
+    /// page shows, searchable in the console.
+    pub request_id: Option<String>,
 }
 
 /// The details of an access as stored (`line_events.data`), rendered
@@ -74,6 +77,7 @@ impl AccessRecord {
             at_ms: self.at_ms,
             // Plain fields: serialising them cannot fail.
             data: serde_json::to_string(&data).unwrap_or_default(),
+            request_id: self.request_id.clone(),
         })
     }
 }

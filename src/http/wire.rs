@@ -229,6 +229,10 @@ impl EventItem {
         {
             map.insert("ip".to_owned(), ip);
         }
+        // A refusal's request id: the "Reference" the buyer was shown.
+        if let (Some(map), Some(reference)) = (details.as_object_mut(), e.request_id) {
+            map.insert("reference".to_owned(), reference.into());
+        }
         Self {
             at: ms_to_rfc3339(e.at_ms),
             kind: e.kind,

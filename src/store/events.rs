@@ -52,6 +52,8 @@ pub struct AccessRow {
     pub line_id: LineId,
     pub at_ms: i64,
     pub data: String,
+    /// Kept for refusals only: the reference the buyer's error page shows.
+    pub request_id: Option<String>,
 }
 
 /// Rows per `INSERT` of [`Store::record_accesses`]: a run of rows is written
@@ -67,6 +69,8 @@ pub struct Event {
     pub at_ms: i64,
     pub actor: Actor,
     pub data: serde_json::Value,
+    /// A refused download's request id (the buyer's "Reference").
+    pub request_id: Option<String>,
 }
 
 fn active(e: NewEvent) -> line_events::ActiveModel {
@@ -77,6 +81,7 @@ fn active(e: NewEvent) -> line_events::ActiveModel {
         at_ms: Set(e.at_ms),
         actor: Set(e.actor),
         data: Set(e.data.to_string()),
+        request_id: Set(None),
     }
 }
 
@@ -95,33 +100,39 @@ pub(super) async fn record<C: ConnectionTrait>(
         .map(|_| ())
 }
 
-/// `INSERT` of these accesses: three parameters a row, kind and actor fixed.
+/// `INSERT` of these accesses: four parameters a row, kind and actor fixed.
 fn insert_accesses(
     backend: DbBackend,
     rows: impl ExactSizeIterator<Item = AccessRow>,
 ) -> Statement {
     let (kind, actor) = (EventKind::Access.as_str(), Actor::Buyer.to_string());
     let mut sql = String::with_capacity(80 + rows.len() * 40);
-    sql.push_str("INSERT INTO line_events (line_id, kind, at_ms, actor, data) VALUES ");
-    let mut values: Vec<Value> = Vec::with_capacity(rows.len() * 3);
+    sql.push_str("INSERT INTO line_events (line_id, kind, at_ms, actor, data, request_id) VALUES ");
+    let mut values: Vec<Value> = Vec::with_capacity(rows.len() * 4);
     for (i, row) in rows.enumerate() {
         if i > 0 {
             sql.push_str(", ");
         }
         let _ = match backend {
             DbBackend::Postgres => {
-                let n = 3 * i;
+                let n = 4 * i;
                 write!(
                     sql,
-                    "(${}, '{kind}', ${}, '{actor}', ${})",
+                    "(${}, '{kind}', ${}, '{actor}', ${}, ${})",
                     n + 1,
                     n + 2,
-                    n + 3
+                    n + 3,
+                    n + 4
                 )
             }
-            _ => write!(sql, "(?, '{kind}', ?, '{actor}', ?)"),
+            _ => write!(sql, "(?, '{kind}', ?, '{actor}', ?, ?)"),
         };
-        values.extend([row.line_id.into(), row.at_ms.into(), row.data.into()]);
+        values.extend([
+            row.line_id.into(),
+            row.at_ms.into(),
+            row.data.into(),
+            row.request_id.into(),
+        ]);
     }
     Statement::from_sql_and_values(backend, sql, values)
 }
@@ -202,6 +213,7 @@ impl From<line_events::Model> for Event {
             at_ms: m.at_ms,
             actor: m.actor,
             data: serde_json::from_str(&m.data).unwrap_or(serde_json::Value::Null),
+            request_id: m.request_id,
         }
     }
 }

@@ -89,6 +89,31 @@ fn has_line(
 }
 
 impl Store {
+    /// The order of the line whose refused download had request id
+    /// `reference` (the buyer's error page shows it), if any.
+    pub async fn order_of_reference(
+        &self,
+        reference: &str,
+    ) -> Result<Option<(VendorId, Environment, OrderNumber)>, StoreError> {
+        let op = "finding a reference";
+        let line: Option<crate::domain::LineId> = line_events::Entity::find()
+            .select_only()
+            .column(line_events::Column::LineId)
+            .filter(line_events::Column::RequestId.eq(reference))
+            .into_tuple()
+            .one(self.conn())
+            .await
+            .op(op)?;
+        let Some(line) = line else {
+            return Ok(None);
+        };
+        Ok(order_lines::Entity::find_by_id(line)
+            .one(self.conn())
+            .await
+            .op(op)?
+            .map(|l| (l.vendor_id, l.environment, l.order_number)))
+    }
+
     /// Orders matching `filter`, newest first, after `cursor`, at most `limit`.
     pub async fn search_orders(
         &self,

@@ -772,6 +772,7 @@ async fn access_history_batches_are_stored_whole_or_not_at_all(backend: Backend)
         line_id: line,
         at_ms: at + i,
         data: json!({ "n": i, "note": "it's \"quoted\"" }).to_string(),
+        request_id: (i % 3 == 0).then(|| format!("req-{i}")),
     };
     // 300 = 256 + 32 + 8 + 4 rows: four statements in one transaction.
     app.store
@@ -786,6 +787,7 @@ async fn access_history_batches_are_stored_whole_or_not_at_all(backend: Backend)
             ("access", &Actor::Buyer, at + i)
         );
         assert_eq!(e.data, json!({ "n": i, "note": "it's \"quoted\"" }));
+        assert_eq!(e.request_id, (i % 3 == 0).then(|| format!("req-{i}")));
     }
     let counts = app.store.accesses_since(hour).await.unwrap();
     assert_eq!(counts, vec![("served".to_owned(), 300)]);
@@ -1105,6 +1107,12 @@ async fn an_expired_link_is_recorded_against_its_line_and_a_forged_one_against_n
         "{page}"
     );
     assert!(page.contains("name=\"viewport\""), "{page}");
+    // The reference the page shows is what support searches for.
+    let reference = page
+        .split_once("<code>")
+        .and_then(|(_, r)| r.split_once("</code>"))
+        .map(|(r, _)| r.to_owned())
+        .unwrap_or_else(|| panic!("no reference: {page}"));
     let (head, rest) = link.rsplit_once('.').unwrap();
     let other = if rest.starts_with('A') { 'B' } else { 'A' };
     let forged = format!("{head}.{other}{}", &rest[1..]);
@@ -1148,6 +1156,31 @@ async fn an_expired_link_is_recorded_against_its_line_and_a_forged_one_against_n
     assert_eq!(e["details"]["result"], "link_expired", "{e}");
     assert_eq!(e["details"]["status"], 410, "{e}");
     assert_eq!(e["details"]["action"], "download", "{e}");
+    assert!(
+        all.iter()
+            .any(|e| e["details"]["reference"] == reference.as_str()),
+        "the page's reference is on its access: {all:?}"
+    );
+
+    // Support pastes the reference into the search: it finds this order only.
+    app.completed_order(&vt.token, 52, &[(1, &asset)]).await;
+    let found = json(
+        app.get(&format!("/admin/api/orders?q={reference}"), &admin)
+            .await,
+    )
+    .await;
+    let orders = found["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 1, "{found}");
+    assert_eq!(orders[0]["order_id"], 51, "{found}");
+    // Another vendor filter, or a reference nobody was shown: nothing.
+    let other = app.vendor(Environment::Live).await;
+    for query in [
+        format!("q={reference}&vendor_id={}", other.vendor),
+        format!("q={}", uuid::Uuid::new_v4()),
+    ] {
+        let none = json(app.get(&format!("/admin/api/orders?{query}"), &admin).await).await;
+        assert_eq!(none["orders"], json!([]), "{query}: {none}");
+    }
 }
 
 /// Support may reissue a link for up to 7 days, far beyond `links.ttl_seconds`.

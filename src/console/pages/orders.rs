@@ -388,6 +388,9 @@ fn entry(
                     } else {
                         format!("from {ip}")
                     },
+                    e.request_id
+                        .as_ref()
+                        .map_or_else(String::new, |r| format!("reference {r}")),
                 ]
                 .into_iter()
                 .filter(|s| !s.trim().is_empty())

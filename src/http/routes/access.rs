@@ -361,6 +361,8 @@ fn record_access(
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(100).collect()),
         client_ip,
+        // Only a refusal shows the buyer a reference to quote.
+        request_id: (status >= 400).then(crate::http::error::current_request_id),
     });
 }
 

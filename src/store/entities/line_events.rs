@@ -12,6 +12,8 @@ pub struct Model {
     pub at_ms: i64,
     pub actor: Actor,
     pub data: String,
+    /// The request id of a refused download (the buyer's "Reference").
+    pub request_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

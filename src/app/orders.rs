@@ -1,10 +1,10 @@
 //! A tenant's orders: loading one (404 for unknown and foreign orders alike),
 //! `info`, and an order's items with fresh links for its COMPLETED lines.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::{App, AppError};
-use crate::domain::{Actor, AssetId, LineId, LineStatus, OrderRef, Tenant};
+use crate::domain::{Actor, AssetId, LineId, LineStatus, OrderRef, Tenant, now_ms};
 use crate::links::{Action, Minted};
 use crate::store::assets::Asset;
 pub use crate::store::orders::LineFilter;
@@ -86,8 +86,13 @@ impl App {
         Ok(Info::Ready(self.with_links(actor, lines, "info").await?))
     }
 
-    /// The lines with fresh links where the spec says so, each recorded as
+    /// The lines with fresh links where the spec says so, recorded as
     /// `link_issued` by `actor` (`via` names the endpoint that minted it).
+    /// These answers mint a link for every line each time a shop polls, so
+    /// a line's link is recorded only when its last recorded link of that
+    /// action is older than half the link lifetime: the history keeps one
+    /// row per half-lifetime instead of one per poll, and no link of the
+    /// line expires more than half a lifetime after the last one recorded.
     pub(super) async fn with_links(
         &self,
         actor: &Actor,
@@ -102,6 +107,19 @@ impl App {
             .into_iter()
             .map(|a| (a.asset_id, a))
             .collect();
+        let completed: Vec<LineId> = lines
+            .iter()
+            .filter(|l| l.status == LineStatus::Completed)
+            .map(|l| l.line_id)
+            .collect();
+        let since = now_ms() - self.signer.ttl_seconds() * 500;
+        let recent: HashSet<(LineId, String)> = self
+            .store
+            .links_issued_since(&completed, since)
+            .await?
+            .into_iter()
+            .filter_map(|e| Some((e.line_id, e.data.get("action")?.as_str()?.to_owned())))
+            .collect();
         let mut events = Vec::new();
         let mut items = Vec::with_capacity(lines.len());
         for line in lines {
@@ -110,7 +128,9 @@ impl App {
                 .filter(|_| line.status == LineStatus::Completed);
             let mut link = |asset: &Asset, action| -> Result<Minted, AppError> {
                 let (minted, event) = self.mint(actor, &line, asset, action, via, None)?;
-                events.push(event);
+                if !recent.contains(&(line.line_id, action.as_str().to_owned())) {
+                    events.push(event);
+                }
                 Ok(minted)
             };
             let download = asset.map(|a| link(a, Action::Download)).transpose()?;

@@ -167,6 +167,27 @@ impl Store {
         record(self.conn(), events).await
     }
 
+    /// The `link_issued` events of these lines since `since_ms`.
+    pub async fn links_issued_since(
+        &self,
+        lines: &[LineId],
+        since_ms: i64,
+    ) -> Result<Vec<Event>, StoreError> {
+        if lines.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(line_events::Entity::find()
+            .filter(line_events::Column::LineId.is_in(lines.to_vec()))
+            .filter(line_events::Column::Kind.eq(EventKind::LinkIssued.as_str()))
+            .filter(line_events::Column::AtMs.gte(since_ms))
+            .all(self.conn())
+            .await
+            .op("reading recent links")?
+            .into_iter()
+            .map(Event::from)
+            .collect())
+    }
+
     /// A page of the history of these lines, newest first: events before
     /// `before_ms` (if given), at most `limit`.
     pub async fn history_page(

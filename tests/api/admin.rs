@@ -26,6 +26,7 @@ both_backends!(
     canceled_lines_say_who_canceled_and_when_in_every_api,
     an_expired_link_is_recorded_against_its_line_and_a_forged_one_against_none,
     a_week_long_reissued_link_stays_revoked_for_its_whole_life,
+    polling_records_a_lines_link_once_per_half_lifetime_and_asked_for_links_always,
 );
 
 async fn json(res: reqwest::Response) -> Value {
@@ -1272,4 +1273,51 @@ async fn a_week_long_reissued_link_stays_revoked_for_its_whole_life(backend: Bac
         "order_not_accessible",
     )
     .await;
+}
+
+/// A shop that polls `/purchase/info` every few seconds gets fresh links for
+/// every line each time; the history records them once per half link
+/// lifetime, while links asked for one by one are each recorded.
+async fn polling_records_a_lines_link_once_per_half_lifetime_and_asked_for_links_always(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin("Ann Support").await;
+    let asset = app.add_asset(AssetSpec::default()).await;
+    let vt = app.vendor(Environment::Live).await;
+    app.completed_order(&vt.token, 71, &[(1, &asset), (2, &asset)])
+        .await;
+    let path = format!("/admin/api/orders/{}/LIVE/71", vt.vendor);
+    let links_of = |d: &Value, via: &str| -> Vec<i64> {
+        d["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e["kind"] == "link_issued"
+                    && e["details"]["via"] == via
+                    && e["details"]["action"] == "download"
+            })
+            .map(|e| e["order_line_id"].as_i64().unwrap())
+            .collect()
+    };
+    let before = json(app.get(&path, &admin).await).await;
+    let polled_before = links_of(&before, "info").len();
+    let mut urls = Vec::new();
+    for _ in 0..5 {
+        let info = json(app.info(&vt.token, 71).await).await;
+        urls.push(info[0]["download_url"].as_str().unwrap().to_owned());
+    }
+    urls.dedup();
+    assert_eq!(urls.len(), 5, "every poll answers fresh links");
+    let d = json(app.get(&path, &admin).await).await;
+    let mut polled = links_of(&d, "info");
+    polled.sort_unstable();
+    // `completed_order` polled until COMPLETED: those polls recorded them.
+    assert!(polled_before <= 2, "{before}");
+    assert_eq!(polled, [1, 2], "one per line, not one per poll: {d}");
+    app.link(&vt.token, 71, 1).await;
+    app.link(&vt.token, 71, 1).await;
+    let d = json(app.get(&path, &admin).await).await;
+    assert_eq!(links_of(&d, "download-url"), [1, 1], "{d}");
 }

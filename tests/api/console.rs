@@ -190,12 +190,24 @@ async fn an_operator_finds_an_order_cancels_a_line_and_the_buyers_link_dies() {
     browser.screenshot("04-order-timeline").await;
     fits_the_window(&browser, "order").await;
 
+    // The page polls for changes; while nothing changes, the poll is an empty 204.
+    let poll = "var x = new XMLHttpRequest(); \
+        x.open('GET', document.getElementById('live').getAttribute('hx-get'), false); \
+        x.send(); return [x.status, x.responseText.length];";
+    assert_eq!(browser.eval(poll).await, json!([204, 0]));
+
     // The buyer's link is refused.
     assert_error(
         app.client.get(&buyer_link).send().await.unwrap(),
         StatusCode::FORBIDDEN,
         "access_revoked",
     )
+    .await;
+    // ...and the open page shows it by itself (no reload).
+    crate::helpers::eventually("the refused try appears on the open page", || async {
+        let timeline = d.find(By::Id("timeline")).await.ok()?.text().await.ok()?;
+        timeline.contains("access_revoked").then_some(())
+    })
     .await;
 
     // Phone width.
@@ -214,15 +226,25 @@ async fn an_operator_finds_an_order_cancels_a_line_and_the_buyers_link_dies() {
     d.goto(app.url("/admin/vendors")).await.unwrap();
     browser.screenshot("09-vendors").await;
     d.goto(app.url("/admin/audit")).await.unwrap();
+    // In words, with its reason, and a link to the order it changed.
+    let audit = d.find(By::Tag("tbody")).await.unwrap();
+    let text = audit.text().await.unwrap();
     assert!(
-        d.find(By::Tag("tbody"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .contains("cancel")
+        text.contains("Canceled")
+            && text.contains("order #1001 line 1")
+            && text.contains("reason: Refunded after a double charge")
+            && !text.contains('{'),
+        "{text}"
     );
+    let target = audit
+        .find(By::Css("a"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(target.ends_with("/LIVE/1001"), "{target}");
     browser.screenshot("10-audit").await;
     no_alert(&browser).await;
     browser.driver.clone().quit().await.unwrap();

@@ -308,6 +308,39 @@ struct OrderPage {
     lines: Vec<LineRow>,
     timeline: Vec<TimelineEntry>,
     more_href: Option<String>,
+    /// Where the page polls for changes (the newest history only): the
+    /// page's own address with its `version`, answered 204 while nothing
+    /// changed.
+    live_href: Option<String>,
+}
+
+/// A digest of what the page shows: the same while nothing changed, so a
+/// poll can be answered 204 (no body, nothing swapped).
+fn version(lines: &[LineRow], timeline: &[TimelineEntry], more: Option<&str>) -> String {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::hash::DefaultHasher::new();
+    for l in lines {
+        (
+            l.status,
+            &l.summary,
+            l.links,
+            &l.price,
+            l.cancel_reason_code,
+        )
+            .hash(&mut h);
+    }
+    for e in timeline {
+        (
+            &e.at, &e.kind, e.title, e.line, &e.detail, &e.actor, &e.folded,
+        )
+            .hash(&mut h);
+        e.badge.as_ref().map(|b| &b.name).hash(&mut h);
+        for w in &e.webhooks {
+            (w.state, &w.text).hash(&mut h);
+        }
+    }
+    more.hash(&mut h);
+    format!("{:016x}", h.finish())
 }
 
 fn text(data: &serde_json::Value, key: &str) -> String {
@@ -542,7 +575,12 @@ fn summary(line: &OrderLine, history: &[&Event], canceler: Option<String>) -> St
     }
 }
 
-fn order_page(session: &ConsoleSession, d: OrderDetail, notice: Option<&'static str>) -> OrderPage {
+fn order_page(
+    session: &ConsoleSession,
+    d: OrderDetail,
+    notice: Option<&'static str>,
+    newest: bool,
+) -> OrderPage {
     let href = order_href(d.order);
     let numbers: HashMap<LineId, OrderLineId> = d
         .lines
@@ -607,6 +645,12 @@ fn order_page(session: &ConsoleSession, d: OrderDetail, notice: Option<&'static 
             form_urlencoded::byte_serialize(ms_to_rfc3339(at).as_bytes()).collect();
         format!("{href}?history_before={before}")
     });
+    let live_href = newest.then(|| {
+        format!(
+            "{href}?live={}",
+            version(&lines, &timeline, more_href.as_deref())
+        )
+    });
     OrderPage {
         chrome: Chrome::new(session, "orders"),
         number: d.order.order.get(),
@@ -620,6 +664,7 @@ fn order_page(session: &ConsoleSession, d: OrderDetail, notice: Option<&'static 
         lines,
         timeline,
         more_href,
+        live_href,
         href,
     }
 }
@@ -630,12 +675,23 @@ pub async fn detail(
     req: HttpRequest,
     ConsoleQuery(q): ConsoleQuery<DetailQuery>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let d = state.app.order_detail(order_of(&req)?, q.page()?).await?;
-    let done = form_urlencoded::parse(req.query_string().as_bytes())
-        .any(|(k, v)| k == "done" && v == "canceled");
-    let notice =
-        done.then_some("Canceled. Its links are refused on every gateway instance from now on.");
-    html(&order_page(&session, d, notice))
+    let page = q.page()?;
+    let d = state.app.order_detail(order_of(&req)?, page).await?;
+    let param = |name: &str| {
+        form_urlencoded::parse(req.query_string().as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let notice = (param("done").as_deref() == Some("canceled"))
+        .then_some("Canceled. Its links are refused on every gateway instance from now on.");
+    let page = order_page(&session, d, notice, page.before_ms.is_none());
+    // The page's poll: nothing changed, nothing to send.
+    if let (Some(seen), Some(live)) = (param("live"), &page.live_href)
+        && live.ends_with(&format!("?live={seen}"))
+    {
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    html(&page)
 }
 
 #[derive(Template)]

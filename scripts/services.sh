@@ -64,6 +64,13 @@ ensure_chromium() {
   apt_install chromium chromium-driver
 }
 
+# poppler-utils (pdftotext, pdftoppm) and qpdf: the stamping tests check
+# stamped copies with them and make an encrypted fixture with qpdf.
+ensure_pdf_tools() {
+  command -v pdftotext >/dev/null && command -v pdftoppm >/dev/null && command -v qpdf >/dev/null && return 0
+  apt_install poppler-utils qpdf
+}
+
 # schemathesis (PyPI) for the OpenAPI contract test, in .venv; the test finds it
 # there (or through $SCHEMATHESIS).
 SCHEMATHESIS_VERSION=4.32.5

@@ -12,6 +12,7 @@ ensure_redis   # also needed as a binary: fault tests start private redis-server
 ensure_chromium   # the console's browser tests drive a real headless Chromium
 ensure_schemathesis   # the OpenAPI contract test runs it against the real server
 ensure_s3s_fs   # the object-storage tests start private S3-protocol servers
+ensure_pdf_tools   # the stamping tests read stamped copies with pdftotext and qpdf
 
 if ! command -v cargo-nextest >/dev/null; then
   echo "installing cargo-nextest…" >&2

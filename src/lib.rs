@@ -20,6 +20,7 @@ pub mod http;
 pub mod links;
 pub mod metrics;
 pub mod revocation;
+pub mod stamping;
 pub mod startup;
 pub mod storage;
 pub mod store;

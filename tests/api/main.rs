@@ -26,6 +26,8 @@ mod metrics;
 mod migrations;
 mod openapi;
 mod outages;
+#[path = "../support/pdf.rs"]
+mod pdf;
 #[path = "../support/ports.rs"]
 mod ports;
 mod purchase;
@@ -38,6 +40,7 @@ mod sentinel;
 #[path = "../support/sentinel_group.rs"]
 mod sentinel_group;
 mod shutdown;
+mod stamping;
 mod storage;
 mod store_contract;
 #[path = "../support/tcp_proxy.rs"]

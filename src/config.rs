@@ -39,6 +39,7 @@ pub struct Settings {
     pub links: LinkSettings,
     pub validation: ValidationSettings,
     pub fulfilment: FulfilmentSettings,
+    pub stamping: StampingSettings,
     pub history: HistorySettings,
     pub console: ConsoleSettings,
     pub webhooks: WebhookSettings,
@@ -386,6 +387,18 @@ pub struct FulfilmentSettings {
     pub retry_base_ms: u64,
 }
 
+/// Per-buyer PDF stamping (SPEC §12).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StampingSettings {
+    /// The footer: `{customer}`, `{order_id}`, `{order_line_id}`, `{vendor}`, `{date}`.
+    pub template: String,
+    /// Copies made at once by one instance (each holds one original in memory).
+    pub concurrency: usize,
+    /// The largest original stamped; a larger stamped asset fails its lines.
+    pub max_bytes: u64,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HistorySettings {
@@ -707,6 +720,16 @@ impl Settings {
         }
         if self.fulfilment.poll_interval_ms == 0 {
             return Err(invalid("fulfilment.poll_interval_ms", "must be at least 1"));
+        }
+        if !(1..=64).contains(&self.stamping.concurrency) {
+            return Err(invalid("stamping.concurrency", "must be from 1 to 64"));
+        }
+        if self.stamping.max_bytes == 0 {
+            return Err(invalid("stamping.max_bytes", "must be at least 1"));
+        }
+        if self.stamping.template.trim().is_empty() || self.stamping.template.chars().count() > 500
+        {
+            return Err(invalid("stamping.template", "must be 1 to 500 characters"));
         }
         if self.fulfilment.lease_seconds == 0 {
             return Err(invalid("fulfilment.lease_seconds", "must be at least 1"));

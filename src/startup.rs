@@ -170,6 +170,11 @@ pub fn build_app(
             disable_after: Duration::from_secs(hooks.disable_after_hours * 3600),
             max_endpoints: hooks.max_endpoints_per_vendor,
         },
+        crate::app::stamp::Stamper::new(
+            settings.stamping.template.clone(),
+            settings.stamping.max_bytes,
+            settings.stamping.concurrency,
+        ),
     ))
 }
 

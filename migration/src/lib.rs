@@ -18,6 +18,7 @@ mod m20261206_000010_unordered_deliveries;
 mod m20261206_000011_buyer_actor;
 mod m20261206_000012_links_until;
 mod m20261206_000013_event_reference;
+mod m20261206_000014_stamping;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000011_buyer_actor::Migration),
             Box::new(m20261206_000012_links_until::Migration),
             Box::new(m20261206_000013_event_reference::Migration),
+            Box::new(m20261206_000014_stamping::Migration),
         ]
     }
 }

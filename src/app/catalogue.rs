@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{App, AppError};
 use crate::domain::{
-    AssetId, AssetStatus, Countries, CountryCode, FileState, Quantity, Role, Sha256Digest,
+    AssetId, AssetStatus, Countries, CountryCode, FileState, Quantity, Role, Sha256Digest, Stamp,
     file_name,
 };
 use crate::storage::VerifyError;
@@ -95,6 +95,8 @@ pub struct AssetDraft {
     pub content_type: Option<String>,
     /// `None`: from the file name's extension (else the MIME subtype).
     pub format: Option<String>,
+    /// Each buyer's own stamped copy (SPEC §12).
+    pub stamp: Stamp,
 }
 
 /// A file that did not match the catalogue.
@@ -284,7 +286,17 @@ impl App {
             viewable: draft.viewable,
             countries: Countries::new(draft.countries),
             min_qty: draft.min_qty,
+            stamp: draft.stamp,
         };
+        if new.stamp == Stamp::Pdf
+            && let Err(e) = self.check_stampable(&new.sha256, new.size_bytes).await
+        {
+            // The file stays only if something else uses it.
+            if !self.store.sha256_in_use(&new.sha256).await.unwrap_or(true) {
+                let _ = self.storage.remove(&new.sha256).await;
+            }
+            return Err(e);
+        }
         let asset = match self.store.add_asset(new).await {
             Ok(asset) => asset,
             Err(AddAssetError::Exists(id)) => return Err(AppError::AssetExists(id)),
@@ -295,7 +307,7 @@ impl App {
             &by,
             "asset_add",
             format!("asset {}", asset.asset_id),
-            serde_json::json!({"title": asset.title, "sha256": asset.sha256, "size_bytes": asset.size_bytes}),
+            serde_json::json!({"title": asset.title, "sha256": asset.sha256, "size_bytes": asset.size_bytes, "stamp": asset.stamp}),
         )
         .await;
         Ok(asset)
@@ -319,11 +331,25 @@ impl App {
         if change.min_qty.is_some_and(|q| q < 1) {
             return Err(AppError::invalid("min_qty", "must be at least 1"));
         }
+        if let Some(stamp) = change.stamp {
+            let asset = self.asset(id).await?;
+            if stamp != asset.stamp {
+                let sold = self.store.line_counts(&[id]).await?;
+                if sold.get(&id).copied().unwrap_or(0) > 0 {
+                    return Err(AppError::StampLocked(id));
+                }
+                if stamp == Stamp::Pdf {
+                    self.check_stampable(&asset.sha256, asset.size_bytes)
+                        .await?;
+                }
+            }
+        }
         let summary = serde_json::json!({
             "title": change.title,
             "status": change.status,
             "viewable": change.viewable,
             "min_qty": change.min_qty,
+            "stamp": change.stamp,
         });
         let asset = self
             .store

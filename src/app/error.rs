@@ -63,6 +63,14 @@ pub enum AppError {
     },
     #[error("Asset {0} cannot be viewed online; request a download URL instead.")]
     AssetNotViewable(AssetId),
+    #[error(
+        "This file cannot be stamped ({reason}). Upload an unencrypted, undamaged PDF, or set stamp to none."
+    )]
+    StampingUnsupported { reason: String },
+    #[error(
+        "The stamp policy of asset {0} cannot change: it has sold lines, and every buyer of a stamped asset must get a stamped copy. Add a new asset with the policy you want and retire this one."
+    )]
+    StampLocked(AssetId),
     #[error("The validation token is not valid for this vendor and environment.")]
     ValidationTokenInvalid,
     #[error("The validation token has expired; validate the purchase again.")]

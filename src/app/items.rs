@@ -34,6 +34,9 @@ pub struct OrderItem {
     /// Why, as data: `refund`, `dispute`, `manual` or `legal`.
     pub cancel_reason_code: Option<CancelReasonCode>,
     pub failure_message: Option<String>,
+    /// Why a FAILED line failed, for machines: `stamping_failed`,
+    /// `file_unavailable` or `asset_missing` (an extension).
+    pub failure_reason: Option<String>,
     pub metadata: Option<Metadata>,
 }
 
@@ -70,6 +73,7 @@ impl From<LineView> for OrderItem {
             cancel_reason: l.cancel_reason,
             cancel_reason_code: l.cancel_reason_code,
             failure_message: l.failure_message,
+            failure_reason: l.failure_reason,
             metadata: l.metadata,
         }
     }

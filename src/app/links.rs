@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::{App, AppError};
-use crate::domain::{Actor, LineStatus, OrderLineId, OrderRef, ms_to_rfc3339, now_ms};
+use crate::domain::{Actor, LineStatus, OrderLineId, OrderRef, Stamp, ms_to_rfc3339, now_ms};
 use crate::links::{Action, LinkTarget, Minted};
 use crate::store::assets::Asset;
 use crate::store::events::{EventKind, NewEvent};
@@ -74,10 +74,24 @@ impl App {
         via: &str,
         ttl_seconds: Option<i64>,
     ) -> Result<(Minted, NewEvent), AppError> {
+        // A stamped asset's line is served its own copy, never the original.
+        let (sha256, size_bytes) = match asset.stamp {
+            Stamp::None => (&asset.sha256, asset.size_bytes),
+            Stamp::Pdf => match (&line.copy_sha256, line.copy_size_bytes) {
+                (Some(sha), Some(size)) if line.copy_removed_at_ms.is_none() => (sha, size),
+                _ => {
+                    return Err(AppError::internal(anyhow::anyhow!(
+                        "line {} of stamped asset {} has no copy",
+                        line.line_id,
+                        asset.asset_id
+                    )));
+                }
+            },
+        };
         let target = LinkTarget {
             asset_id: asset.asset_id,
-            sha256: &asset.sha256,
-            size_bytes: u64::try_from(asset.size_bytes).unwrap_or(0),
+            sha256,
+            size_bytes: u64::try_from(size_bytes).unwrap_or(0),
             content_type: &asset.content_type,
             file_name: &asset.file_name,
         };

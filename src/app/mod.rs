@@ -42,6 +42,7 @@ mod orders;
 mod register;
 mod revoke;
 pub mod search;
+pub mod stamp;
 mod validate;
 pub mod webhooks;
 pub mod worker;
@@ -93,6 +94,8 @@ pub struct App {
     /// Woken when a change recorded webhook events.
     deliveries: worker::Wake,
     webhook_rules: Arc<webhooks::WebhookRules>,
+    /// Makes each buyer's copy of a stamped asset (SPEC §12).
+    stamper: Arc<stamp::Stamper>,
 }
 
 impl App {
@@ -103,6 +106,7 @@ impl App {
         storage: Storage,
         policy: Policy,
         webhook_rules: webhooks::WebhookRules,
+        stamper: stamp::Stamper,
     ) -> Self {
         Self {
             store,
@@ -115,6 +119,7 @@ impl App {
             maintainer: worker::Wake::default(),
             deliveries: worker::Wake::default(),
             webhook_rules: Arc::new(webhook_rules),
+            stamper: Arc::new(stamper),
         }
     }
 

@@ -9,7 +9,7 @@ use clap::Args;
 
 use crate::app::operators::Auditor;
 use crate::app::{App, AssetDraft, Progress};
-use crate::domain::{AssetId, CountryCode};
+use crate::domain::{AssetId, CountryCode, Stamp};
 use crate::store::assets::Asset;
 
 #[derive(Args, Debug)]
@@ -38,6 +38,10 @@ pub struct AddArgs {
     /// Override the detected content type.
     #[arg(long)]
     content_type: Option<String>,
+    /// `pdf`: each buyer gets a copy with their name on every page (the file
+    /// must be an unencrypted PDF); `none` (default): everyone gets the file.
+    #[arg(long, default_value = "none")]
+    stamp: Stamp,
 }
 
 pub async fn add(app: &App, by: &Auditor, args: AddArgs) -> anyhow::Result<Asset> {
@@ -62,6 +66,7 @@ pub async fn add(app: &App, by: &Auditor, args: AddArgs) -> anyhow::Result<Asset
         min_qty: args.min_qty,
         content_type: args.content_type,
         format: None,
+        stamp: args.stamp,
     };
     let progress = Arc::new(Lines::default());
     Ok(app.import_asset(by, &args.file, draft, progress).await?)

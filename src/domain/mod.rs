@@ -2,10 +2,14 @@
 //! Nothing here touches HTTP. Typed values cross the database boundary as
 //! themselves (sea-orm `DeriveValueType`), so the store reads and writes them.
 
+#[macro_use]
+mod macros;
+
 mod actor;
 mod digest;
 pub mod file_name;
 mod ids;
+mod policy;
 mod privacy;
 mod revocation;
 mod role;
@@ -17,6 +21,7 @@ mod webhook;
 pub use actor::{Actor, CanceledBy, OrderRef, Tenant};
 pub use digest::{Sha256Digest, is_sha256_hex};
 pub use ids::{AdminId, AssetId, LineId, OrderLineId, OrderNumber, TokenId, VendorId, WebhookId};
+pub use policy::Stamp;
 pub use privacy::IpPolicy;
 pub use revocation::Revocation;
 pub use role::Role;

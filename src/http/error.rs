@@ -296,6 +296,10 @@ fn app_meta(e: &AppError) -> (&'static str, u32, StatusCode) {
         }
         AppError::AssetRetired(_) => ("asset_retired", 42210, S::UNPROCESSABLE_ENTITY),
         AppError::AssetNotViewable(_) => ("asset_not_viewable", 42203, S::UNPROCESSABLE_ENTITY),
+        AppError::StampingUnsupported { .. } => {
+            ("stamping_unsupported", 42211, S::UNPROCESSABLE_ENTITY)
+        }
+        AppError::StampLocked(_) => INVALID_REQUEST,
         AppError::ValidationTokenInvalid => {
             ("validation_token_invalid", 42204, S::UNPROCESSABLE_ENTITY)
         }
@@ -327,6 +331,10 @@ fn app_details(e: &AppError) -> Option<Value> {
         | AppError::AssetNotViewable(asset)
         | AppError::AssetRetired(asset)
         | AppError::AssetExists(asset) => Some(json!({"asset_id": asset})),
+        AppError::StampLocked(asset) => Some(json!({"asset_id": asset, "field": "policies.stamp"})),
+        AppError::StampingUnsupported { reason } => {
+            Some(json!({"field": "stamp", "reason": reason}))
+        }
         AppError::VendorNotFound(vendor) => Some(json!({"vendor_id": vendor})),
         AppError::TokenNotFound(token) => Some(json!({"token_id": token})),
         AppError::AdminNotFound(admin) => Some(json!({"admin_id": admin})),

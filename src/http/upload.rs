@@ -22,7 +22,7 @@ use super::extract::Field as _;
 use super::state::AppState;
 use crate::app::AssetDraft;
 use crate::app::operators::Auditor;
-use crate::domain::{AssetId, CountryCode};
+use crate::domain::{AssetId, CountryCode, Stamp};
 use crate::storage::Staged;
 use crate::store::assets::Asset;
 
@@ -51,6 +51,7 @@ pub struct Fields {
     min_qty: Option<String>,
     content_type: Option<String>,
     format: Option<String>,
+    stamp: Option<String>,
     /// Fields the caller accepts besides the asset's (the console's `csrf`).
     pub extra: HashMap<String, String>,
 }
@@ -72,12 +73,13 @@ impl Fields {
             "min_qty" => &mut self.min_qty,
             "content_type" => &mut self.content_type,
             "format" => &mut self.format,
+            "stamp" => &mut self.stamp,
             "" => return Err(ApiError::invalid("body", "a form part has no name")),
             other => {
                 return Err(ApiError::invalid(
                     other,
                     "is not a field of an asset (title, description, asset_id, viewable, \
-                     countries, min_qty, content_type, format, then file)",
+                     countries, min_qty, content_type, format, stamp, then file)",
                 ));
             }
         };
@@ -136,6 +138,11 @@ impl Fields {
             min_qty,
             content_type: given(&self.content_type).map(str::to_owned),
             format: given(&self.format).map(str::to_owned),
+            stamp: given(&self.stamp)
+                .map(str::parse::<Stamp>)
+                .transpose()
+                .field("stamp")?
+                .unwrap_or(Stamp::None),
         })
     }
 }

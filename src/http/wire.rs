@@ -10,7 +10,7 @@ use crate::app::search::{OrderDetail, OrderSummary, Overview};
 use crate::app::webhooks::DeliveryRow;
 use crate::domain::{
     Actor, AdminId, AdminName, AssetId, AssetStatus, CountryCode, DeliveryState, Environment,
-    EventType, FileState, LineId, LineStatus, OrderLineId, OrderNumber, Role, Sha256Digest,
+    EventType, FileState, LineId, LineStatus, OrderLineId, OrderNumber, Role, Sha256Digest, Stamp,
     TokenId, VendorId, VendorStatus, WebhookId, WebhookStatus, ms_to_rfc3339,
 };
 use crate::links::Minted;
@@ -45,6 +45,16 @@ pub struct AssetItem {
     pub keywords: Vec<String>,
     pub series: Vec<String>,
     pub skills: Vec<String>,
+    /// Access policies (SPEC §12; an extension HL SDKs ignore).
+    pub policies: PoliciesItem,
+}
+
+/// An asset's access policies (SPEC §12).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PoliciesItem {
+    /// `none`, or `pdf`: each buyer's copy carries their name on every page.
+    #[schema(value_type = String, example = "none")]
+    pub stamp: Stamp,
 }
 
 impl From<Asset> for AssetItem {
@@ -65,6 +75,7 @@ impl From<Asset> for AssetItem {
             keywords: Vec::new(),
             series: Vec::new(),
             skills: Vec::new(),
+            policies: PoliciesItem { stamp: a.stamp },
         }
     }
 }

@@ -298,6 +298,39 @@ impl Storage {
         Ok(Opened::Memory(bytes))
     }
 
+    /// The whole file with this digest, checked against `size` and its
+    /// digest (stamping reads an original this way; bounded by the caller).
+    pub async fn read_whole(&self, sha256: &Sha256Digest, size: u64) -> Result<Bytes, VerifyError> {
+        match &self.backend {
+            Backend::Local(folder) => {
+                let (folder, sha) = (folder.clone(), sha256.clone());
+                blocking(move || {
+                    let (mut file, actual) = folder.open_file(&sha)?;
+                    if actual != size {
+                        return Err(VerifyError::WrongSize {
+                            expected: size,
+                            actual,
+                        });
+                    }
+                    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+                    file.read_to_end(&mut bytes)
+                        .map_err(|_| VerifyError::Unreadable)?;
+                    whole(Bytes::from(bytes), size, &sha)
+                })
+                .await
+                .unwrap_or(Err(VerifyError::Unreadable))
+            }
+            Backend::S3(bucket) => bucket.read_small(sha256, size).await,
+        }
+    }
+
+    /// Stores `bytes` under their digest (a stamped copy); already there is fine.
+    pub async fn put_bytes(&self, bytes: Vec<u8>) -> anyhow::Result<StoredFile> {
+        let total = bytes.len() as u64;
+        self.import_reader(std::io::Cursor::new(bytes), total, |_, _| {})
+            .await
+    }
+
     /// Copies `source` into storage, hashing as it goes (bounded memory).
     /// `progress(copied, total)` is called after every chunk.
     pub async fn import_file(

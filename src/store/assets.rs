@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use super::entities::{assets, order_lines};
 use super::{Op as _, Store, StoreError};
-use crate::domain::{AssetId, AssetStatus, Countries, FileState, Sha256Digest, now_ms};
+use crate::domain::{AssetId, AssetStatus, Countries, FileState, Sha256Digest, Stamp, now_ms};
 
 /// One asset of the catalogue.
 pub use super::entities::assets::Model as Asset;
@@ -29,6 +29,7 @@ pub struct NewAsset {
     pub countries: Countries,
     pub min_qty: i32,
     pub file_name: String,
+    pub stamp: Stamp,
 }
 
 /// Which assets a listing keeps.
@@ -58,6 +59,7 @@ pub struct AssetChange {
     pub countries: Option<Countries>,
     pub min_qty: Option<i32>,
     pub status: Option<AssetStatus>,
+    pub stamp: Option<Stamp>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +97,7 @@ impl Store {
                 status: Set(AssetStatus::Active),
                 file_state: Set(FileState::Ok),
                 file_checked_at_ms: Set(Some(now_ms())),
+                stamp: Set(new.stamp),
             };
             match model.insert(self.conn()).await {
                 Ok(_) => {
@@ -247,7 +250,31 @@ impl Store {
         if let Some(status) = change.status {
             model.status = Set(status);
         }
+        if let Some(stamp) = change.stamp {
+            model.stamp = Set(stamp);
+        }
         model.update(self.conn()).await.op(op).map(Some)
+    }
+
+    /// Whether a stored file is still needed: an asset's file, or a line's
+    /// copy that was not removed.
+    pub async fn sha256_in_use(&self, sha256: &Sha256Digest) -> Result<bool, StoreError> {
+        let op = "checking whether a stored file is used";
+        let asset = assets::Entity::find()
+            .filter(assets::Column::Sha256.eq(sha256.clone()))
+            .one(self.conn())
+            .await
+            .op(op)?;
+        if asset.is_some() {
+            return Ok(true);
+        }
+        let copy = super::entities::order_lines::Entity::find()
+            .filter(super::entities::order_lines::Column::CopySha256.eq(sha256.clone()))
+            .filter(super::entities::order_lines::Column::CopyRemovedAtMs.is_null())
+            .one(self.conn())
+            .await
+            .op(op)?;
+        Ok(copy.is_some())
     }
 
     /// Records what `storage verify` found of the asset's file.

@@ -17,7 +17,7 @@ use super::webhooks::{self, NewWebhookEvent};
 use super::{Op as _, Store, StoreError, is_unique_violation};
 use crate::domain::{
     Actor, AssetId, CancelWhy, CountryCode, CustomerName, LineId, LineStatus, Metadata,
-    OrderLineId, OrderNumber, OrderRef, Price, Quantity, Revocation, Tenant, now_ms,
+    OrderLineId, OrderNumber, OrderRef, Price, Quantity, Revocation, Sha256Digest, Tenant, now_ms,
 };
 
 /// One order line as the rest of the gateway reads it.
@@ -38,6 +38,21 @@ pub struct Claimed {
     pub asset: AssetId,
     /// 1 for the first claim, and so on.
     pub attempt: i32,
+}
+
+/// A line's own stamped copy in the catalogue store.
+#[derive(Clone, Debug)]
+pub struct LineCopy {
+    pub sha256: Sha256Digest,
+    pub size_bytes: i64,
+}
+
+/// Why fulfilment failed a line: a code for machines, a message for people.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// `stamping_failed`, `file_unavailable` or `asset_missing`.
+    pub reason: &'static str,
+    pub message: String,
 }
 
 /// What every line of one registration shares.
@@ -145,6 +160,10 @@ impl Store {
                 claim_until_ms: Set(None),
                 claimed_by: Set(None),
                 fulfil_attempts: Set(0),
+                copy_sha256: Set(None),
+                copy_size_bytes: Set(None),
+                copy_removed_at_ms: Set(None),
+                failure_reason: Set(None),
             };
             match order_lines::Entity::insert(model).exec(&txn).await {
                 Ok(res) => {
@@ -501,21 +520,41 @@ impl Store {
             .map(|_| ())
     }
 
-    /// PROCESSING → COMPLETED or FAILED, with its history and the webhook
-    /// event `emit` makes of the line, in one transaction. Returns false when
-    /// the line had left PROCESSING meanwhile (e.g. canceled): it is then left
-    /// as it is.
+    /// One line, by its internal id.
+    pub async fn line_by_id(&self, line: LineId) -> Result<Option<OrderLine>, StoreError> {
+        order_lines::Entity::find_by_id(line)
+            .one(self.conn())
+            .await
+            .op("loading a line")
+    }
+
+    /// PROCESSING → COMPLETED (with the line's stamped copy, if it has one)
+    /// or FAILED, with its history and the webhook event `emit` makes of the
+    /// line, in one transaction. Returns false when the line had left
+    /// PROCESSING meanwhile (e.g. canceled): it is then left as it is.
     pub async fn finish_fulfilment(
         &self,
         line: LineId,
-        outcome: Result<(), String>,
+        outcome: Result<Option<LineCopy>, Failure>,
         emit: impl FnOnce(&OrderLine) -> NewWebhookEvent,
     ) -> Result<bool, StoreError> {
         let op = "finishing fulfilment";
         let now = now_ms();
-        let (status, kind, message) = match &outcome {
-            Ok(()) => (LineStatus::Completed, EventKind::Fulfilled, None),
-            Err(m) => (LineStatus::Failed, EventKind::Failed, Some(m.clone())),
+        let (status, kind, message, reason, copy) = match outcome {
+            Ok(copy) => (
+                LineStatus::Completed,
+                EventKind::Fulfilled,
+                None,
+                None,
+                copy,
+            ),
+            Err(f) => (
+                LineStatus::Failed,
+                EventKind::Failed,
+                Some(f.message),
+                Some(f.reason),
+                None,
+            ),
         };
         let txn = self.conn().begin().await.op(op)?;
         let changed = order_lines::Entity::update_many()
@@ -523,6 +562,15 @@ impl Store {
             .col_expr(
                 order_lines::Column::FailureMessage,
                 Expr::value(message.clone()),
+            )
+            .col_expr(order_lines::Column::FailureReason, Expr::value(reason))
+            .col_expr(
+                order_lines::Column::CopySha256,
+                Expr::value(copy.as_ref().map(|c| c.sha256.clone())),
+            )
+            .col_expr(
+                order_lines::Column::CopySizeBytes,
+                Expr::value(copy.as_ref().map(|c| c.size_bytes)),
             )
             .col_expr(order_lines::Column::UpdatedAtMs, Expr::value(now))
             .col_expr(
@@ -536,7 +584,13 @@ impl Store {
             .op(op)?;
         if let Some(model) = changed.first() {
             let sent = webhooks::enqueue(&txn, vec![emit(model)], None).await?;
-            let mut data = message.map_or_else(|| json!({}), |m| json!({ "message": m }));
+            let mut data = match (&message, reason) {
+                (Some(m), Some(r)) => json!({ "message": m, "reason": r }),
+                _ => json!({}),
+            };
+            if let Some(c) = &copy {
+                data["copy_sha256"] = json!(c.sha256);
+            }
             data["webhook_event"] = json!(sent.get(&line));
             events::record(
                 &txn,

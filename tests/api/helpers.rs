@@ -393,6 +393,7 @@ pub struct AssetSpec<'a> {
     pub viewable: bool,
     pub countries: &'a [&'a str],
     pub min_qty: i32,
+    pub stamp: assetgate::domain::Stamp,
 }
 
 impl Default for AssetSpec<'_> {
@@ -404,6 +405,7 @@ impl Default for AssetSpec<'_> {
             viewable: true,
             countries: &[],
             min_qty: 1,
+            stamp: assetgate::domain::Stamp::None,
         }
     }
 }
@@ -538,6 +540,7 @@ impl TestApp {
                     .collect(),
                 min_qty: spec.min_qty,
                 file_name: spec.file_name.to_owned(),
+                stamp: spec.stamp,
             })
             .await
             .expect("asset")
@@ -629,6 +632,15 @@ impl TestApp {
             .send()
             .await
             .expect("POST")
+    }
+
+    pub async fn patch_json(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request(Method::PATCH, path, Some(token))
+            .await
+            .json(body)
+            .send()
+            .await
+            .expect("PATCH")
     }
 
     pub async fn validate(&self, token: &str, body: &Value) -> Response {

@@ -1,9 +1,20 @@
 //! Per-buyer PDF stamping (SPEC §12), checked with real tools: `pdftotext`
 //! reads the footer on every page, `qpdf --check` the structure.
 
+use assetgate::domain::{Environment, Stamp};
 use assetgate::stamping::{Licence, StampError, stamp};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
 
+use crate::both_stores;
+use crate::helpers::{AssetSpec, Catalogue, TestApp, assert_error, register_body, store_app};
 use crate::pdf::{encrypted, info_entry, make_pdf, page_texts, qpdf_check};
+
+both_stores!(
+    each_buyer_downloads_their_own_copy_with_ranges_heads_and_etags,
+    an_unstampable_pdf_fails_its_line_and_the_original_is_never_served,
+    operators_set_stamping_only_on_files_that_take_it_and_before_the_first_sale,
+);
 
 const TEMPLATE: &str = "Licensed to {customer} · order {order_id} · {date}";
 
@@ -150,4 +161,250 @@ fn a_stamped_page_renders() {
     assert!(status.success());
     let png = std::fs::read(dir.join("40-stamped-page.png")).unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a picture came out");
+}
+
+/// Registers order `number` of one line of `asset` for `customer`; waits
+/// until fulfilment has finished with it; returns `/purchase/info`'s answer.
+async fn bought(
+    app: &TestApp,
+    token: &str,
+    number: i64,
+    asset: i64,
+    customer: &str,
+) -> (StatusCode, Value) {
+    let mut body = register_body(
+        number,
+        1,
+        assetgate::domain::AssetId::parse(asset).unwrap(),
+        &[],
+    );
+    body["customer"] = json!(customer);
+    assert_eq!(
+        app.register(token, &body).await.status(),
+        StatusCode::CREATED
+    );
+    app.wait_for_order(token, number).await
+}
+
+async fn stamped_asset(
+    app: &TestApp,
+    pages: usize,
+    bytes: Option<Vec<u8>>,
+) -> assetgate::store::assets::Asset {
+    app.add_asset(AssetSpec {
+        title: "Suite for Strings",
+        file_name: "suite.pdf",
+        bytes: bytes.unwrap_or_else(|| make_pdf(pages, "Suite")),
+        stamp: Stamp::Pdf,
+        ..AssetSpec::default()
+    })
+    .await
+}
+
+async fn each_buyer_downloads_their_own_copy_with_ranges_heads_and_etags(store: Catalogue) {
+    let app = store_app(store).await;
+    let original = make_pdf(8, "Suite");
+    let asset = stamped_asset(&app, 8, Some(original.clone())).await;
+    let vt = app.vendor(Environment::Live).await;
+    let mut copies = Vec::new();
+    for (number, customer) in [(101, "Ann Buyer"), (102, "Zoë Ørsted")] {
+        let (status, info) = bought(&app, &vt.token, number, asset.asset_id.get(), customer).await;
+        assert_eq!(status, StatusCode::OK, "{info}");
+        assert_eq!(info[0]["status"], "COMPLETED", "{info}");
+        let link = app.link(&vt.token, number, 1).await;
+        let res = app.client.get(&link).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+        let body = res.bytes().await.unwrap().to_vec();
+        assert!(
+            body.starts_with(&original),
+            "the original content is intact"
+        );
+        assert_ne!(body, original, "never the original itself");
+        assert_eq!(
+            etag,
+            format!("\"{}\"", assetgate::domain::Sha256Digest::of(&body)),
+            "the ETag is the copy's own sha256"
+        );
+        assert_eq!(qpdf_check(&body), Ok(()));
+        let pages = page_texts(&body);
+        assert_eq!(pages.len(), 8);
+        for (n, text) in (1..).zip(&pages) {
+            assert!(text.contains(&format!("Suite original page {n}")), "{text}");
+            assert!(
+                text.contains(&format!("Licensed to {customer} · order {number} · ")),
+                "page {n}: {text}"
+            );
+        }
+        assert_eq!(
+            info_entry(&body, "AssetgateVendor").as_deref(),
+            Some("Test Shop")
+        );
+
+        // Another link of the same line: the same copy, the same ETag.
+        let again = app.link(&vt.token, number, 1).await;
+        let head = app.client.head(&again).send().await.unwrap();
+        assert_eq!(head.headers()["etag"].to_str().unwrap(), etag);
+        assert_eq!(
+            head.headers()["content-length"].to_str().unwrap(),
+            body.len().to_string()
+        );
+        let cached = app
+            .client
+            .get(&again)
+            .header("If-None-Match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+        // Range slices put together are the whole copy.
+        let mut joined = Vec::new();
+        let step = body.len() / 3 + 1;
+        for start in (0..body.len()).step_by(step) {
+            let end = (start + step).min(body.len()) - 1;
+            let part = app
+                .client
+                .get(&again)
+                .header("Range", format!("bytes={start}-{end}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+            joined.extend_from_slice(&part.bytes().await.unwrap());
+        }
+        assert_eq!(joined, body);
+        copies.push(body);
+    }
+    assert_ne!(copies[0], copies[1], "two buyers, two copies");
+}
+
+async fn an_unstampable_pdf_fails_its_line_and_the_original_is_never_served(store: Catalogue) {
+    let app = store_app(store).await;
+    // Put in the catalogue behind the upload's check (as a file changed
+    // policy elsewhere would be): fulfilment must still refuse it.
+    let locked = stamped_asset(&app, 2, Some(encrypted(&make_pdf(2, "Etude")))).await;
+    let vt = app.vendor(Environment::Live).await;
+    let (status, info) = bought(&app, &vt.token, 201, locked.asset_id.get(), "Ann Buyer").await;
+    assert_ne!(status, StatusCode::OK, "{info}");
+    let listed: Value = app
+        .get("/purchase/list?status=FAILED", &vt.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let line = &listed["items"][0];
+    assert_eq!(line["order_id"], 201, "{listed}");
+    assert_eq!(line["failure_reason"], "stamping_failed", "{listed}");
+    assert!(
+        line["failure_message"]
+            .as_str()
+            .unwrap()
+            .contains("encrypted"),
+        "{listed}"
+    );
+    assert_error(
+        app.download_url(&vt.token, 201, 1).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "order_not_accessible",
+    )
+    .await;
+}
+
+async fn operators_set_stamping_only_on_files_that_take_it_and_before_the_first_sale(
+    store: Catalogue,
+) {
+    let app = store_app(store).await;
+    let admin = app.admin("Ann Admin").await;
+    let upload = |bytes: Vec<u8>, stamp: &'static str| {
+        let form = reqwest::multipart::Form::new()
+            .text("title", "Score")
+            .text("stamp", stamp)
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name("score.pdf"),
+            );
+        app.client
+            .post(app.url("/admin/api/assets"))
+            .bearer_auth(&admin)
+            .multipart(form)
+    };
+    // A file that cannot be stamped is refused at upload, saying why.
+    let refused = assert_error(
+        upload(encrypted(&make_pdf(1, "X")), "pdf")
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "stamping_unsupported",
+    )
+    .await;
+    assert!(
+        refused["details"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("encrypted"),
+        "{refused}"
+    );
+    // A good one is stamped, and says so.
+    let res = upload(make_pdf(2, "Y"), "pdf").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let created: Value = res.json().await.unwrap();
+    assert_eq!(created["policies"]["stamp"], "pdf", "{created}");
+    let id = created["asset_id"].as_i64().unwrap();
+    let path = format!("/admin/api/assets/{id}");
+    // Before any sale it may change; a non-PDF cannot become stamped.
+    let off = app
+        .patch_json(&path, &admin, &json!({"policies": {"stamp": "none"}}))
+        .await;
+    assert_eq!(off.status(), StatusCode::OK);
+    let plain = app
+        .add_asset(AssetSpec {
+            bytes: b"just text, not a PDF".to_vec(),
+            file_name: "notes.txt",
+            ..AssetSpec::default()
+        })
+        .await;
+    assert_error(
+        app.patch_json(
+            &format!("/admin/api/assets/{}", plain.asset_id),
+            &admin,
+            &json!({"policies": {"stamp": "pdf"}}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "stamping_unsupported",
+    )
+    .await;
+    // Once sold, the policy is fixed: every buyer gets what the first got.
+    let on = app
+        .patch_json(&path, &admin, &json!({"policies": {"stamp": "pdf"}}))
+        .await;
+    assert_eq!(on.status(), StatusCode::OK);
+    let vt = app.vendor(Environment::Live).await;
+    let (status, _) = bought(&app, &vt.token, 301, id, "Ann Buyer").await;
+    assert_eq!(status, StatusCode::OK);
+    let locked = assert_error(
+        app.patch_json(&path, &admin, &json!({"policies": {"stamp": "none"}}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_request",
+    )
+    .await;
+    assert_eq!(locked["details"]["field"], "policies.stamp", "{locked}");
+    // Vendors see the policy in the catalogue too.
+    let listed: Value = app
+        .get("/assets/list", &vt.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mine = listed
+        .as_array()
+        .or_else(|| listed["assets"].as_array())
+        .unwrap()
+        .iter()
+        .find(|a| a["asset_id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(mine["policies"]["stamp"], "pdf");
 }

@@ -11,7 +11,7 @@ use crate::config::DeliveryMode;
 use crate::console::session::{CarriesCsrf, Submitted};
 use crate::console::view::{Chrome, html, see_other, when};
 use crate::console::{ConsoleError, ConsoleQuery, ConsoleSession};
-use crate::domain::{AssetId, AssetStatus, Countries, CountryCode, FileState};
+use crate::domain::{AssetId, AssetStatus, Countries, CountryCode, FileState, Stamp};
 use crate::http::error::ApiError;
 use crate::http::path::segment;
 use crate::http::state::AppState;
@@ -264,6 +264,7 @@ pub struct EditForm {
     countries: Option<String>,
     min_qty: String,
     viewable: Option<String>,
+    stamp: Option<String>,
 }
 
 impl CarriesCsrf for EditForm {
@@ -302,6 +303,12 @@ pub async fn edit(
         countries: Some(Countries::new(countries)),
         min_qty: Some(min_qty),
         status: None,
+        stamp: form
+            .stamp
+            .as_deref()
+            .map(str::parse::<Stamp>)
+            .transpose()
+            .map_err(|e| ConsoleError::BadInput(format!("Stamping: {e}")))?,
     };
     state
         .app

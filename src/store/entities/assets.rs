@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::domain::{AssetId, AssetStatus, Countries, FileState, Sha256Digest};
+use crate::domain::{AssetId, AssetStatus, Countries, FileState, Sha256Digest, Stamp};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "assets")]
@@ -21,6 +21,8 @@ pub struct Model {
     pub status: AssetStatus,
     pub file_state: FileState,
     pub file_checked_at_ms: Option<i64>,
+    /// Whether each buyer gets a stamped copy (SPEC §12).
+    pub stamp: Stamp,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

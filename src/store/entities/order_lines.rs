@@ -2,7 +2,7 @@ use sea_orm::entity::prelude::*;
 
 use crate::domain::{
     Actor, AssetId, CancelReason, CancelReasonCode, CountryCode, CustomerName, Environment, LineId,
-    LineStatus, Metadata, OrderLineId, OrderNumber, Price, Quantity, VendorId,
+    LineStatus, Metadata, OrderLineId, OrderNumber, Price, Quantity, Sha256Digest, VendorId,
 };
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -36,6 +36,14 @@ pub struct Model {
     pub claim_until_ms: Option<i64>,
     pub claimed_by: Option<String>,
     pub fulfil_attempts: i32,
+    /// This line's stamped copy of a `stamp = pdf` asset (SPEC §12).
+    pub copy_sha256: Option<Sha256Digest>,
+    pub copy_size_bytes: Option<i64>,
+    /// When housekeeping removed the copy (a canceled line, past its window).
+    pub copy_removed_at_ms: Option<i64>,
+    /// Why a FAILED line failed, for machines: `stamping_failed`,
+    /// `file_unavailable`, `asset_missing`.
+    pub failure_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

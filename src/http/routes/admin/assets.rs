@@ -4,7 +4,7 @@
 use actix_web::{HttpRequest, web};
 use serde::{Deserialize, Deserializer};
 
-use crate::domain::{AssetId, AssetStatus, Countries, CountryCode};
+use crate::domain::{AssetId, AssetStatus, Countries, CountryCode, Stamp};
 use crate::http::error::ApiError;
 use crate::http::extract::{Admin, ApiJson, ApiQuery, Field as _};
 use crate::http::params::{encode_cursor, id_cursor, page_size};
@@ -26,8 +26,8 @@ use crate::store::assets::{AssetChange, AssetFilter};
     request_body(
         content_type = "multipart/form-data",
         description = "Fields `title` (required), `description`, `asset_id`, `viewable`, \
-                       `countries` (comma-separated), `min_qty`, `content_type`, `format`; \
-                       then the part `file`, last."
+                       `countries` (comma-separated), `min_qty`, `content_type`, `format`, \
+                       `stamp` (`none` or `pdf`); then the part `file`, last."
     ),
     responses(
         Created<AdminAssetItem>,
@@ -139,6 +139,17 @@ pub struct PatchBody {
     min_qty: Option<i32>,
     /// `RETIRED`: no longer sold; lines already sold keep being served.
     status: Option<String>,
+    /// Access policies (SPEC §12); absent ones unchanged.
+    policies: Option<PoliciesPatch>,
+}
+
+/// The policies a `PATCH` changes.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoliciesPatch {
+    /// `none` or `pdf`; only while the asset has no sold line.
+    #[schema(value_type = Option<String>)]
+    stamp: Option<Stamp>,
 }
 
 /// `PATCH /admin/api/assets/{asset_id}`: edit or retire.
@@ -181,6 +192,7 @@ pub async fn change(
             .map(str::parse::<AssetStatus>)
             .transpose()
             .field("status")?,
+        stamp: value.policies.and_then(|p| p.stamp),
     };
     state.app.change_asset(&operator, id, change).await?;
     let (asset, lines) = state.app.catalogue_entry(id).await?;

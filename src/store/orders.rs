@@ -520,6 +520,42 @@ impl Store {
             .map(|_| ())
     }
 
+    /// Stamped copies no link can reach any more: of CANCELED lines whose
+    /// revocation is confirmed and past `revoke_until` (every link minted
+    /// before the cancel has expired by then), at most `limit`.
+    pub async fn copies_to_remove(
+        &self,
+        now: i64,
+        limit: u64,
+    ) -> Result<Vec<(LineId, Sha256Digest)>, StoreError> {
+        use order_lines::Column as L;
+        order_lines::Entity::find()
+            .select_only()
+            .column(L::LineId)
+            .column(L::CopySha256)
+            .filter(L::Status.eq(LineStatus::Canceled))
+            .filter(L::CopySha256.is_not_null())
+            .filter(L::CopyRemovedAtMs.is_null())
+            .filter(L::RevocationPending.eq(false))
+            .filter(L::RevokeUntilMs.lt(now))
+            .limit(limit)
+            .into_tuple()
+            .all(self.conn())
+            .await
+            .op("finding stamped copies to remove")
+    }
+
+    /// Records that a line's copy is gone (`at`), or not after all (`None`).
+    pub async fn set_copy_removed(&self, line: LineId, at: Option<i64>) -> Result<(), StoreError> {
+        order_lines::Entity::update_many()
+            .col_expr(order_lines::Column::CopyRemovedAtMs, Expr::value(at))
+            .filter(order_lines::Column::LineId.eq(line))
+            .exec(self.conn())
+            .await
+            .op("recording a removed copy")
+            .map(drop)
+    }
+
     /// One line, by its internal id.
     pub async fn line_by_id(&self, line: LineId) -> Result<Option<OrderLine>, StoreError> {
         order_lines::Entity::find_by_id(line)

@@ -14,6 +14,7 @@ both_stores!(
     each_buyer_downloads_their_own_copy_with_ranges_heads_and_etags,
     an_unstampable_pdf_fails_its_line_and_the_original_is_never_served,
     operators_set_stamping_only_on_files_that_take_it_and_before_the_first_sale,
+    a_canceled_lines_copy_is_removed_once_none_of_its_links_can_work,
 );
 
 const TEMPLATE: &str = "Licensed to {customer} · order {order_id} · {date}";
@@ -407,4 +408,65 @@ async fn operators_set_stamping_only_on_files_that_take_it_and_before_the_first_
         .cloned()
         .unwrap_or_else(|| panic!("{listed}"));
     assert_eq!(mine["policies"]["stamp"], "pdf");
+}
+
+/// Housekeeping removes a canceled line's copy once its revocation window
+/// has passed (every link minted before the cancel has expired), not
+/// before; a live line's copy and the original stay.
+async fn a_canceled_lines_copy_is_removed_once_none_of_its_links_can_work(store: Catalogue) {
+    let app = store_app(store).await;
+    let asset = stamped_asset(&app, 2, None).await;
+    let vt = app.vendor(Environment::Live).await;
+    for (number, customer) in [(401, "Ann Buyer"), (402, "Bob Other")] {
+        let (status, _) = bought(&app, &vt.token, number, asset.asset_id.get(), customer).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let copy_of = |number: i64| {
+        let app = &app;
+        async move {
+            app.query_strings(&format!(
+                "SELECT copy_sha256 FROM order_lines WHERE order_number = {number}"
+            ))
+            .await
+            .remove(0)
+            .parse::<assetgate::domain::Sha256Digest>()
+            .unwrap()
+        }
+    };
+    let (canceled, kept) = (copy_of(401).await, copy_of(402).await);
+    let res = app.cancel(&vt.token, "order_id=401&reason=Refunded").await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let housekeeper = assetgate::startup::build_app(
+        &app.settings,
+        app.store.clone(),
+        app.storage.clone(),
+        &app.address,
+        "housekeeping-test",
+    )
+    .unwrap();
+    let present = |sha| {
+        let storage = app.storage.clone();
+        async move { storage.size_of(&sha).await.unwrap().is_some() }
+    };
+
+    // Links minted before the cancel may still be unexpired: kept.
+    assert_eq!(housekeeper.housekeep(0).await.unwrap().copies, 0);
+    assert!(present(canceled.clone()).await);
+
+    // Past the window (aged here, as a day would): removed, once.
+    app.execute_sql(
+        "UPDATE order_lines SET revoke_until_ms = revoke_until_ms - 86400000 WHERE order_number = 401",
+    )
+    .await;
+    assert_eq!(housekeeper.housekeep(0).await.unwrap().copies, 1);
+    assert!(!present(canceled).await, "the canceled line's copy is gone");
+    assert!(present(kept).await, "the live line's copy stays");
+    assert!(present(asset.sha256.clone()).await, "the original stays");
+    assert_eq!(housekeeper.housekeep(0).await.unwrap().copies, 0);
+    let removed = app
+        .query_strings(
+            "SELECT CAST(copy_removed_at_ms AS TEXT) FROM order_lines WHERE order_number = 401",
+        )
+        .await;
+    assert!(removed[0].parse::<i64>().is_ok(), "{removed:?}");
 }

@@ -32,6 +32,8 @@ pub struct AssetRow {
     pub file_class: &'static str,
     pub file_checked: Option<String>,
     pub lines: i64,
+    /// Each buyer gets a copy with their name on every page.
+    pub stamped: bool,
 }
 
 impl AssetRow {
@@ -50,6 +52,7 @@ impl AssetRow {
             file_class,
             file_checked: a.file_checked_at_ms.map(when),
             lines,
+            stamped: a.stamp == Stamp::Pdf,
             title: a.title,
             description: a.description,
             format: a.format,

@@ -8,6 +8,8 @@
 //! reports, not like scanned books (whose size is images the stamp never
 //! reads: their cost is the copy of their bytes, shown by the MiB/s column).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a tool: a failed step should stop it loudly
+
 use std::time::Instant;
 
 use assetgate::stamping::{Licence, stamp};

@@ -83,6 +83,7 @@ def main():
                ASSETGATE__FULFILMENT__POLL_INTERVAL_MS="5",
                ASSETGATE__RATE_LIMIT__VENDOR_PER_SECOND="0")
     proc = None
+    api = None
     try:
         pdf = os.path.join(tmp, "score.pdf")
         subprocess.run([EXAMPLE, "--write", pdf, "10"], check=True)
@@ -135,8 +136,14 @@ def main():
         ratio = statistics.median(rounds["stamped"]) / statistics.median(rounds["plain"])
         print(f"\nstamped / unstamped: **{ratio:.2f}×** (target ≥ 0.95)\n")
     finally:
+        if api:
+            api.conn.close()
         if proc:
-            proc.terminate(); proc.wait(10)
+            proc.terminate()
+            try:
+                proc.wait(40)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         psql("postgres", f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 

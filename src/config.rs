@@ -407,6 +407,8 @@ pub struct HistorySettings {
     pub ip: crate::domain::IpPolicy,
     /// Access events older than this many days are purged; 0 = keep forever.
     pub retention_days: u32,
+    /// Record the client's `User-Agent` (first 256 characters) with each access.
+    pub user_agent: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]

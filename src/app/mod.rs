@@ -30,6 +30,7 @@ mod auth;
 mod cancel;
 mod catalogue;
 mod error;
+pub mod evidence;
 mod fulfil;
 mod health;
 pub mod housekeeping;

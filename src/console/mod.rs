@@ -48,6 +48,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, metrics: bool) {
             "/orders/{vendor_id}/{environment}/{order_id}/lines/{order_line_id}/links",
             web::post().to(orders::reissue),
         ),
+        (
+            "/orders/{vendor_id}/{environment}/{order_id}/evidence",
+            web::get().to(orders::evidence),
+        ),
         ("/vendors", web::get().to(vendors::list)),
         ("/vendors/{vendor_id}", web::get().to(vendors::detail)),
         (

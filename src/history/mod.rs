@@ -47,6 +47,12 @@ pub struct AccessRecord {
     /// The request id, for refusals only: the "Reference" the buyer's error
     /// page shows, searchable in the console.
     pub request_id: Option<String>,
+    /// File bytes handed to the connection (SPEC §14).
+    pub bytes_sent: u64,
+    /// The file body (whole, or the range asked for) was sent to its end.
+    pub completed: bool,
+    /// The client's `User-Agent`, first 256 characters (`history.user_agent`).
+    pub user_agent: Option<String>,
 }
 
 /// The details of an access as stored (`line_events.data`), rendered
@@ -59,6 +65,10 @@ struct AccessData<'a> {
     result: &'static str,
     range: Option<&'a str>,
     client_ip: Option<IpAddr>,
+    bytes_sent: u64,
+    completed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_agent: Option<&'a str>,
 }
 
 impl AccessRecord {
@@ -71,6 +81,9 @@ impl AccessRecord {
             result: self.result,
             range: self.range.as_deref(),
             client_ip: self.client_ip.and_then(|c| ip.apply(c)),
+            bytes_sent: self.bytes_sent,
+            completed: self.completed,
+            user_agent: self.user_agent.as_deref(),
         };
         Some(AccessRow {
             line_id: self.line?,

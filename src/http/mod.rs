@@ -2,6 +2,7 @@
 //! types. One file per endpoint under `routes/`; a route parses the request
 //! into domain values, calls one use case of `app`, and renders the answer.
 
+pub mod counted;
 pub mod error;
 pub mod extract;
 
@@ -67,6 +68,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, panic_route: bool, metrics: bool)
         resource("/purchase/cancel-batch", "POST")
             .route(web::post().to(cancel_batch::cancel_batch)),
         resource("/purchase/list", "GET").route(web::get().to(list::list)),
+        resource("/purchase/access-log", "GET").route(web::get().to(access_log::access_log)),
         resource("/webhooks", "GET, POST")
             .route(web::get().to(webhooks::list))
             .route(web::post().to(webhooks::create)),

@@ -330,6 +330,7 @@ impl Modify for Security {
         routes::cancel::cancel,
         routes::cancel_batch::cancel_batch,
         routes::list::list,
+        routes::access_log::access_log,
         routes::access::access_get,
         routes::access::access_head,
         routes::webhooks::create,

@@ -1007,6 +1007,24 @@ async fn the_order_page_says_why_each_lines_links_work_or_not_and_every_page_fit
     assert!(shown.contains(&week), "expires in 7 days ({week}): {shown}");
     browser.screenshot("34-link-7-days").await;
 
+    // The evidence a shop pastes into a dispute, from the order page.
+    d.goto(app.url(&order)).await.unwrap();
+    browser
+        .click_to_load(d.find(By::Id("evidence-link")).await.unwrap())
+        .await;
+    let evidence = browser
+        .eval("return document.getElementById('evidence-text').value")
+        .await;
+    let evidence = evidence.as_str().unwrap();
+    assert!(
+        evidence.contains("Access log for order 3001")
+            && evidence.contains("Line 4: 1 complete download of")
+            && evidence.contains("access canceled")
+            && evidence.encode_utf16().count() <= 18_000,
+        "{evidence}"
+    );
+    browser.screenshot("38-evidence").await;
+
     // The overview draws the week: served, expired and refused downloads
     // per hour, and cancels per day; its cards link to the filtered lists.
     d.goto(app.url("/admin/")).await.unwrap();
@@ -1049,6 +1067,7 @@ async fn the_order_page_says_why_each_lines_links_work_or_not_and_every_page_fit
         "/admin/orders".to_owned(),
         order.clone(),
         format!("{order}/cancel?line=2"),
+        format!("{order}/evidence"),
         "/admin/vendors".to_owned(),
         format!("/admin/vendors/{}", vt.vendor),
         "/admin/assets".to_owned(),

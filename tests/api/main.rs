@@ -16,6 +16,7 @@ mod cluster;
 mod cluster_group;
 mod console;
 mod errors;
+mod evidence;
 mod faults;
 mod fleet;
 mod health;

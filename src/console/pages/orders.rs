@@ -814,3 +814,49 @@ pub async fn reissue(
         expires: when(minted.expires_at * 1000),
     })
 }
+
+#[derive(Template)]
+#[template(path = "evidence.html")]
+struct EvidencePage {
+    chrome: Chrome,
+    href: String,
+    number: i64,
+    environment: &'static str,
+    vendor_name: String,
+    /// One sentence per line: complete downloads, the first, refusals.
+    summaries: Vec<String>,
+    text: String,
+    units: String,
+    limit: String,
+}
+
+/// `GET /admin/orders/{vendor}/{environment}/{order}/evidence`: the text
+/// form of `/purchase/access-log`, with a copy button.
+pub async fn evidence(
+    session: ConsoleSession,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ConsoleError> {
+    use crate::app::evidence::{TEXT_LIMIT, grouped};
+    let order = order_of(&req)?;
+    let evidence = state.app.evidence(order, None).await?;
+    let text = evidence.text(TEXT_LIMIT);
+    let summaries = text
+        .lines()
+        .skip_while(|l| *l != "Summary")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    html(&EvidencePage {
+        chrome: Chrome::new(&session, "orders"),
+        href: order_href(order),
+        number: order.order.get(),
+        environment: order.tenant.environment.as_str(),
+        vendor_name: evidence.vendor_name.clone(),
+        summaries,
+        units: grouped(i64::try_from(text.encode_utf16().count()).unwrap_or(i64::MAX)),
+        limit: grouped(i64::try_from(TEXT_LIMIT).unwrap_or(i64::MAX)),
+        text,
+    })
+}

@@ -13,6 +13,7 @@ use crate::app::{Authorization, Grant, LinkedLine, Source, file_refusal};
 use crate::config::DeliveryMode;
 use crate::domain::{file_name, now_ms};
 use crate::history::AccessRecord;
+use crate::http::counted::Counted;
 use crate::http::error::ApiError;
 use crate::http::range::{self, RangeRequest};
 use crate::http::state::AppState;
@@ -89,12 +90,27 @@ async fn answer(req: &HttpRequest, state: &web::Data<AppState>) -> HttpResponse 
             series.bytes.increment(n);
         }
     }
-    if state.settings.history.record_access {
-        record_access(req, state, line, status, name, client);
-    }
-    match result {
-        Ok(res) => res,
-        Err(e) => render(req, e),
+    let record = state
+        .settings
+        .history
+        .record_access
+        .then(|| access_record(req, state, line, status, name, client));
+    match (result, record) {
+        // A file body: recorded when it ends, with what it delivered.
+        (Ok(res), Some(record)) if matches!(status, 200 | 206) && req.method() == Method::GET => {
+            let log = state.access_log.clone();
+            res.map_body(|_, body| Counted::new(body, record, log))
+                .map_into_boxed_body()
+        }
+        (result, record) => {
+            if let Some(record) = record {
+                state.access_log.push(record);
+            }
+            match result {
+                Ok(res) => res,
+                Err(e) => render(req, e),
+            }
+        }
     }
 }
 
@@ -333,22 +349,35 @@ fn prefers_html(req: &HttpRequest) -> bool {
     }
 }
 
-/// Queues the access for the history (and the hourly counts: a link that
-/// names no line is counted too) without waiting for the database.
-fn record_access(
+/// The access as the history records it (and the hourly counts: a link
+/// that names no line is counted too); queued without waiting for the
+/// database, at once or when its body ends.
+fn access_record(
     req: &HttpRequest,
     state: &AppState,
     line: Option<LinkedLine>,
     status: u16,
     result: &'static str,
     client_ip: Option<std::net::IpAddr>,
-) {
+) -> AccessRecord {
     let method = if req.method() == actix_web::http::Method::HEAD {
         "HEAD"
     } else {
         "GET"
     };
-    state.access_log.push(AccessRecord {
+    let user_agent = state
+        .settings
+        .history
+        .user_agent
+        .then(|| req.headers().get(header::USER_AGENT))
+        .flatten()
+        .map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .chars()
+                .take(256)
+                .collect()
+        });
+    AccessRecord {
         line: line.map(|l| l.line),
         at_ms: now_ms(),
         action: line.map_or("", |l| l.action.as_str()),
@@ -363,7 +392,10 @@ fn record_access(
         client_ip,
         // Only a refusal shows the buyer a reference to quote.
         request_id: (status >= 400).then(crate::http::error::current_request_id),
-    });
+        bytes_sent: 0,
+        completed: false,
+        user_agent,
+    }
 }
 
 /// What `/access/{token}` answers (GET and HEAD), for the OpenAPI document.

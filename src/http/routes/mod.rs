@@ -1,4 +1,5 @@
 pub mod access;
+pub mod access_log;
 pub mod admin;
 pub mod assets;
 pub mod cancel;

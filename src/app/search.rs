@@ -74,6 +74,9 @@ pub struct OrderDetail {
     pub token_prefixes: HashMap<TokenId, String>,
     /// The titles of the order's assets.
     pub asset_titles: HashMap<AssetId, String>,
+    /// The sizes of the order's assets' files (a stamped line's own copy
+    /// has its own size: `OrderLine::copy_size_bytes`).
+    pub asset_sizes: HashMap<AssetId, i64>,
     /// The webhook deliveries of the events in `history` that reported a
     /// change (`data.webhook_event`), by event id.
     pub webhooks: HashMap<String, Vec<EventDelivery>>,
@@ -274,13 +277,9 @@ impl App {
         let mut asset_ids: Vec<AssetId> = with_state.iter().map(|(l, _)| l.asset_id).collect();
         asset_ids.sort_unstable_by_key(|a| a.get());
         asset_ids.dedup();
-        let asset_titles = self
-            .store
-            .get_assets(&asset_ids)
-            .await?
-            .into_iter()
-            .map(|a| (a.asset_id, a.title))
-            .collect();
+        let assets = self.store.get_assets(&asset_ids).await?;
+        let asset_sizes = assets.iter().map(|a| (a.asset_id, a.size_bytes)).collect();
+        let asset_titles = assets.into_iter().map(|a| (a.asset_id, a.title)).collect();
         let webhooks = self.event_deliveries(&history).await?;
         Ok(OrderDetail {
             order,
@@ -290,6 +289,7 @@ impl App {
             history_more,
             token_prefixes,
             asset_titles,
+            asset_sizes,
             webhooks,
         })
     }

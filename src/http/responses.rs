@@ -519,6 +519,7 @@ pub fn schemas() -> Vec<(String, RefOr<Schema>)> {
     add::<super::wire::VendorItem>(&mut out);
     add::<super::wire::OrderDetailItem>(&mut out);
     add::<super::wire::OverviewItem>(&mut out);
+    add::<super::wire::AccessLogItem>(&mut out);
     add::<super::wire::MeItem>(&mut out);
     add::<ErrorResponse>(&mut out);
     out

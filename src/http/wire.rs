@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use crate::app::evidence::{Evidence, reached_the_end};
 use crate::app::operators::{AuditEntry, Operator, VendorSummary};
 use crate::app::search::{OrderDetail, OrderSummary, Overview};
 use crate::app::webhooks::DeliveryRow;
@@ -556,6 +557,113 @@ impl From<DeliveryRow> for DeliveryItem {
                 .then(|| ms_to_rfc3339(d.next_attempt_at_ms)),
             waiting_for: row.waiting_for,
             created_at: ms_to_rfc3339(d.created_at_ms),
+        }
+    }
+}
+
+/// What happened to an order's lines, for a dispute (SPEC §14).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccessLogItem {
+    pub order_id: OrderNumber,
+    pub environment: Environment,
+    pub customer: String,
+    pub lines: Vec<AccessLogLine>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccessLogLine {
+    pub order_line_id: OrderLineId,
+    pub asset_id: i64,
+    pub asset_title: String,
+    /// The size of the file its links served (a stamped line: its own copy).
+    pub size_bytes: i64,
+    pub status: LineStatus,
+    pub canceled_at: Option<String>,
+    /// Complete downloads: completed GETs that delivered the file's last byte.
+    pub complete_downloads: u64,
+    /// Oldest first.
+    pub events: Vec<AccessLogEvent>,
+}
+
+/// One event; the access fields are null for other kinds.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccessLogEvent {
+    pub at: String,
+    /// `registered`, `fulfilled`, `failed`, `link_issued`, `access`, `canceled`, …
+    pub kind: String,
+    pub action: Option<String>,
+    pub method: Option<String>,
+    pub status: Option<i64>,
+    pub result: Option<String>,
+    pub range: Option<String>,
+    pub bytes_sent: Option<i64>,
+    pub completed: Option<bool>,
+    /// Whether this access delivered the file to its last byte.
+    pub complete_file: bool,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The rest of what was recorded (a cancel's reason, a link's expiry…).
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+impl From<&Evidence> for AccessLogItem {
+    fn from(e: &Evidence) -> Self {
+        Self {
+            order_id: e.order.order,
+            environment: e.order.tenant.environment,
+            customer: e
+                .lines
+                .first()
+                .map(|l| l.line.customer.as_str().to_owned())
+                .unwrap_or_default(),
+            lines: e
+                .lines
+                .iter()
+                .map(|l| {
+                    let events: Vec<AccessLogEvent> = l
+                        .events
+                        .iter()
+                        .map(|ev| {
+                            let mut details = ev.data.clone();
+                            let mut take =
+                                |key: &str| details.as_object_mut().and_then(|m| m.remove(key));
+                            let text = |v: Option<serde_json::Value>| {
+                                v.and_then(|v| v.as_str().map(str::to_owned))
+                            };
+                            let access = ev.kind == "access";
+                            AccessLogEvent {
+                                at: ms_to_rfc3339(ev.at_ms),
+                                kind: ev.kind.clone(),
+                                complete_file: reached_the_end(ev, l.size_bytes),
+                                action: text(take("action")),
+                                method: text(take("method")),
+                                status: take("status").and_then(|v| v.as_i64()),
+                                result: text(take("result")),
+                                range: text(take("range")),
+                                bytes_sent: take("bytes_sent").and_then(|v| v.as_i64()),
+                                completed: take("completed")
+                                    .and_then(|v| v.as_bool())
+                                    .filter(|_| access),
+                                ip: text(take("client_ip")),
+                                user_agent: text(take("user_agent")),
+                                details,
+                            }
+                        })
+                        .collect();
+                    AccessLogLine {
+                        order_line_id: l.line.order_line_id,
+                        asset_id: l.line.asset_id.get(),
+                        asset_title: l.asset_title.clone(),
+                        size_bytes: l.size_bytes,
+                        status: l.line.status,
+                        canceled_at: l.line.canceled_at_ms.map(ms_to_rfc3339),
+                        complete_downloads: events.iter().filter(|e| e.complete_file).count()
+                            as u64,
+                        events,
+                    }
+                })
+                .collect(),
         }
     }
 }

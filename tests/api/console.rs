@@ -942,7 +942,7 @@ async fn the_order_page_says_why_each_lines_links_work_or_not_and_every_page_fit
         }
         if summaries[0].contains("2 refused")
             && summaries[1].contains("expired")
-            && summaries[3].contains("1 download")
+            && summaries[3].contains("1 complete download")
         {
             break;
         }
@@ -963,7 +963,7 @@ async fn the_order_page_says_why_each_lines_links_work_or_not_and_every_page_fit
     );
     assert!(failed.contains("Fulfilment failed"), "{failed}");
     assert!(
-        downloaded.contains("1 download,"),
+        downloaded.contains("1 complete download,"),
         "a whole download counts once: {downloaded}"
     );
     let lines = browser.text("#lines").await;

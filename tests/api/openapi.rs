@@ -28,6 +28,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/purchase/cancel"),
     ("post", "/purchase/cancel-batch"),
     ("get", "/purchase/list"),
+    ("get", "/purchase/access-log"),
     ("get", "/access/{token}"),
     ("head", "/access/{token}"),
     ("get", "/webhooks"),

@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::app::evidence::reached_the_end;
 use crate::app::search::{EventDelivery, OrderDetail};
 use crate::console::session::{CarriesCsrf, Submitted};
 use crate::console::view::{Chrome, html, see_other, status_class, when};
@@ -513,7 +514,7 @@ fn short(ms: i64) -> String {
 }
 
 /// What a line's own history says about its links, in one sentence.
-fn summary(line: &OrderLine, history: &[&Event], canceler: Option<String>) -> String {
+fn summary(line: &OrderLine, history: &[&Event], canceler: Option<String>, size: i64) -> String {
     let accesses = || history.iter().filter(|e| e.kind == "access");
     let result = |e: &&&Event| text(&e.data, "result");
     match line.status {
@@ -554,18 +555,34 @@ fn summary(line: &OrderLine, history: &[&Event], canceler: Option<String>) -> St
                     short(last.at_ms)
                 );
             }
-            let downloads: Vec<&&Event> = accesses()
-                .filter(|e| {
+            // Complete: the file's last byte went out (SPEC §14). Accesses
+            // recorded before `completed` existed count whole GETs.
+            let complete = |e: &&&Event| match e.data.get("completed") {
+                Some(_) => reached_the_end(e, size),
+                None => {
                     let range = text(&e.data, "range");
                     result(e) == "served"
                         && text(&e.data, "method") == "GET"
                         && (range.is_empty() || range.starts_with("bytes=0-"))
+                }
+            };
+            let downloads: Vec<&&Event> = accesses().filter(complete).collect();
+            let interrupted = accesses()
+                .filter(|e| {
+                    e.data.get("completed") == Some(&serde_json::Value::Bool(false))
+                        && result(e) == "served"
+                        && text(&e.data, "method") == "GET"
                 })
-                .collect();
+                .count();
+            let interrupted = match interrupted {
+                0 => String::new(),
+                1 => "; 1 interrupted".to_owned(),
+                n => format!("; {n} interrupted"),
+            };
             match downloads.first() {
-                None => "Links work; no download yet.".to_owned(),
+                None => format!("Links work; no complete download yet{interrupted}."),
                 Some(last) => format!(
-                    "Links work; {} download{}, last {}.",
+                    "Links work; {} complete download{}, last {}{interrupted}.",
                     downloads.len(),
                     if downloads.len() == 1 { "" } else { "s" },
                     short(last.at_ms)
@@ -619,7 +636,14 @@ fn order_page(
                 status: l.status.as_str(),
                 status_class: status_class(l.status),
                 cancel_reason_code: l.cancel_reason_code.map(|c| c.as_str()),
-                summary: summary(l, &own, canceler),
+                summary: summary(
+                    l,
+                    &own,
+                    canceler,
+                    l.copy_size_bytes
+                        .or_else(|| d.asset_sizes.get(&l.asset_id).copied())
+                        .unwrap_or(0),
+                ),
                 links,
                 links_class,
                 price: format!("{:.2}", l.line_item_price.get()),

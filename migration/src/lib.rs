@@ -19,6 +19,7 @@ mod m20261206_000011_buyer_actor;
 mod m20261206_000012_links_until;
 mod m20261206_000013_event_reference;
 mod m20261206_000014_stamping;
+mod m20261206_000015_access_window;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000012_links_until::Migration),
             Box::new(m20261206_000013_event_reference::Migration),
             Box::new(m20261206_000014_stamping::Migration),
+            Box::new(m20261206_000015_access_window::Migration),
         ]
     }
 }

@@ -81,6 +81,18 @@ impl App {
     }
 }
 
+/// An access window is 1 day to 10 years.
+fn check_access_days(field: &'static str, days: i32) -> Result<(), AppError> {
+    if (1..=3650).contains(&days) {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            field,
+            "must be a number of days from 1 to 3650, or null for no window",
+        ))
+    }
+}
+
 /// What an operator says of a file being added to the catalogue.
 #[derive(Clone, Debug)]
 pub struct AssetDraft {
@@ -97,6 +109,8 @@ pub struct AssetDraft {
     pub format: Option<String>,
     /// Each buyer's own stamped copy (SPEC §12).
     pub stamp: Stamp,
+    /// Links can be minted for this many days after fulfilment (SPEC §12).
+    pub access_days: Option<i32>,
 }
 
 /// A file that did not match the catalogue.
@@ -158,6 +172,9 @@ impl App {
     /// Refuses a draft before any byte of its file is stored: the title, the
     /// minimum quantity, a given content type, a given id already taken.
     pub async fn check_draft(&self, draft: &AssetDraft) -> Result<(), AppError> {
+        if let Some(days) = draft.access_days {
+            check_access_days("access_days", days)?;
+        }
         if !(1..=300).contains(&draft.title.trim().chars().count()) {
             return Err(AppError::invalid("title", "must be 1 to 300 characters"));
         }
@@ -287,6 +304,7 @@ impl App {
             countries: Countries::new(draft.countries),
             min_qty: draft.min_qty,
             stamp: draft.stamp,
+            access_days: draft.access_days,
         };
         if new.stamp == Stamp::Pdf
             && let Err(e) = self.check_stampable(&new.sha256, new.size_bytes).await
@@ -331,6 +349,9 @@ impl App {
         if change.min_qty.is_some_and(|q| q < 1) {
             return Err(AppError::invalid("min_qty", "must be at least 1"));
         }
+        if let Some(Some(days)) = change.access_days {
+            check_access_days("policies.access_days", days)?;
+        }
         if let Some(stamp) = change.stamp {
             let asset = self.asset(id).await?;
             if stamp != asset.stamp {
@@ -350,6 +371,7 @@ impl App {
             "viewable": change.viewable,
             "min_qty": change.min_qty,
             "stamp": change.stamp,
+            "access_days": change.access_days,
         });
         let asset = self
             .store

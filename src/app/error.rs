@@ -71,6 +71,12 @@ pub enum AppError {
         "The stamp policy of asset {0} cannot change: it has sold lines, and every buyer of a stamped asset must get a stamped copy. Add a new asset with the policy you want and retire this one."
     )]
     StampLocked(AssetId),
+    #[error("The access window of order {order} line {line} closed at {}: no new link can be issued. Links issued before then work until they expire.", crate::domain::ms_to_rfc3339(*until_ms))]
+    AccessWindowClosed {
+        order: OrderNumber,
+        line: OrderLineId,
+        until_ms: i64,
+    },
     #[error("The validation token is not valid for this vendor and environment.")]
     ValidationTokenInvalid,
     #[error("The validation token has expired; validate the purchase again.")]

@@ -14,7 +14,7 @@ use super::stamp::CopyError;
 use super::webhooks::line_event;
 use super::worker::{Health, Job, Pass, Wake};
 use crate::domain::{EventType, Stamp, now_ms};
-use crate::store::orders::{Claimed, Failure, LineCopy};
+use crate::store::orders::{Claimed, Completion, Failure, LineCopy};
 
 /// How a transient fulfilment failure is retried.
 #[derive(Clone, Copy, Debug)]
@@ -79,10 +79,13 @@ impl App {
                     return Ok(());
                 };
                 match self.make_copy(&line, &asset).await {
-                    Ok(copy) => Ok(Some(LineCopy {
-                        sha256: copy.sha256,
-                        size_bytes: i64::try_from(copy.size_bytes).unwrap_or(i64::MAX),
-                    })),
+                    Ok(copy) => Ok(Completion {
+                        copy: Some(LineCopy {
+                            sha256: copy.sha256,
+                            size_bytes: i64::try_from(copy.size_bytes).unwrap_or(i64::MAX),
+                        }),
+                        access_days: asset.access_days,
+                    }),
                     Err(CopyError::Unstampable(why)) => Err(Failure {
                         reason: "stamping_failed",
                         message: format!("stamping failed: {why}"),
@@ -115,7 +118,10 @@ impl App {
             Some(asset) => {
                 let size = u64::try_from(asset.size_bytes).unwrap_or(0);
                 match self.storage.check_for_sale(&asset.sha256, size).await {
-                    Ok(()) => Ok(None),
+                    Ok(()) => Ok(Completion {
+                        copy: None,
+                        access_days: asset.access_days,
+                    }),
                     Err(e) if e.is_transient() => match transient(e.to_string()) {
                         Some(problem) => return self.retry_later(&c, retry, &problem).await,
                         None => Err(Failure {

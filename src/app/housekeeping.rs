@@ -51,7 +51,10 @@ impl App {
     async fn remove_dead_copies(&self) -> Result<u64, AppError> {
         let mut removed = 0;
         loop {
-            let batch = self.store.copies_to_remove(now_ms(), PURGE_CHUNK).await?;
+            let batch = self
+                .store
+                .copies_to_remove(now_ms(), self.policy.revocation_window_ms, PURGE_CHUNK)
+                .await?;
             let n = batch.len() as u64;
             let before = removed;
             for (line, sha256) in batch {

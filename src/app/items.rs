@@ -37,6 +37,8 @@ pub struct OrderItem {
     /// Why a FAILED line failed, for machines: `stamping_failed`,
     /// `file_unavailable` or `asset_missing` (an extension).
     pub failure_reason: Option<String>,
+    /// Until when links can be minted (RFC 3339; null: no window). An extension.
+    pub access_until: Option<String>,
     pub metadata: Option<Metadata>,
 }
 
@@ -74,6 +76,7 @@ impl From<LineView> for OrderItem {
             cancel_reason_code: l.cancel_reason_code,
             failure_message: l.failure_message,
             failure_reason: l.failure_reason,
+            access_until: l.access_until_ms.map(ms_to_rfc3339),
             metadata: l.metadata,
         }
     }

@@ -38,6 +38,13 @@ impl App {
                 current_status: line.status,
             });
         }
+        if let Some(until_ms) = line.access_until_ms.filter(|&t| now_ms() > t) {
+            return Err(AppError::AccessWindowClosed {
+                order: order.order,
+                line: line_no,
+                until_ms,
+            });
+        }
         let asset = self.asset(line.asset_id).await?;
         if action == Action::View && !asset.viewable {
             return Err(AppError::AssetNotViewable(asset.asset_id));

@@ -123,9 +123,11 @@ impl App {
         let mut events = Vec::new();
         let mut items = Vec::with_capacity(lines.len());
         for line in lines {
+            // Past its access window a line gets no new link (SPEC §12).
+            let open = line.access_until_ms.is_none_or(|t| now_ms() <= t);
             let asset = assets
                 .get(&line.asset_id)
-                .filter(|_| line.status == LineStatus::Completed);
+                .filter(|_| line.status == LineStatus::Completed && open);
             let mut link = |asset: &Asset, action| -> Result<Minted, AppError> {
                 let (minted, event) = self.mint(actor, &line, asset, action, via, None)?;
                 if !recent.contains(&(line.line_id, action.as_str().to_owned())) {

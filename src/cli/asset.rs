@@ -42,6 +42,10 @@ pub struct AddArgs {
     /// must be an unencrypted PDF); `none` (default): everyone gets the file.
     #[arg(long, default_value = "none")]
     stamp: Stamp,
+    /// Links can be minted for this many days after each sale's fulfilment
+    /// (1 to 3650); default: no window.
+    #[arg(long)]
+    access_days: Option<i32>,
 }
 
 pub async fn add(app: &App, by: &Auditor, args: AddArgs) -> anyhow::Result<Asset> {
@@ -67,6 +71,7 @@ pub async fn add(app: &App, by: &Auditor, args: AddArgs) -> anyhow::Result<Asset
         content_type: args.content_type,
         format: None,
         stamp: args.stamp,
+        access_days: args.access_days,
     };
     let progress = Arc::new(Lines::default());
     Ok(app.import_asset(by, &args.file, draft, progress).await?)

@@ -300,6 +300,9 @@ fn app_meta(e: &AppError) -> (&'static str, u32, StatusCode) {
             ("stamping_unsupported", 42211, S::UNPROCESSABLE_ENTITY)
         }
         AppError::StampLocked(_) => INVALID_REQUEST,
+        AppError::AccessWindowClosed { .. } => {
+            ("access_window_closed", 42212, S::UNPROCESSABLE_ENTITY)
+        }
         AppError::ValidationTokenInvalid => {
             ("validation_token_invalid", 42204, S::UNPROCESSABLE_ENTITY)
         }
@@ -332,6 +335,15 @@ fn app_details(e: &AppError) -> Option<Value> {
         | AppError::AssetRetired(asset)
         | AppError::AssetExists(asset) => Some(json!({"asset_id": asset})),
         AppError::StampLocked(asset) => Some(json!({"asset_id": asset, "field": "policies.stamp"})),
+        AppError::AccessWindowClosed {
+            order,
+            line,
+            until_ms,
+        } => Some(json!({
+            "order_id": order,
+            "order_line_id": line,
+            "access_until": crate::domain::ms_to_rfc3339(*until_ms),
+        })),
         AppError::StampingUnsupported { reason } => {
             Some(json!({"field": "stamp", "reason": reason}))
         }

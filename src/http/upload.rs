@@ -52,6 +52,7 @@ pub struct Fields {
     content_type: Option<String>,
     format: Option<String>,
     stamp: Option<String>,
+    access_days: Option<String>,
     /// Fields the caller accepts besides the asset's (the console's `csrf`).
     pub extra: HashMap<String, String>,
 }
@@ -74,12 +75,13 @@ impl Fields {
             "content_type" => &mut self.content_type,
             "format" => &mut self.format,
             "stamp" => &mut self.stamp,
+            "access_days" => &mut self.access_days,
             "" => return Err(ApiError::invalid("body", "a form part has no name")),
             other => {
                 return Err(ApiError::invalid(
                     other,
                     "is not a field of an asset (title, description, asset_id, viewable, \
-                     countries, min_qty, content_type, format, stamp, then file)",
+                     countries, min_qty, content_type, format, stamp, access_days, then file)",
                 ));
             }
         };
@@ -143,6 +145,13 @@ impl Fields {
                 .transpose()
                 .field("stamp")?
                 .unwrap_or(Stamp::None),
+            access_days: given(&self.access_days)
+                .map(|v| {
+                    v.parse::<i32>().map_err(|_| {
+                        ApiError::invalid("access_days", "must be a whole number of days")
+                    })
+                })
+                .transpose()?,
         })
     }
 }

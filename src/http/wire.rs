@@ -56,6 +56,8 @@ pub struct PoliciesItem {
     /// `none`, or `pdf`: each buyer's copy carries their name on every page.
     #[schema(value_type = String, example = "none")]
     pub stamp: Stamp,
+    /// Links can be minted for this many days after fulfilment; null: always.
+    pub access_days: Option<i32>,
 }
 
 impl From<Asset> for AssetItem {
@@ -76,7 +78,10 @@ impl From<Asset> for AssetItem {
             keywords: Vec::new(),
             series: Vec::new(),
             skills: Vec::new(),
-            policies: PoliciesItem { stamp: a.stamp },
+            policies: PoliciesItem {
+                stamp: a.stamp,
+                access_days: a.access_days,
+            },
         }
     }
 }

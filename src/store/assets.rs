@@ -30,6 +30,7 @@ pub struct NewAsset {
     pub min_qty: i32,
     pub file_name: String,
     pub stamp: Stamp,
+    pub access_days: Option<i32>,
 }
 
 /// Which assets a listing keeps.
@@ -60,6 +61,8 @@ pub struct AssetChange {
     pub min_qty: Option<i32>,
     pub status: Option<AssetStatus>,
     pub stamp: Option<Stamp>,
+    /// `Some(None)` clears it.
+    pub access_days: Option<Option<i32>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +101,7 @@ impl Store {
                 file_state: Set(FileState::Ok),
                 file_checked_at_ms: Set(Some(now_ms())),
                 stamp: Set(new.stamp),
+                access_days: Set(new.access_days),
             };
             match model.insert(self.conn()).await {
                 Ok(_) => {
@@ -252,6 +256,9 @@ impl Store {
         }
         if let Some(stamp) = change.stamp {
             model.stamp = Set(stamp);
+        }
+        if let Some(days) = change.access_days {
+            model.access_days = Set(days);
         }
         model.update(self.conn()).await.op(op).map(Some)
     }

@@ -47,6 +47,14 @@ pub struct LineCopy {
     pub size_bytes: i64,
 }
 
+/// What a COMPLETED line gets: its stamped copy, if its asset is stamped,
+/// and its access window (days from now), if its asset has one.
+#[derive(Clone, Debug, Default)]
+pub struct Completion {
+    pub copy: Option<LineCopy>,
+    pub access_days: Option<i32>,
+}
+
 /// Why fulfilment failed a line: a code for machines, a message for people.
 #[derive(Clone, Debug)]
 pub struct Failure {
@@ -164,6 +172,7 @@ impl Store {
                 copy_size_bytes: Set(None),
                 copy_removed_at_ms: Set(None),
                 failure_reason: Set(None),
+                access_until_ms: Set(None),
             };
             match order_lines::Entity::insert(model).exec(&txn).await {
                 Ok(res) => {
@@ -520,24 +529,37 @@ impl Store {
             .map(|_| ())
     }
 
-    /// Stamped copies no link can reach any more: of CANCELED lines whose
-    /// revocation is confirmed and past `revoke_until` (every link minted
-    /// before the cancel has expired by then), at most `limit`.
+    /// Stamped copies no link can reach any more, at most `limit`: of
+    /// CANCELED lines whose revocation is confirmed and past `revoke_until`
+    /// (every link minted before the cancel has expired by then), and of
+    /// COMPLETED lines whose access window closed more than `link_life_ms`
+    /// ago and whose longest reissued link has expired too.
     pub async fn copies_to_remove(
         &self,
         now: i64,
+        link_life_ms: i64,
         limit: u64,
     ) -> Result<Vec<(LineId, Sha256Digest)>, StoreError> {
         use order_lines::Column as L;
+        let canceled = Condition::all()
+            .add(L::Status.eq(LineStatus::Canceled))
+            .add(L::RevocationPending.eq(false))
+            .add(L::RevokeUntilMs.lt(now));
+        let window_closed = Condition::all()
+            .add(L::Status.eq(LineStatus::Completed))
+            .add(L::AccessUntilMs.lt(now - link_life_ms))
+            .add(
+                Condition::any()
+                    .add(L::LinksUntilMs.is_null())
+                    .add(L::LinksUntilMs.lt(now)),
+            );
         order_lines::Entity::find()
             .select_only()
             .column(L::LineId)
             .column(L::CopySha256)
-            .filter(L::Status.eq(LineStatus::Canceled))
+            .filter(Condition::any().add(canceled).add(window_closed))
             .filter(L::CopySha256.is_not_null())
             .filter(L::CopyRemovedAtMs.is_null())
-            .filter(L::RevocationPending.eq(false))
-            .filter(L::RevokeUntilMs.lt(now))
             .limit(limit)
             .into_tuple()
             .all(self.conn())
@@ -571,27 +593,28 @@ impl Store {
     pub async fn finish_fulfilment(
         &self,
         line: LineId,
-        outcome: Result<Option<LineCopy>, Failure>,
+        outcome: Result<Completion, Failure>,
         emit: impl FnOnce(&OrderLine) -> NewWebhookEvent,
     ) -> Result<bool, StoreError> {
         let op = "finishing fulfilment";
         let now = now_ms();
-        let (status, kind, message, reason, copy) = match outcome {
-            Ok(copy) => (
+        let (status, kind, message, reason, done) = match outcome {
+            Ok(done) => (
                 LineStatus::Completed,
                 EventKind::Fulfilled,
                 None,
                 None,
-                copy,
+                done,
             ),
             Err(f) => (
                 LineStatus::Failed,
                 EventKind::Failed,
                 Some(f.message),
                 Some(f.reason),
-                None,
+                Completion::default(),
             ),
         };
+        let copy = done.copy;
         let txn = self.conn().begin().await.op(op)?;
         let changed = order_lines::Entity::update_many()
             .col_expr(order_lines::Column::Status, Expr::value(status))
@@ -607,6 +630,10 @@ impl Store {
             .col_expr(
                 order_lines::Column::CopySizeBytes,
                 Expr::value(copy.as_ref().map(|c| c.size_bytes)),
+            )
+            .col_expr(
+                order_lines::Column::AccessUntilMs,
+                Expr::value(done.access_days.map(|d| now + i64::from(d) * 86_400_000)),
             )
             .col_expr(order_lines::Column::UpdatedAtMs, Expr::value(now))
             .col_expr(

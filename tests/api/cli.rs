@@ -80,7 +80,8 @@ fn cli_commands_print_json_and_fail_with_a_clear_message() {
             "m20261206_000011_buyer_actor",
             "m20261206_000012_links_until",
             "m20261206_000013_event_reference",
-            "m20261206_000014_stamping"
+            "m20261206_000014_stamping",
+            "m20261206_000015_access_window"
         ]),
         "{migrated}"
     );

@@ -394,6 +394,7 @@ pub struct AssetSpec<'a> {
     pub countries: &'a [&'a str],
     pub min_qty: i32,
     pub stamp: assetgate::domain::Stamp,
+    pub access_days: Option<i32>,
 }
 
 impl Default for AssetSpec<'_> {
@@ -406,6 +407,7 @@ impl Default for AssetSpec<'_> {
             countries: &[],
             min_qty: 1,
             stamp: assetgate::domain::Stamp::None,
+            access_days: None,
         }
     }
 }
@@ -541,6 +543,7 @@ impl TestApp {
                 min_qty: spec.min_qty,
                 file_name: spec.file_name.to_owned(),
                 stamp: spec.stamp,
+                access_days: spec.access_days,
             })
             .await
             .expect("asset")

@@ -47,3 +47,4 @@ mod store_contract;
 #[path = "../support/tcp_proxy.rs"]
 mod tcp_proxy;
 mod webhooks;
+mod windows;

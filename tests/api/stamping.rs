@@ -460,7 +460,7 @@ async fn a_canceled_lines_copy_is_removed_once_none_of_its_links_can_work(store:
     .await;
     assert_eq!(housekeeper.housekeep(0).await.unwrap().copies, 1);
     assert!(!present(canceled).await, "the canceled line's copy is gone");
-    assert!(present(kept).await, "the live line's copy stays");
+    assert!(present(kept.clone()).await, "the live line's copy stays");
     assert!(present(asset.sha256.clone()).await, "the original stays");
     assert_eq!(housekeeper.housekeep(0).await.unwrap().copies, 0);
     let removed = app
@@ -469,4 +469,15 @@ async fn a_canceled_lines_copy_is_removed_once_none_of_its_links_can_work(store:
         )
         .await;
     assert!(removed[0].parse::<i64>().is_ok(), "{removed:?}");
+
+    // A live line whose access window closed (two days ago, aged here) and
+    // whose links have all expired since: its copy goes too.
+    app.execute_sql(&format!(
+        "UPDATE order_lines SET access_until_ms = {} WHERE order_number = 402",
+        assetgate::domain::now_ms() - 2 * 86_400_000
+    ))
+    .await;
+    assert_eq!(housekeeper.housekeep(0).await.unwrap().copies, 1);
+    assert!(!present(kept).await, "past its window, the copy is gone");
+    assert!(present(asset.sha256.clone()).await, "the original stays");
 }

@@ -34,6 +34,8 @@ pub struct AssetRow {
     pub lines: i64,
     /// Each buyer gets a copy with their name on every page.
     pub stamped: bool,
+    /// Days after fulfilment during which links can be minted ("" = always).
+    pub access_days: String,
 }
 
 impl AssetRow {
@@ -53,6 +55,7 @@ impl AssetRow {
             file_checked: a.file_checked_at_ms.map(when),
             lines,
             stamped: a.stamp == Stamp::Pdf,
+            access_days: a.access_days.map(|d| d.to_string()).unwrap_or_default(),
             title: a.title,
             description: a.description,
             format: a.format,
@@ -268,6 +271,7 @@ pub struct EditForm {
     min_qty: String,
     viewable: Option<String>,
     stamp: Option<String>,
+    access_days: Option<String>,
 }
 
 impl CarriesCsrf for EditForm {
@@ -312,6 +316,21 @@ pub async fn edit(
             .map(str::parse::<Stamp>)
             .transpose()
             .map_err(|e| ConsoleError::BadInput(format!("Stamping: {e}")))?,
+        access_days: Some(
+            form.access_days
+                .as_deref()
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(|d| {
+                    d.parse::<i32>().map_err(|_| {
+                        ConsoleError::BadInput(
+                            "Access window: a whole number of days (1 to 3650), or empty for none."
+                                .to_owned(),
+                        )
+                    })
+                })
+                .transpose()?,
+        ),
     };
     state
         .app

@@ -547,6 +547,15 @@ fn summary(line: &OrderLine, history: &[&Event], canceler: Option<String>, size:
             format!("Canceled {at} by {by}{reason}{tries}. Its links never work again.")
         }
         LineStatus::Completed => {
+            if let Some(until) = line
+                .access_until_ms
+                .filter(|&t| crate::domain::now_ms() > t)
+            {
+                return format!(
+                    "Access window closed {}: no new link can be issued (links issued before then work until they expire).",
+                    short(until)
+                );
+            }
             if let Some(last) = accesses().next()
                 && result(&last) == "link_expired"
             {

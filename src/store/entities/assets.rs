@@ -23,6 +23,8 @@ pub struct Model {
     pub file_checked_at_ms: Option<i64>,
     /// Whether each buyer gets a stamped copy (SPEC §12).
     pub stamp: Stamp,
+    /// Links can be minted for this many days after fulfilment (SPEC §12).
+    pub access_days: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -44,6 +44,8 @@ pub struct Model {
     /// Why a FAILED line failed, for machines: `stamping_failed`,
     /// `file_unavailable`, `asset_missing`.
     pub failure_reason: Option<String>,
+    /// Until when links can be minted (the asset's `access_days`, fixed at fulfilment).
+    pub access_until_ms: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -27,7 +27,7 @@ use crate::store::assets::{AssetChange, AssetFilter};
         content_type = "multipart/form-data",
         description = "Fields `title` (required), `description`, `asset_id`, `viewable`, \
                        `countries` (comma-separated), `min_qty`, `content_type`, `format`, \
-                       `stamp` (`none` or `pdf`); then the part `file`, last."
+                       `stamp` (`none` or `pdf`), `access_days`; then the part `file`, last."
     ),
     responses(
         Created<AdminAssetItem>,
@@ -150,6 +150,16 @@ pub struct PoliciesPatch {
     /// `none` or `pdf`; only while the asset has no sold line.
     #[schema(value_type = Option<String>)]
     stamp: Option<Stamp>,
+    /// Days after fulfilment during which links can be minted; `null`
+    /// clears it. Lines already fulfilled keep the window they got.
+    #[serde(default, deserialize_with = "cleared_days")]
+    #[schema(value_type = Option<i32>)]
+    access_days: Option<Option<i32>>,
+}
+
+/// `null` as `Some(None)` (clear), absent as `None` (unchanged).
+fn cleared_days<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i32>>, D::Error> {
+    Option::<i32>::deserialize(d).map(Some)
 }
 
 /// `PATCH /admin/api/assets/{asset_id}`: edit or retire.
@@ -192,7 +202,8 @@ pub async fn change(
             .map(str::parse::<AssetStatus>)
             .transpose()
             .field("status")?,
-        stamp: value.policies.and_then(|p| p.stamp),
+        stamp: value.policies.as_ref().and_then(|p| p.stamp),
+        access_days: value.policies.and_then(|p| p.access_days),
     };
     state.app.change_asset(&operator, id, change).await?;
     let (asset, lines) = state.app.catalogue_entry(id).await?;

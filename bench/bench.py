@@ -47,6 +47,19 @@ def presigned(method, host, bucket, key, access_key, secret, expires=3600, regio
     signature = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
     return f"http://{host}{path}?{canonical_query}&X-Amz-Signature={signature}"
 
+def psql(db, sql):
+    """Runs `sql` on database `db` of the PostgreSQL server; stops the bench if it fails."""
+    r = subprocess.run(["psql", f"{PG}/{db}", "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"psql failed: {r.stderr}")
+    return r.stdout
+
+def pct(values, p):
+    """The p-quantile of `values` (nearest rank)."""
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))]
+
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
 

@@ -12,12 +12,8 @@ import bench  # noqa: E402  (free_port, cli, log)
 LINES = int(sys.argv[sys.argv.index("--lines") + 1]) if "--lines" in sys.argv else 1_000_000
 RUNS = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 200
 PG = bench.PG
+psql, pct = bench.psql, bench.pct
 
-def psql(db, sql):
-    r = subprocess.run(["psql", f"{PG}/{db}", "-v", "ON_ERROR_STOP=1", "-qAtc", sql], capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"psql failed: {r.stderr}")
-    return r.stdout
 
 def get(url, token):
     req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
@@ -26,9 +22,6 @@ def get(url, token):
         body = json.loads(res.read())
     return (time.perf_counter() - start) * 1000, body
 
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))]
 
 def main():
     db = f"assetgate_search_{uuid.uuid4().hex}"

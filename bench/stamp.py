@@ -21,19 +21,11 @@ ORDERS = int(sys.argv[sys.argv.index("--orders") + 1]) if "--orders" in sys.argv
 SECONDS = int(sys.argv[sys.argv.index("--seconds") + 1]) if "--seconds" in sys.argv else 5
 EXAMPLE = os.path.join(bench.ROOT, "target/release/examples/stamp_bench")
 PG = bench.PG
+psql, pct = bench.psql, bench.pct
 
 
-def psql(db, sql):
-    r = subprocess.run(["psql", f"{PG}/{db}", "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"psql failed: {r.stderr}")
-    return r.stdout
 
 
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))]
 
 
 class Api:

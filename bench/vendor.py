@@ -22,19 +22,11 @@ EVENTS = int(sys.argv[sys.argv.index("--events") + 1]) if "--events" in sys.argv
 BATCH = 500
 WARM = 2  # first batches, not counted (connection pools, plan caches)
 PG = bench.PG
+psql, pct = bench.psql, bench.pct
 
 
-def psql(db, sql):
-    r = subprocess.run(["psql", f"{PG}/{db}", "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"psql failed: {r.stderr}")
-    return r.stdout
 
 
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))]
 
 
 class Api:

@@ -119,8 +119,10 @@ pub async fn detail(
 }
 
 /// `null` as `Some(None)` (clear), absent as `None` (unchanged).
-fn cleared<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
+fn cleared<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// What `PATCH` changes (absent: unchanged). The file never changes: to
@@ -152,14 +154,9 @@ pub struct PoliciesPatch {
     stamp: Option<Stamp>,
     /// Days after fulfilment during which links can be minted; `null`
     /// clears it. Lines already fulfilled keep the window they got.
-    #[serde(default, deserialize_with = "cleared_days")]
+    #[serde(default, deserialize_with = "cleared")]
     #[schema(value_type = Option<i32>)]
     access_days: Option<Option<i32>>,
-}
-
-/// `null` as `Some(None)` (clear), absent as `None` (unchanged).
-fn cleared_days<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i32>>, D::Error> {
-    Option::<i32>::deserialize(d).map(Some)
 }
 
 /// `PATCH /admin/api/assets/{asset_id}`: edit or retire.
